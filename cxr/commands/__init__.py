@@ -1,0 +1,1 @@
+"""CLI command groups. Each module imports only typer at import time."""

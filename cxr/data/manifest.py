@@ -1,0 +1,225 @@
+"""The manifest: one row per image, the contract between every stage.
+
+Columns (all required; empty strings where a value is unknown):
+
+============== ==========================================================
+image_path     path to the image file; relative paths are relative to the
+               manifest file's folder (written that way when possible)
+patient_id     normalised patient identifier, prefixed by the dataset so two
+               collections never share an id by accident
+label          covid | pneumonia | normal | other
+label_detail   finer finding, e.g. bacterial, viral, covid-19, lung opacity
+view           PA, AP, AP supine, LL, ... (upper case) or empty
+offset_days    days from a per-patient reference; empty if unknown
+dataset        which collection the image came from (provenance)
+origin         real | gan
+split          train | val | test | empty (not yet split)
+width, height  decoded image size in pixels
+content_hash   sha256 of the file bytes (exact-duplicate detection, cache key)
+============== ==========================================================
+
+Optional columns are kept when present (``OPTIONAL_COLUMNS``): perceptual hash,
+mask paths written by the phantom generator, and GAN provenance written by
+``cxr gan synth`` (source image, source patient, augmentation seed,
+checkpoint hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxr.errors import ManifestError
+from cxr.fsutil import atomic_open
+
+LABELS: tuple[str, ...] = ("covid", "pneumonia", "normal", "other")
+ORIGINS: tuple[str, ...] = ("real", "gan")
+SPLITS: tuple[str, ...] = ("train", "val", "test", "")
+
+COLUMNS: tuple[str, ...] = (
+    "image_path",
+    "patient_id",
+    "label",
+    "label_detail",
+    "view",
+    "offset_days",
+    "dataset",
+    "origin",
+    "split",
+    "width",
+    "height",
+    "content_hash",
+)
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "phash",  # perceptual hash (hex) for near-duplicate grouping
+    "duplicate_group",  # id shared by exact/near duplicates (set by split)
+    "lung_mask_path",  # phantom ground truth
+    "lesion_mask_path",  # phantom ground truth
+    "source_image",  # GAN provenance: the translated source image
+    "source_patient",  # GAN provenance: its patient
+    "aug_seed",  # GAN provenance: seed of the pre-translation augmentation
+    "checkpoint_hash",  # GAN provenance: sha256 of the generator checkpoint
+)
+_STR_COLUMNS = (
+    "image_path",
+    "patient_id",
+    "label",
+    "label_detail",
+    "view",
+    "dataset",
+    "origin",
+    "split",
+    "content_hash",
+)
+_PATH_COLUMNS = ("image_path", "lung_mask_path", "lesion_mask_path", "source_image")
+
+
+def new_manifest(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Build a manifest DataFrame from row dicts, filling defaults and column order."""
+    df = pd.DataFrame(list(rows))
+    defaults: dict[str, Any] = {
+        "label_detail": "",
+        "view": "",
+        "offset_days": float("nan"),
+        "origin": "real",
+        "split": "",
+        "width": 0,
+        "height": 0,
+        "content_hash": "",
+    }
+    for col in COLUMNS:
+        if col not in df.columns:
+            df[col] = defaults.get(col, "")
+    return _normalise(df)
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for col in _STR_COLUMNS:
+        df[col] = df[col].fillna("").astype(str).str.strip()
+    df["label"] = df["label"].str.lower()
+    df["origin"] = df["origin"].str.lower()
+    df["split"] = df["split"].str.lower()
+    df["view"] = df["view"].str.upper()
+    df["offset_days"] = pd.to_numeric(df["offset_days"], errors="coerce")
+    for col in ("width", "height"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
+    for col in OPTIONAL_COLUMNS:
+        if col in df.columns and col != "aug_seed":
+            df[col] = df[col].fillna("").astype(str)
+    extra = [c for c in df.columns if c not in COLUMNS]
+    return df[list(COLUMNS) + extra].reset_index(drop=True)
+
+
+def validate(df: pd.DataFrame, *, check_files: bool = True, source: str = "manifest") -> None:
+    """Raise :class:`ManifestError` naming the first bad column or row."""
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ManifestError(f"{source}: missing column(s) {', '.join(missing)}")
+
+    def row_error(mask: pd.Series, what: str) -> None:
+        if bool(mask.any()):
+            i = int(mask.to_numpy().nonzero()[0][0])
+            raise ManifestError(
+                f"{source}: row {i + 2} ({df['image_path'].iat[i] or '<no path>'}): {what}"
+            )
+
+    labels = df["label"].astype(str)
+    row_error(~labels.isin(LABELS), f"unknown label (valid: {', '.join(LABELS)})")
+    row_error(~df["origin"].astype(str).isin(ORIGINS), f"unknown origin (valid: {', '.join(ORIGINS)})")
+    row_error(~df["split"].astype(str).isin(SPLITS), "unknown split (valid: train, val, test, empty)")
+    row_error(df["image_path"].astype(str).str.len() == 0, "empty image_path")
+    row_error(df["patient_id"].astype(str).str.len() == 0, "empty patient_id")
+    dup = df["image_path"].duplicated(keep="first")
+    row_error(dup, "duplicate image_path")
+    if check_files:
+        exists = df["image_path"].map(lambda p: Path(p).is_file())
+        row_error(~exists, "file not found")
+
+
+def _resolve(df: pd.DataFrame, base: Path) -> pd.DataFrame:
+    df = df.copy()
+    for col in _PATH_COLUMNS:
+        if col in df.columns:
+            df[col] = df[col].map(
+                lambda p: "" if not p else str(p) if Path(p).is_absolute() else str(base / p)
+            )
+    return df
+
+
+def _relativise(df: pd.DataFrame, base: Path) -> pd.DataFrame:
+    df = df.copy()
+    base = base.resolve()
+    for col in _PATH_COLUMNS:
+        if col not in df.columns:
+            continue
+
+        def rel(p: str) -> str:
+            if not p:
+                return ""
+            try:
+                return str(Path(p).resolve().relative_to(base))
+            except ValueError:
+                return str(Path(p).resolve())
+
+        df[col] = df[col].map(rel)
+    return df
+
+
+def load_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame:
+    """Read and validate a manifest CSV; paths come back absolute."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"manifest not found: {path}")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: not a readable CSV ({exc})") from None
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ManifestError(f"{path}: missing column(s) {', '.join(missing)}")
+    for col in ("width", "height"):
+        bad = pd.to_numeric(df[col], errors="coerce").isna() & (df[col] != "")
+        if bool(bad.any()):
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise ManifestError(f"{path}: row {i + 2}: column {col} is not an integer ({df[col].iat[i]!r})")
+    bad_off = pd.to_numeric(df["offset_days"], errors="coerce").isna() & (df["offset_days"] != "")
+    if bool(bad_off.any()):
+        i = int(bad_off.to_numpy().nonzero()[0][0])
+        raise ManifestError(
+            f"{path}: row {i + 2}: column offset_days is not a number ({df['offset_days'].iat[i]!r})"
+        )
+    df = _normalise(_resolve(df, path.parent.resolve()))
+    validate(df, check_files=check_files, source=str(path))
+    return df
+
+
+def save_manifest(df: pd.DataFrame, path: str | Path) -> Path:
+    """Validate (without touching files) and write atomically; paths relative when possible."""
+    path = Path(path)
+    df = _normalise(df)
+    validate(df, check_files=False, source=str(path))
+    out = _relativise(df, path.parent)
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        out.to_csv(fh, index=False, float_format="%g", lineterminator="\n")
+    return path
+
+
+def manifest_key(df: pd.DataFrame, *extra: object) -> str:
+    """A short stable hash of the images a manifest names (path + content), plus ``extra``.
+
+    Used as a cache key: any change to the set, order or content of images changes it.
+    """
+    h = hashlib.sha256()
+    for p, c in zip(df["image_path"].astype(str), df["content_hash"].astype(str), strict=True):
+        h.update(p.encode())
+        h.update(b"\0")
+        h.update(c.encode())
+        h.update(b"\n")
+    for e in extra:
+        h.update(repr(e).encode())
+    return h.hexdigest()[:16]

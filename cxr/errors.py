@@ -1,0 +1,35 @@
+"""Errors that the CLI turns into a one-line message (no traceback).
+
+Library code raises these; it never calls ``exit()``.
+"""
+
+from __future__ import annotations
+
+
+class CxrError(Exception):
+    """Base class: a user-facing problem with a clear one-line message."""
+
+
+class ConfigError(CxrError):
+    """A bad config file, key or option value."""
+
+
+class ManifestError(CxrError):
+    """The manifest violates its contract (column, row or file named)."""
+
+
+class ImageReadError(CxrError):
+    """An image file cannot be decoded. ``path`` and ``reason`` are kept."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class LeakageError(CxrError):
+    """Patients across splits, or synthetic/augmented data outside training."""
+
+
+class CheckpointError(CxrError):
+    """A checkpoint or weight file is missing or does not fit the model."""
