@@ -70,6 +70,50 @@ class CacheConfig:
     cache_dir: str = ".cxr-cache"
 
 
+# ----------------------------------------------------------------- GAN stage
+@dataclasses.dataclass(frozen=True)
+class GanConfig:
+    """CycleGAN training (see cxr.cyclegan); defaults are the reference code's."""
+
+    # domains by manifest label: A = source(s), B = target (train split, real origin only)
+    source: tuple[str, ...] = ("normal",)
+    target: str = "covid"
+    image_size: int = 256
+    resize_mode: str = "pad"
+    # schedule: constant lr for `epochs`, then linear decay to zero over `epochs_decay`
+    epochs: int = 100
+    epochs_decay: int = 100
+    # 0 = max(len(A), len(B)) / batch_size steps per epoch
+    steps_per_epoch: int = 0
+    batch_size: int = 1
+    # networks: 0 blocks = automatic (9 above 128 px, else 6)
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 0
+    n_layers_d: int = 3
+    # objective: cycle weight lambda, identity weight as a fraction of lambda
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    pool_size: int = 50
+    # light on-device augmentation: random shift (fraction of the size), optional h-flip
+    aug_shift: float = 0.06
+    aug_flip: bool = False
+    seed: int = 0
+    # Lightning passthrough
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: str = "1"
+    strategy: str = "auto"
+    compile: bool = False
+    num_workers: int = 0
+    # monitoring: images per side in the per-epoch grid
+    sample_images: int = 4
+    cache_dir: str = ".cxr-cache"
+
+
 # ------------------------------------------------------------------ machinery
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check and convert a YAML/CLI value to the annotated field type."""
