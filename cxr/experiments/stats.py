@@ -98,7 +98,9 @@ def _delong_cov(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return aucs, s10 / m + s01 / n
 
 
-def delong_auc_variance(y_true: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> tuple[float, float]:
+def delong_auc_variance(
+    y_true: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray
+) -> tuple[float, float]:
     """AUROC and its DeLong variance for one classifier."""
     y = _binary(y_true)
     s = np.asarray(scores, dtype=float).reshape(1, -1)
@@ -199,7 +201,9 @@ def paired_bootstrap_auc(
     return BootstrapResult(point, float(lo), float(hi), n_resamples, confidence)
 
 
-def t_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+def t_interval(
+    values: Sequence[float] | np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval over independent replicates (e.g. seeds).
 
     Fewer than two finite values give a NaN interval: one seed has no spread.
