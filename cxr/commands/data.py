@@ -2,6 +2,44 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(help="Build and check datasets: phantom, index, split, cache.", no_args_is_help=True)
+
+
+@app.command("split")
+def split(
+    manifest: Annotated[Path, typer.Argument(help="Manifest CSV to split.")],
+    *,
+    val: Annotated[float | None, typer.Option(help="Validation fraction of patients [0.15].")] = (
+        None
+    ),
+    test: Annotated[float | None, typer.Option(help="Test fraction of patients [0.15].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [0].")] = None,
+    near_duplicate_bits: Annotated[
+        int | None, typer.Option(help="Perceptual-hash distance counted as duplicate [4].")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write here instead of overwriting MANIFEST.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with SplitConfig keys.")] = None,
+) -> None:
+    """Patient-level, label-stratified train/val/test split; duplicates stay in one split."""
+    from rich.console import Console
+
+    from cxr.config import SplitConfig, build_config
+    from cxr.data.split import split_file
+
+    cfg = build_config(
+        SplitConfig, config, val=val, test=test, seed=seed, near_duplicate_bits=near_duplicate_bits
+    )
+    dest, report = split_file(manifest, cfg, out)
+    console = Console()
+    console.print(report.table())
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(f"[green]{report.leakage.summary()}[/]")
+    console.print(f"wrote {dest}")

@@ -1,0 +1,271 @@
+"""Patient-level, label-stratified train/val/test split that keeps duplicates together.
+
+Splitting by image instead of by patient, and ignoring that public collections
+share images, are the two leaks behind many over-optimistic COVID-19 CXR
+results (Roberts et al., Nat. Mach. Intell. 2021; DeGrave, Janizek & Lee,
+"AI for radiographic COVID-19 detection selects shortcuts over signal",
+Nat. Mach. Intell. 2021). The procedure:
+
+1. **Duplicate groups** (:mod:`cxr.data.dedup`): real images with identical
+   ``content_hash`` or perceptual hashes within ``near_duplicate_bits`` form a
+   ``duplicate_group``; missing hashes are computed from the files.
+2. **Split groups**: union-find over patients - two patients sharing a
+   duplicate image become one group, so the whole group lands in one split.
+3. **Stratification**: each group is labelled by its most severe image label
+   (covid > pneumonia > other > normal), and within each label the groups are
+   dealt greedily, largest first and otherwise in seeded random order, to the
+   split whose patient count is furthest below its target - the
+   StratifiedGroupKFold idea (scikit-learn) for a single hold-out split.
+   A label with at least 3 patients gets at least one patient in val and in
+   test (when those fractions are > 0); otherwise a warning is reported.
+4. **GAN rows** (``origin=gan``) always stay in ``train``; the group holding
+   their ``source_patient`` is pinned to train so no synthetic image is derived
+   from an evaluation patient.
+
+The same input and seed give the same output; :func:`cxr.data.leakage.check_leakage`
+runs on the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cxr.config import SplitConfig
+from cxr.data.dedup import UnionFind, compute_phash, duplicate_components
+from cxr.data.leakage import LeakageReport, check_leakage
+from cxr.data.manifest import LABELS
+from cxr.errors import ConfigError, ImageReadError, LeakageError, ManifestError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+SEVERITY: tuple[str, ...] = ("covid", "pneumonia", "other", "normal")  # most severe first
+_ORDER = ("train", "val", "test")
+
+
+@dataclass
+class SplitReport:
+    """Outcome of :func:`split_manifest`; ``counts`` has split, label, images, patients."""
+
+    counts: pd.DataFrame
+    duplicate_groups: int
+    cross_dataset_groups: int
+    duplicate_images: int
+    merged_patient_groups: int
+    pinned_patients: int
+    hashes_computed: int
+    leakage: LeakageReport
+    warnings: list[str] = field(default_factory=list)
+
+    def table(self) -> Table:
+        """Rich table: images / patients per split x label, plus totals."""
+        from rich.table import Table
+
+        t = Table(title="Patient-level split (images / patients)")
+        t.add_column("split")
+        for lab in LABELS:
+            t.add_column(lab, justify="right")
+        t.add_column("total", justify="right")
+        c = self.counts
+        for s in (*_ORDER, "all"):
+            sub = c if s == "all" else c[c["split"] == s]
+            cells = []
+            for lab in (*LABELS, None):
+                rows = sub if lab is None else sub[sub["label"] == lab]
+                cells.append(f"{int(rows['images'].sum())} / {int(rows['patients'].sum())}")
+            t.add_row(s, *cells, end_section=s == _ORDER[-1])
+        t.caption = (
+            f"{self.duplicate_groups} duplicate groups ({self.duplicate_images} images, "
+            f"{self.cross_dataset_groups} across datasets); "
+            f"{self.merged_patient_groups} multi-patient split groups; "
+            f"{self.pinned_patients} GAN source patients pinned to train"
+        )
+        return t
+
+
+def check_fractions(val: float, test: float) -> None:
+    """Raise :class:`ConfigError` unless ``0 <= val``, ``0 <= test`` and ``val + test < 1``."""
+    if not (val >= 0 and test >= 0):
+        raise ConfigError(f"--val and --test must be >= 0 (got val={val}, test={test})")
+    if not val + test < 1:
+        raise ConfigError(f"--val + --test must be < 1 (got {val} + {test} = {val + test:g})")
+
+
+def _fill_hashes(df: pd.DataFrame, rows: np.ndarray, progress: bool) -> int:
+    """Compute missing content_hash / phash for the given row positions (in place)."""
+    from rich.progress import track
+
+    from cxr.fsutil import sha256_file
+
+    todo = [i for i in rows if not df["phash"].iat[i] or not df["content_hash"].iat[i]]
+    ph = df["phash"].to_numpy(dtype=object).copy()
+    ch = df["content_hash"].to_numpy(dtype=object).copy()
+    for i in track(todo, description="hashing images", disable=not progress or not todo):
+        path = df["image_path"].iat[i]
+        if not ch[i]:
+            try:
+                ch[i] = sha256_file(path)
+            except OSError as exc:
+                raise ImageReadError(path, f"cannot read file ({exc.strerror or exc})") from None
+        if not ph[i]:
+            ph[i] = compute_phash(path)
+    df["phash"] = ph.astype(str)
+    df["content_hash"] = ch.astype(str)
+    return len(todo)
+
+
+def _targets(n: int, val: float, test: float) -> dict[str, float]:
+    want = {"val": val * n, "test": test * n}
+    if n >= 3:
+        for s, frac in (("val", val), ("test", test)):
+            if frac > 0:
+                want[s] = max(want[s], 1.0)
+    want["train"] = n - want["val"] - want["test"]
+    return want
+
+
+def _assign(
+    groups: list[tuple[int, list[str], str, bool]], cfg: SplitConfig, warnings: list[str]
+) -> dict[str, str]:
+    """Deal split groups (id, patients, stratum, pinned) to splits; patient -> split."""
+    rng = np.random.default_rng(cfg.seed)
+    out: dict[str, str] = {}
+    for stratum in SEVERITY:
+        members = [g for g in groups if g[2] == stratum]
+        if not members:
+            continue
+        n = sum(len(g[1]) for g in members)
+        want = _targets(n, cfg.val, cfg.test)
+        have = dict.fromkeys(_ORDER, 0)
+        keys = rng.permutation(len(members))
+        order = sorted(range(len(members)), key=lambda k: (-len(members[k][1]), keys[k]))
+        order = [k for k in order if members[k][3]] + [k for k in order if not members[k][3]]
+        for k in order:
+            _, patients, _, pinned = members[k]
+            if pinned:
+                dest = "train"
+            else:
+                dest = max(_ORDER, key=lambda s: (want[s] - have[s], -_ORDER.index(s)))
+            have[dest] += len(patients)
+            for p in patients:
+                out[p] = dest
+        if n < 3 and (cfg.val > 0 or cfg.test > 0):
+            warnings.append(
+                f"label {stratum!r} has only {n} patient(s); val/test cannot all contain it"
+            )
+        else:
+            empty = [s for s, f in (("val", cfg.val), ("test", cfg.test)) if f > 0 and not have[s]]
+            if empty:
+                warnings.append(
+                    f"label {stratum!r}: no patient in {' and '.join(empty)} "
+                    f"({n} patients in {len(members)} split groups; duplicates tie them together)"
+                )
+    return out
+
+
+def split_manifest(
+    df: pd.DataFrame, cfg: SplitConfig, *, progress: bool = False
+) -> tuple[pd.DataFrame, SplitReport]:
+    """Assign ``split`` and ``duplicate_group`` (see the module docstring); row order kept."""
+    import pandas as pd
+
+    check_fractions(cfg.val, cfg.test)
+    df = df.reset_index(drop=True).copy()
+    for col in ("phash", "duplicate_group", "source_patient"):
+        if col not in df.columns:
+            df[col] = ""
+        df[col] = df[col].fillna("").astype(str)
+    real = (df["origin"].astype(str) == "real").to_numpy()
+    real_pos = np.flatnonzero(real)
+    if not len(real_pos):
+        raise ManifestError("manifest has no real (origin=real) rows to split")
+    computed = _fill_hashes(df, real_pos, progress)
+
+    comp = duplicate_components(
+        list(df["content_hash"].iloc[real_pos]), list(df["phash"].iloc[real_pos]),
+        cfg.near_duplicate_bits,
+    )
+    members: dict[int, list[int]] = {}
+    for k, root in enumerate(comp):
+        members.setdefault(root, []).append(int(real_pos[k]))
+    dup_groups = sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0])
+    group_col = [""] * len(df)
+    for g, rows in enumerate(dup_groups, start=1):
+        for r in rows:
+            group_col[r] = f"dup-{g:05d}"
+    df["duplicate_group"] = group_col
+    cross = sum(df["dataset"].iloc[rows].nunique() > 1 for rows in dup_groups)
+
+    patients = sorted(set(df["patient_id"].iloc[real_pos]))
+    pidx = {p: i for i, p in enumerate(patients)}
+    uf = UnionFind(len(patients))
+    for rows in dup_groups:
+        ids = [pidx[df["patient_id"].iat[r]] for r in rows]
+        for other in ids[1:]:
+            uf.union(ids[0], other)
+
+    gan_pos = np.flatnonzero(~real)
+    pinned: set[str] = set()
+    for r in gan_pos:
+        src = df["source_patient"].iat[r]
+        if src not in pidx:
+            raise LeakageError(
+                f"row {r + 2} ({df['image_path'].iat[r]}): GAN image's source_patient "
+                f"{src or '<empty>'!r} is not a real patient of this manifest"
+            )
+        pinned.add(src)
+
+    worst = {p: len(SEVERITY) for p in patients}
+    for r in real_pos:
+        p, lab = df["patient_id"].iat[r], df["label"].iat[r]
+        worst[p] = min(worst[p], SEVERITY.index(lab) if lab in SEVERITY else len(SEVERITY) - 1)
+    by_root: dict[int, list[str]] = {}
+    for p in patients:
+        by_root.setdefault(uf.find(pidx[p]), []).append(p)
+    groups = [
+        (root, ps, SEVERITY[min(worst[p] for p in ps)], any(p in pinned for p in ps))
+        for root, ps in sorted(by_root.items(), key=lambda kv: kv[1][0])
+    ]
+    warnings: list[str] = []
+    where = _assign(groups, cfg, warnings)
+    split = [where[p] if real[i] else "train" for i, p in enumerate(df["patient_id"])]
+    df["split"] = split
+
+    leak = check_leakage(df)
+    counts = (
+        df.assign(n=1)
+        .groupby(["split", "label"], sort=True)
+        .agg(images=("n", "sum"), patients=("patient_id", "nunique"))
+        .reset_index()
+    )
+    report = SplitReport(
+        counts=pd.DataFrame(counts),
+        duplicate_groups=len(dup_groups),
+        cross_dataset_groups=int(cross),
+        duplicate_images=sum(len(m) for m in dup_groups),
+        merged_patient_groups=sum(len(g[1]) > 1 for g in groups),
+        pinned_patients=len(pinned),
+        hashes_computed=computed,
+        leakage=leak,
+        warnings=warnings,
+    )
+    return df, report
+
+
+def split_file(
+    manifest: str | Path, cfg: SplitConfig, out: str | Path | None = None, *, progress: bool = True
+) -> tuple[Path, SplitReport]:
+    """Load ``manifest``, split it, save to ``out`` (default: in place, atomically)."""
+    from cxr.data.manifest import load_manifest, save_manifest
+
+    check_fractions(cfg.val, cfg.test)
+    df = load_manifest(manifest, check_files=False)
+    df, report = split_manifest(df, cfg, progress=progress)
+    dest = Path(out) if out is not None else Path(manifest)
+    save_manifest(df, dest)
+    return dest, report
