@@ -114,6 +114,68 @@ class GanConfig:
     cache_dir: str = ".cxr-cache"
 
 
+# ------------------------------------------------------- sweeps, demo (issue 6)
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """A grid of classify runs with paired statistics (see cxr.experiments.ablate)."""
+
+    manifest: str = ""
+    out: str = "runs/sweep"
+    backbones: tuple[str, ...] = ("vgg16", "resnet50", "efficientnet_b0")
+    # share of synthetic images (ClassifyConfig.synthetic_ratio); 0 = the reference arm
+    synthetic: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5)
+    seeds: int = 3  # training seeds 0..seeds-1, paired across arms
+    losses: tuple[str, ...] = ("ce",)
+    # classical arms at ratio 0: "oversample" (balance only), "augment" (albumentations only)
+    baselines: tuple[str, ...] = ()
+    # empty: use the manifest's split; else re-split per seed (one GAN per split)
+    split_seeds: tuple[int, ...] = ()
+    shared_gan: bool = False  # one GAN for all split seeds (leaks; the report says so)
+    synthetic_manifest: str = ""  # ready GAN rows instead of training a GAN here
+    synth_per_split: int = 0  # GAN images per split; 0 = enough for the largest ratio
+    # base configs and per-field overrides applied to every cell / the GAN
+    classify_config: str = ""
+    classify: dict[str, Any] = dataclasses.field(default_factory=dict)
+    gan_config: str = ""
+    gan: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # where cells run
+    executor: str = "local"
+    ray_address: str = ""
+    cpus_per_cell: float = 1.0
+    gpus_per_cell: float = 0.0
+    devices: str = ""  # "" = the classify config's; passed to Lightning
+    strategy: str = ""  # e.g. ddp; passed to Lightning
+    # statistics
+    positive: str = "covid"  # class whose probability is the AUROC score
+    bootstrap: int = 1000  # paired bootstrap resamples (by patient)
+    confidence: float = 0.95
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+    """`cxr demo`: phantoms -> split -> GAN -> synth -> small sweep -> explain -> report.
+
+    Sized to finish in under 15 minutes on 2 CPU cores; ``fast`` shrinks it for smoke tests.
+    The sweep part mirrors ``configs/sweeps/demo.yaml``.
+    """
+
+    out: str = "demo"
+    fast: bool = False
+    patients: int = 200
+    image_size: int = 64
+    seed: int = 0
+    gan_epochs: int = 6
+    gan_ngf: int = 16
+    gan_ndf: int = 16
+    gan_blocks: int = 3
+    backbones: tuple[str, ...] = ("resnet18",)
+    synthetic: tuple[float, ...] = (0.0, 0.3)
+    seeds: int = 2
+    baselines: tuple[str, ...] = ("oversample",)
+    classify_epochs: int = 4
+    explain_images: int = 8
+
+
 # ------------------------------------------------------------------ machinery
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check and convert a YAML/CLI value to the annotated field type."""
