@@ -1,0 +1,77 @@
+"""Grad-CAM and Grad-CAM++ through pytorch-grad-cam, hooked on the backbone's ``cam_layer``.
+
+* Grad-CAM (Selvaraju et al., ICCV 2017): channel weights ``alpha_k^c`` are the
+  spatially averaged gradients of the class score ``y^c`` w.r.t. the feature
+  maps ``A^k`` of the hooked layer; the map is ``ReLU(sum_k alpha_k^c A^k)``.
+* Grad-CAM++ (Chattopadhay et al., WACV 2018): pixel-wise weights from second
+  and third powers of the gradient (their eq. 19), better for several
+  instances of a class (e.g. bilateral opacities).
+
+Every backbone exposes the layer to hook as ``model.cam_layer``, so nothing
+here branches on architecture. Maps come back as pytorch-grad-cam makes them:
+``float32 (B, H, W)`` in ``[0, 1]`` at the input size (ReLU, min-max per image,
+bilinear upsampling). The library's forward hooks are always removed, also when
+the forward pass raises (``try/finally``; we avoid the library's ``__exit__``,
+which swallows ``IndexError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cxr.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+CAM_METHODS: tuple[str, ...] = ("gradcam", "gradcam++")
+
+
+def cam_layer_of(model: nn.Module) -> nn.Module:
+    """The module Grad-CAM hooks; a clear error if the model does not name one."""
+    layer = getattr(model, "cam_layer", None)
+    if layer is None:
+        raise ConfigError(
+            f"{type(model).__name__} has no 'cam_layer' attribute: every cxr backbone must name "
+            "the layer Grad-CAM hooks"
+        )
+    return layer
+
+
+def library_cam(
+    model: nn.Module,
+    images: torch.Tensor,
+    target: Sequence[int],
+    *,
+    method: str = "gradcam",
+) -> np.ndarray:
+    """Grad-CAM / Grad-CAM++ maps ``(B, H, W)`` in ``[0, 1]`` from pytorch-grad-cam.
+
+    ``images`` is a network-range batch ``(B, 1, H, W)``; ``target`` the class
+    index explained for each image (see :mod:`.targets`).
+    """
+    import torch
+    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
+
+    from cxr.classifier.explain.targets import library_targets
+
+    classes = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus}
+    if method not in classes:
+        raise ConfigError(f"unknown CAM method {method!r} (valid: {', '.join(CAM_METHODS)})")
+    if len(target) != images.shape[0]:
+        raise ValueError(f"{len(target)} targets for a batch of {images.shape[0]} images")
+    layer = cam_layer_of(model)
+    with torch.no_grad():
+        num_outputs = int(model(images[:1]).reshape(1, -1).shape[1])
+    cam = classes[method](model=model, target_layers=[layer])
+    try:
+        with torch.enable_grad():
+            maps = cam(input_tensor=images, targets=library_targets(target, num_outputs))
+    finally:
+        cam.activations_and_grads.release()
+        model.zero_grad(set_to_none=True)  # the library leaves parameter gradients behind
+    return np.asarray(maps, dtype=np.float32)
