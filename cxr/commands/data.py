@@ -43,3 +43,30 @@ def split(
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"[green]{report.leakage.summary()}[/]")
     console.print(f"wrote {dest}")
+
+
+@app.command("cache")
+def cache(
+    manifest: Annotated[Path, typer.Argument(help="Manifest CSV whose images to cache.")],
+    *,
+    image_size: Annotated[int | None, typer.Option(help="Square side in pixels [256].")] = None,
+    resize_mode: Annotated[
+        str | None, typer.Option(help="pad (keep aspect, pad) or crop (centre crop) [pad].")
+    ] = None,
+    cache_dir: Annotated[str | None, typer.Option(help="Cache folder [.cxr-cache].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Decoding processes [2].")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file with CacheConfig keys.")] = None,
+) -> None:
+    """Decode and resize every image once into a memory-mapped uint8 cache (reused, resumable)."""
+    from rich.console import Console
+
+    from cxr.config import CacheConfig, build_config
+    from cxr.data.cache import cache_manifest, cache_table
+
+    cfg = build_config(
+        CacheConfig, config, image_size=image_size, resize_mode=resize_mode,
+        cache_dir=cache_dir, workers=workers,
+    )
+    built = cache_manifest(manifest, cfg)
+    Console().print(cache_table(built))
+    typer.echo(built.path)
