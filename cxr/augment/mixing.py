@@ -1,0 +1,243 @@
+"""The per-epoch training draw: real, augmented-real and GAN images, and class balance.
+
+GAN augmentation of the minority class follows Waheed et al., "CovidGAN: data
+augmentation using auxiliary classifier GAN for improved Covid-19 detection"
+(IEEE Access 2020) and Zhu et al., "Unpaired image-to-image translation using
+cycle-consistent adversarial networks" (ICCV 2017) for the synthesis itself.
+The exact semantics are also in ``docs/mixing.md``.
+
+Definitions (one epoch; all counts exact, ``rnd(x) = floor(x + 0.5)``, round half up):
+
+* Training rows have an integer ``label`` and an ``origin`` in {"real", "gan"}.
+  GAN rows must all carry the ``minority`` label (else ``ConfigError``).
+* ``R`` = real rows of the minority class; ``n_c`` = real rows of class ``c``.
+* ``with_synthetic = r`` in [0, 1): ``G = rnd(R * r / (1 - r))`` GAN rows are drawn
+  *without replacement* from the available GAN rows, afresh each epoch, so GAN
+  images are a share ``r`` of the minority's base draws ``R + G``. Fewer than
+  ``G`` GAN rows -> ``ConfigError`` naming both numbers. ``r = 0`` uses none.
+* Base draws of a class: every real row once (and, for the minority, the ``G``
+  chosen GAN rows once): ``b_c = n_c`` and ``b_min = R + G``.
+* ``balance``:
+  - ``"none"`` and ``"class-weights"``: the base draws only. For the loss use
+    :func:`class_weights` on ``labels[plan.indices]`` (GAN draws count as minority).
+  - ``"oversample"``: every class is drawn ``T = max_c b_c`` times: its base draws
+    plus ``e_c = T - b_c`` extra draws *with replacement*. For the minority the
+    extras are split so the GAN share is kept: ``e_gan = rnd(e_c * G / b_min)``
+    extras come from the chosen GAN rows, ``e_c - e_gan`` from its real rows.
+* ``aug_share = a`` in [0, 1]: of the ``D_c`` real draws of class ``c`` (repeats
+  included), exactly ``rnd(a * D_c)`` chosen uniformly at random are marked
+  ``augment=True`` (they go through albumentations). GAN draws are never
+  augmented: the minority's three pools are real, augmented-real and GAN.
+* The draws are shuffled. Everything is drawn from
+  ``numpy.random.default_rng([seed, epoch])``: the same (seed, epoch) gives the
+  same plan; another epoch gives another GAN subset, augment mask and order.
+
+``EpochPlan.counts[c] = {"real": D_c - rnd(a D_c), "augmented": rnd(a D_c), "gan": ...}``.
+
+DataLoader use: :class:`MixingSampler` yields ``(index, augment)`` pairs;
+:class:`MixedDataset` sends each pair to a plain or an augmenting dataset over
+the same rows. Lightning calls ``sampler.set_epoch(epoch)`` each epoch; plain
+loops must call it themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Dataset, Sampler
+
+from cxr.errors import ConfigError
+
+BALANCE_MODES: tuple[str, ...] = ("none", "oversample", "class-weights")
+POOLS: tuple[str, ...] = ("real", "augmented", "gan")
+
+
+def rnd(x: float) -> int:
+    """Round half up (``floor(x + 0.5)``), the rounding used throughout this module."""
+    return int(math.floor(x + 0.5))
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """One epoch's draw: row positions (with repetition), augment flags, pool counts."""
+
+    indices: np.ndarray  # int64 (D,), positions into the training rows
+    augment: np.ndarray  # bool (D,), True -> the draw goes through albumentations
+    counts: dict[int, dict[str, int]]  # class -> {"real", "augmented", "gan"} draws
+    epoch: int
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def pairs(self) -> Iterator[tuple[int, bool]]:
+        return zip(self.indices.tolist(), self.augment.tolist(), strict=True)
+
+
+def _check_args(
+    labels: np.ndarray, origins: np.ndarray, with_synthetic: float, aug_share: float,
+    balance: str,
+) -> None:
+    if labels.ndim != 1 or origins.shape != labels.shape:
+        raise ConfigError(
+            f"mixing: labels and origins must be 1-D of equal length, got "
+            f"{labels.shape} and {origins.shape}"
+        )
+    if not 0.0 <= with_synthetic < 1.0:
+        raise ConfigError(f"with_synthetic must be in [0, 1), got {with_synthetic}")
+    if not 0.0 <= aug_share <= 1.0:
+        raise ConfigError(f"aug_share must be in [0, 1], got {aug_share}")
+    if balance not in BALANCE_MODES:
+        raise ConfigError(f"unknown balance '{balance}' (valid: {', '.join(BALANCE_MODES)})")
+    bad = sorted(set(origins.tolist()) - {"real", "gan"})
+    if bad:
+        raise ConfigError(f"mixing: origin must be 'real' or 'gan', got {bad}")
+
+
+def build_epoch_indices(
+    labels: np.ndarray,
+    origins: np.ndarray,
+    *,
+    minority: int,
+    with_synthetic: float,
+    aug_share: float,
+    balance: str,
+    seed: int,
+    epoch: int,
+) -> EpochPlan:
+    """Draw one epoch's training schedule (semantics in the module docstring)."""
+    labels = np.asarray(labels).astype(np.int64)
+    origins = np.asarray(origins).astype(str)
+    _check_args(labels, origins, with_synthetic, aug_share, balance)
+    rng = np.random.default_rng([int(seed), int(epoch)])
+
+    is_gan = origins == "gan"
+    wrong = np.unique(labels[is_gan & (labels != minority)])
+    if wrong.size:
+        raise ConfigError(
+            f"mixing: GAN rows must have the minority label {minority}, found labels "
+            f"{wrong.tolist()}"
+        )
+    real = {int(c): np.flatnonzero((labels == c) & ~is_gan) for c in np.unique(labels)}
+    real.setdefault(minority, np.empty(0, np.int64))
+    r_min = real[minority].size
+    if r_min == 0:
+        raise ConfigError(f"mixing: no real training rows of the minority class {minority}")
+    gan_rows = np.flatnonzero(is_gan)
+    g = rnd(r_min * with_synthetic / (1.0 - with_synthetic))
+    if g > gan_rows.size:
+        raise ConfigError(
+            f"with_synthetic={with_synthetic} needs {g} GAN images for {r_min} real minority "
+            f"training images, but only {gan_rows.size} GAN rows are available"
+        )
+    gan = {c: np.empty(0, np.int64) for c in real}
+    gan[minority] = rng.choice(gan_rows, size=g, replace=False) if g else gan[minority]
+
+    base = {c: real[c].size + gan[c].size for c in real}
+    target = max(base.values())
+    parts_idx: list[np.ndarray] = []
+    parts_aug: list[np.ndarray] = []
+    counts: dict[int, dict[str, int]] = {}
+    for c in sorted(real):
+        real_draws, gan_draws = real[c], gan[c]
+        if balance == "oversample" and base[c] and target > base[c]:
+            extra = target - base[c]
+            e_gan = rnd(extra * gan[c].size / base[c])
+            real_draws = np.concatenate([real_draws, rng.choice(real[c], extra - e_gan)])
+            if e_gan:
+                gan_draws = np.concatenate([gan_draws, rng.choice(gan[c], e_gan)])
+        n_aug = rnd(aug_share * real_draws.size)
+        aug_mask = np.zeros(real_draws.size, dtype=bool)
+        aug_mask[rng.permutation(real_draws.size)[:n_aug]] = True
+        parts_idx += [real_draws, gan_draws]
+        parts_aug += [aug_mask, np.zeros(gan_draws.size, dtype=bool)]
+        counts[c] = {"real": int(real_draws.size - n_aug), "augmented": int(n_aug),
+                     "gan": int(gan_draws.size)}
+
+    indices = np.concatenate(parts_idx).astype(np.int64)
+    augment = np.concatenate(parts_aug)
+    order = rng.permutation(indices.size)
+    return EpochPlan(indices=indices[order], augment=augment[order], counts=counts,
+                     epoch=int(epoch))
+
+
+def class_weights(labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:
+    """Inverse-frequency loss weights ``N / (K * n_c)`` (sklearn's "balanced").
+
+    ``K`` is the number of classes present; absent classes get weight 0.
+    With ``balance="class-weights"`` pass ``labels[plan.indices]``.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    if labels.size == 0:
+        raise ConfigError("class_weights: no labels given")
+    k = int(num_classes if num_classes is not None else labels.max() + 1)
+    if labels.min() < 0 or labels.max() >= k:
+        raise ConfigError(
+            f"class_weights: labels must be in [0, {k}), got {labels.min()}..{labels.max()}"
+        )
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(k, dtype=np.float64)
+    weights[present] = labels.size / (present.sum() * counts[present])
+    return weights
+
+
+class MixingSampler(Sampler[tuple[int, bool]]):
+    """Yields ``(index, augment)`` pairs of ``plan_fn(epoch)``; call ``set_epoch`` each epoch."""
+
+    def __init__(self, plan_fn: Callable[[int], EpochPlan], *, epoch: int = 0) -> None:
+        self.plan_fn = plan_fn
+        self.epoch = int(epoch)
+        self._plan: EpochPlan | None = None
+
+    @classmethod
+    def from_arrays(cls, labels: np.ndarray, origins: np.ndarray, **kwargs: Any) -> MixingSampler:
+        """Sampler over :func:`build_epoch_indices` with fixed keyword options (not ``epoch``)."""
+        labels, origins = np.asarray(labels), np.asarray(origins)
+        build_epoch_indices(labels, origins, epoch=0, **kwargs)  # fail early on bad options
+        return cls(lambda e: build_epoch_indices(labels, origins, epoch=e, **kwargs))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    @property
+    def plan(self) -> EpochPlan:
+        if self._plan is None or self._plan.epoch != self.epoch:
+            self._plan = self.plan_fn(self.epoch)
+        return self._plan
+
+    def __iter__(self) -> Iterator[tuple[int, bool]]:
+        return self.plan.pairs()
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+
+class MixedDataset(Dataset):
+    """Route ``(index, augment)`` keys to ``augmented[index]`` or ``plain[index]``.
+
+    Both datasets cover the same rows (e.g. two ``XrayDataset``s over one
+    manifest and cache, one built with ``transform=ArrayTransform(...)``).
+    A plain integer key reads the un-augmented dataset.
+    """
+
+    def __init__(self, plain: Dataset, augmented: Dataset) -> None:
+        if len(plain) != len(augmented):  # type: ignore[arg-type]
+            raise ValueError(
+                f"MixedDataset: plain and augmented datasets differ in length "
+                f"({len(plain)} vs {len(augmented)})"  # type: ignore[arg-type]
+            )
+        self.plain = plain
+        self.augmented = augmented
+
+    def __len__(self) -> int:
+        return len(self.plain)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: int | tuple[int, bool]) -> Any:
+        if isinstance(key, tuple):
+            index, aug = key
+            return (self.augmented if aug else self.plain)[int(index)]
+        return self.plain[int(key)]

@@ -1,0 +1,218 @@
+"""The real / augmented / GAN mixing draw: exact proportions, balance, reproducibility."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.class_weight import compute_class_weight
+from torch.utils.data import DataLoader, Dataset
+
+from cxr.augment.mixing import (
+    EpochPlan,
+    MixedDataset,
+    MixingSampler,
+    build_epoch_indices,
+    class_weights,
+)
+from cxr.errors import ConfigError
+
+COVID = 0
+
+
+def _rows(real_per_class: dict[int, int], n_gan: int) -> tuple[np.ndarray, np.ndarray]:
+    labels, origins = [], []
+    for c, n in real_per_class.items():
+        labels += [c] * n
+        origins += ["real"] * n
+    labels += [COVID] * n_gan
+    origins += ["gan"] * n_gan
+    # interleave so positions are not grouped by pool
+    perm = np.random.default_rng(123).permutation(len(labels))
+    return np.array(labels)[perm], np.array(origins)[perm]
+
+
+def _plan(labels, origins, **kw) -> EpochPlan:
+    args = {"minority": COVID, "with_synthetic": 0.0, "aug_share": 0.0, "balance": "none",
+            "seed": 0, "epoch": 0}
+    args.update(kw)
+    return build_epoch_indices(labels, origins, **args)
+
+
+def _half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _realised(plan: EpochPlan, labels, origins) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+    lab, org = labels[plan.indices], origins[plan.indices]
+    for c in np.unique(labels):
+        m = lab == c
+        out[int(c)] = {
+            "real": int((m & (org == "real") & ~plan.augment).sum()),
+            "augmented": int((m & (org == "real") & plan.augment).sum()),
+            "gan": int((m & (org == "gan")).sum()),
+        }
+    return out
+
+
+def test_hand_computed_example() -> None:
+    # R=10 real COVID, r=0.2 -> G = round(10*0.2/0.8 = 2.5) = 3 (half up); a=0.5
+    labels, origins = _rows({COVID: 10, 1: 30, 2: 21}, n_gan=8)
+    plan = _plan(labels, origins, with_synthetic=0.2, aug_share=0.5)
+    assert plan.counts == {
+        0: {"real": 5, "augmented": 5, "gan": 3},
+        1: {"real": 15, "augmented": 15, "gan": 0},
+        2: {"real": 10, "augmented": 11, "gan": 0},  # round(10.5) = 11 augmented
+    }
+    assert plan.counts == _realised(plan, labels, origins)
+    assert len(plan) == 13 + 30 + 21
+    # each real row exactly once, GAN rows distinct
+    real_drawn = plan.indices[origins[plan.indices] == "real"]
+    assert sorted(real_drawn) == sorted(np.flatnonzero(origins == "real"))
+    gan_drawn = plan.indices[origins[plan.indices] == "gan"]
+    assert len(set(gan_drawn.tolist())) == 3
+    assert not plan.augment[origins[plan.indices] == "gan"].any()
+
+
+@pytest.mark.parametrize(
+    ("R", "r", "a", "balance"),
+    list(itertools.product([1, 7, 20], [0.0, 0.25, 0.5, 0.75], [0.0, 0.3, 1.0],
+                           ["none", "oversample", "class-weights"])),
+)
+def test_counts_follow_documented_formulas(R: int, r: float, a: float, balance: str) -> None:
+    n_major = {1: 45, 2: 12}
+    labels, origins = _rows({COVID: R, **n_major}, n_gan=70)
+    plan = _plan(labels, origins, with_synthetic=r, aug_share=a, balance=balance, seed=5)
+    g = _half_up(R * r / (1 - r))
+    base = {COVID: R + g, **n_major}
+    if balance == "oversample":
+        t = max(base.values())
+        e_gan = _half_up((t - base[COVID]) * g / base[COVID])
+        gan_draws = g + e_gan
+        real_draws = {COVID: t - gan_draws, **{c: t for c in n_major}}
+    else:
+        gan_draws = g
+        real_draws = {COVID: R, **n_major}
+    expected = {c: {"real": d - _half_up(a * d), "augmented": _half_up(a * d),
+                    "gan": gan_draws if c == COVID else 0} for c, d in real_draws.items()}
+    assert plan.counts == expected
+    assert _realised(plan, labels, origins) == expected
+    assert len(plan) == plan.indices.size == plan.augment.size
+    if balance != "oversample":
+        # no resampling: no row drawn twice
+        assert len(set(plan.indices.tolist())) == len(plan)
+
+
+def test_gan_share_matches_r_when_exact() -> None:
+    labels, origins = _rows({COVID: 30, 1: 100}, n_gan=100)
+    for r in (0.25, 0.5, 0.75):
+        c = _plan(labels, origins, with_synthetic=r).counts[COVID]
+        assert c["gan"] / (c["gan"] + c["real"]) == pytest.approx(r)
+
+
+def test_r_zero_uses_no_gan_rows() -> None:
+    labels, origins = _rows({COVID: 10, 1: 40}, n_gan=20)
+    for balance in ("none", "oversample", "class-weights"):
+        plan = _plan(labels, origins, balance=balance, aug_share=0.5)
+        assert not (origins[plan.indices] == "gan").any()
+
+
+def test_reproducible_by_seed_and_epoch_and_varies_across_epochs() -> None:
+    labels, origins = _rows({COVID: 12, 1: 40, 2: 25}, n_gan=40)
+    kw = {"with_synthetic": 0.5, "aug_share": 0.4, "balance": "oversample", "seed": 3}
+    p1, p2 = _plan(labels, origins, epoch=4, **kw), _plan(labels, origins, epoch=4, **kw)
+    np.testing.assert_array_equal(p1.indices, p2.indices)
+    np.testing.assert_array_equal(p1.augment, p2.augment)
+    p3 = _plan(labels, origins, epoch=5, **kw)
+    assert p1.counts == p3.counts
+    assert not np.array_equal(p1.indices, p3.indices)
+    gan1 = set(p1.indices[origins[p1.indices] == "gan"].tolist())
+    gan3 = set(p3.indices[origins[p3.indices] == "gan"].tolist())
+    assert gan1 != gan3  # a fresh GAN subset each epoch
+    p4 = _plan(labels, origins, epoch=4, **{**kw, "seed": 4})
+    assert not np.array_equal(p1.indices, p4.indices)
+
+
+def test_oversample_equalises_classes() -> None:
+    labels, origins = _rows({COVID: 5, 1: 50, 2: 20}, n_gan=10)
+    plan = _plan(labels, origins, balance="oversample", with_synthetic=0.5)
+    per_class = np.bincount(labels[plan.indices])
+    assert per_class.tolist() == [50, 50, 50]
+    assert plan.counts[COVID] == {"real": 25, "augmented": 0, "gan": 25}
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"with_synthetic": 1.0}, r"with_synthetic must be in \[0, 1\), got 1.0"),
+        ({"with_synthetic": -0.1}, "with_synthetic"),
+        ({"aug_share": 1.5}, r"aug_share must be in \[0, 1\], got 1.5"),
+        ({"balance": "smote"}, "unknown balance 'smote'.*oversample"),
+        ({"with_synthetic": 0.8}, "needs 40 GAN images for 10 real.*only 20 GAN rows"),
+    ],
+)
+def test_bad_options(kw: dict, msg: str) -> None:
+    labels, origins = _rows({COVID: 10, 1: 30}, n_gan=20)
+    with pytest.raises(ConfigError, match=msg):
+        _plan(labels, origins, **kw)
+
+
+def test_gan_rows_of_other_labels_and_missing_minority_are_errors() -> None:
+    labels = np.array([0, 0, 1, 1, 1])
+    origins = np.array(["real", "real", "real", "gan", "real"])
+    with pytest.raises(ConfigError, match="minority label 0.*\\[1\\]"):
+        _plan(labels, origins)
+    with pytest.raises(ConfigError, match="no real training rows of the minority class 2"):
+        _plan(np.array([0, 1]), np.array(["real", "real"]), minority=2)
+    with pytest.raises(ConfigError, match="origin must be"):
+        _plan(np.array([0, 1]), np.array(["real", "fake"]))
+
+
+def test_class_weights_equal_sklearn_balanced() -> None:
+    labels = np.array([0] * 5 + [1] * 30 + [3] * 12)
+    w = class_weights(labels, num_classes=4)
+    present = np.array([0, 1, 3])
+    ref = compute_class_weight("balanced", classes=present, y=labels)
+    np.testing.assert_allclose(w[present], ref)
+    assert w[2] == 0.0
+    with pytest.raises(ConfigError, match="labels must be in"):
+        class_weights(labels, num_classes=2)
+
+
+class _Rows(Dataset):
+    def __init__(self, n: int, tag: str) -> None:
+        self.n, self.tag = n, tag
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        return {"index": i, "augmented": self.tag == "aug"}
+
+
+def test_sampler_in_dataloader_routes_augment_flags() -> None:
+    labels, origins = _rows({COVID: 6, 1: 20}, n_gan=10)
+    sampler = MixingSampler.from_arrays(labels, origins, minority=COVID, with_synthetic=0.5,
+                                        aug_share=0.5, balance="oversample", seed=1)
+    ds = MixedDataset(_Rows(len(labels), "plain"), _Rows(len(labels), "aug"))
+    loader = DataLoader(ds, batch_size=7, sampler=sampler)
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        plan = sampler.plan
+        got_idx, got_aug = [], []
+        for batch in loader:
+            got_idx += batch["index"].tolist()
+            got_aug += batch["augmented"].tolist()
+        assert len(loader.sampler) == len(plan) == len(got_idx) == 40
+        np.testing.assert_array_equal(got_idx, plan.indices)
+        np.testing.assert_array_equal(got_aug, plan.augment)
+    assert isinstance(batch["index"], torch.Tensor)
+    with pytest.raises(ConfigError):
+        MixingSampler.from_arrays(labels, origins, minority=COVID, with_synthetic=0.99,
+                                  aug_share=0.0, balance="none", seed=0)
+    with pytest.raises(ValueError, match="differ in length"):
+        MixedDataset(_Rows(3, "plain"), _Rows(4, "aug"))
