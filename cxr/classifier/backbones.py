@@ -1,0 +1,181 @@
+"""Backbone registry: build any classifier by name, with one interface for all.
+
+The interface follows timm (Wightman, *PyTorch Image Models*, 2019):
+``forward_features(x)`` returns the last feature map, ``forward_head(f)`` pools
+and classifies it, ``features(x)`` is the pooled penultimate embedding (used for
+FID by the GAN stage), ``cam_layer`` is the module Grad-CAM hooks (Selvaraju et
+al., ICCV 2017) and ``num_features`` the embedding width. Networks come from
+torchvision (He et al. 2016; Simonyan & Zisserman 2015; Tan & Le 2019; Huang et
+al. 2017; Iandola et al. 2016; Szegedy et al. 2016) and are registered by
+decorator in :mod:`cxr.classifier.zoo`.
+
+One-channel X-rays are handled once, at build time, by folding the RGB kernels
+and the input normalisation into the first convolution
+(:mod:`cxr.classifier.stem`), not by repeating the channel every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+from torch import nn
+
+from cxr.classifier.stem import IMAGENET_MEAN, IMAGENET_STD, replace_first_conv
+from cxr.errors import ConfigError
+
+
+class Backbone(nn.Module):
+    """A torchvision network behind the timm-style interface.
+
+    The torchvision model lives in ``self.model`` with its own parameter names,
+    so ImageNet state dicts load into it unchanged.
+    """
+
+    name: str = ""
+    num_features: int = 0
+    #: dotted path (inside ``self.model``) of the first convolution
+    first_conv: str = ""
+    #: normalisation the pretrained weights expect for an RGB image in [0, 1]
+    input_mean: tuple[float, ...] = IMAGENET_MEAN
+    input_std: tuple[float, ...] = IMAGENET_STD
+    #: smallest square input the architecture accepts
+    min_input_size: int = 32
+    #: state-dict key prefixes of the torchvision model that we drop on purpose
+    ignored_key_prefixes: tuple[str, ...] = ()
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.in_chans = 3
+        self.num_classes = 0
+
+    # -- to be provided by each architecture ---------------------------------
+    def _forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, feats: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool the feature map; return the embedding (``pre_logits``) or the logits."""
+        raise NotImplementedError
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The module whose activations and gradients Grad-CAM uses."""
+        raise NotImplementedError
+
+    @property
+    def head(self) -> nn.Module:
+        """The final classification layer (the only trainable part in a linear probe)."""
+        raise NotImplementedError
+
+    def reset_head(self, num_classes: int) -> None:
+        """Replace the classification layer with a fresh one for ``num_classes``."""
+        raise NotImplementedError
+
+    def remap_state_dict(self, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Rename legacy keys of published checkpoints (identity by default)."""
+        return sd
+
+    # -- shared --------------------------------------------------------------
+    def check_input_size(self, size: int) -> None:
+        if size < self.min_input_size:
+            raise ConfigError(
+                f"backbone {self.name} needs inputs of at least {self.min_input_size} px, "
+                f"got --image-size {size}"
+            )
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature map (B, C, h, w) for input (B, in_chans, H, W)."""
+        if x.ndim != 4 or x.shape[1] != self.in_chans:
+            raise ValueError(
+                f"{self.name}: expected input (B, {self.in_chans}, H, W), got {tuple(x.shape)}"
+            )
+        if min(x.shape[-2:]) < self.min_input_size:
+            self.check_input_size(int(min(x.shape[-2:])))
+        return self._forward_features(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled penultimate embedding (B, num_features)."""
+        return self.forward_head(self.forward_features(x), pre_logits=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def adapt_input(self, in_chans: int) -> None:
+        """Make the network take ``in_chans`` channels (1: grey [-1, 1] with the fold; 3: as is)."""
+        if in_chans == self.in_chans:
+            return
+        if in_chans != 1 or self.in_chans != 3:
+            raise ConfigError(f"in_chans must be 1 (grey X-ray) or 3, got {in_chans}")
+        replace_first_conv(self.model, self.first_conv, self.input_mean, self.input_std)
+        self.in_chans = 1
+
+
+B = TypeVar("B", bound=type[Backbone])
+_REGISTRY: dict[str, type[Backbone]] = {}
+_BUILDERS: dict[str, Callable[[], nn.Module]] = {}
+
+
+def register_backbone(name: str, builder: Callable[[], nn.Module]) -> Callable[[B], B]:
+    """Class decorator: ``@register_backbone("resnet50", lambda: tv.resnet50())``.
+
+    ``builder`` makes the bare torchvision network (1000 ImageNet classes, no weights).
+    """
+
+    def deco(cls: B) -> B:
+        if name in _REGISTRY:
+            raise ValueError(f"backbone {name!r} registered twice")
+        cls.name = name
+        _REGISTRY[name] = cls
+        _BUILDERS[name] = builder
+        return cls
+
+    return deco
+
+
+def list_backbones() -> list[str]:
+    """Names accepted by :func:`create_backbone`."""
+    import cxr.classifier.zoo  # noqa: F401  (registers the architectures)
+
+    return sorted(_REGISTRY)
+
+
+def backbone_class(name: str) -> type[Backbone]:
+    valid = list_backbones()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown backbone '{name}' (valid: {', '.join(valid)})")
+    return _REGISTRY[name]
+
+
+def create_backbone(
+    name: str, num_classes: int, pretrained: str | Path = "none", in_chans: int = 1
+) -> Backbone:
+    """Build backbone ``name`` with a fresh ``num_classes`` head.
+
+    ``pretrained``: ``"none"`` (random init), ``"imagenet"`` (torchvision weights
+    from the torch hub cache, downloaded when online) or a path to a local state
+    dict. Loading happens on the RGB network before the grey fold, so the fold
+    sees the pretrained kernels. A state dict whose first conv already has one
+    input channel (e.g. a cxr checkpoint) is loaded after the fold instead.
+    What did not load is kept in ``model.load_report``.
+    """
+    from cxr.classifier.weights import LoadReport, load_imagenet, load_local
+
+    cls = backbone_class(name)
+    if num_classes < 1:
+        raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
+    model = cls(_BUILDERS[name]())
+    report = LoadReport(source="none")
+    spec = str(pretrained)
+    if spec == "imagenet":
+        report = load_imagenet(model)
+    elif spec not in ("", "none"):
+        report = load_local(model, Path(spec), in_chans=in_chans)
+    if model.in_chans != in_chans:
+        model.adapt_input(in_chans)
+    model.reset_head(num_classes)
+    model.num_classes = num_classes
+    model.load_report = report  # type: ignore[assignment]
+    return model
