@@ -45,6 +45,33 @@ def split(
     console.print(f"wrote {dest}")
 
 
+@app.command("index")
+def index(
+    roots: Annotated[list[Path], typer.Argument(help="Dataset root folder(s), one dataset each.")],
+    *,
+    out: Annotated[Path, typer.Option(help="Manifest CSV to write (plus <stem>.skipped.csv).")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="Layout name for every root [auto-detect per root]."),
+    ] = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option(help="Dataset name, once per root in order [the root folder's name]."),
+    ] = None,
+    keep_published_split: Annotated[
+        bool, typer.Option(help="Keep a layout's published train/test split (may leak patients).")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="Decoding processes.")] = 2,
+) -> None:
+    """Index dataset roots (published layouts) into one manifest; bad files are reported."""
+    from cxr.data.index import build_index
+
+    build_index(
+        roots, out, fmt=fmt, names=name or None, keep_published_split=keep_published_split,
+        workers=workers,
+    )
+
+
 @app.command("cache")
 def cache(
     manifest: Annotated[Path, typer.Argument(help="Manifest CSV whose images to cache.")],

@@ -1,0 +1,40 @@
+"""Adapters for published chest X-ray layouts, registered by decorator.
+
+Importing this package registers every layout; see :mod:`.registry` for the
+interface and one module per layout for its citation and quirks.
+"""
+
+from cxr.data.adapters import (  # noqa: F401  (import registers the adapters)
+    coronahack,
+    covid_chestxray,
+    folder_per_class,
+    hannover,
+    kaggle_pneumonia,
+)
+from cxr.data.adapters.registry import (
+    Adapter,
+    Candidate,
+    LayoutError,
+    LeftOut,
+    Notice,
+    Record,
+    adapter_descriptions,
+    detect_adapter,
+    get_adapter,
+    list_adapters,
+    register_adapter,
+)
+
+__all__ = [
+    "Adapter",
+    "Candidate",
+    "LayoutError",
+    "LeftOut",
+    "Notice",
+    "Record",
+    "adapter_descriptions",
+    "detect_adapter",
+    "get_adapter",
+    "list_adapters",
+    "register_adapter",
+]
