@@ -176,6 +176,39 @@ class DemoConfig:
     explain_images: int = 8
 
 
+# ------------------------------------------------------------ explain (issue 5)
+@dataclasses.dataclass(frozen=True)
+class ExplainConfig:
+    """`cxr explain` and `cxr explain progression` (see cxr.experiments.explain)."""
+
+    checkpoint: str = ""
+    manifest: str = ""
+    split: str = "test"  # a manifest split, or "all"
+    images: tuple[str, ...] = ()  # explain these files instead of a manifest split
+    method: str = "gradcam"  # gradcam | gradcam++ | saliency | smoothgrad
+    engine: str = "fast"  # CAM methods: fast (batched on the device) | library (pytorch-grad-cam)
+    target: str = "predicted"  # explained class: "predicted" or a class name
+    out: str = "runs/explain"
+    batch_size: int = 16
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    lung_masks: str = ""  # folder of <image stem>.png lung masks (else the manifest's)
+    lesion_masks: str = ""  # folder of <image stem>.png lesion masks (else the manifest's)
+    # coarse localization: "top" keeps the top_fraction hottest pixels, "otsu" Otsu's threshold
+    threshold: str = "top"
+    top_fraction: float = 0.2
+    regions: str = "contour"  # contour | box
+    pointing_tolerance: int = 0  # pixels (Zhang et al. use 15 at 224 px)
+    random_maps: int = 16  # seeded random smooth maps for the IoU baseline
+    smooth_samples: int = 16  # SmoothGrad noise samples
+    smooth_sigma: float = 0.15  # SmoothGrad noise, fraction of the input range
+    max_per_sheet: int = 36  # tiles per contact sheet
+    seed: int = 0
+    # progression
+    patient: str = ""
+    all_patients: bool = False
+    lung_estimate: bool = True  # no lung mask: use the coarse heuristic estimate (labelled)
+
+
 # ------------------------------------------------------------------ machinery
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check and convert a YAML/CLI value to the annotated field type."""

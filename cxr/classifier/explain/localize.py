@@ -86,3 +86,43 @@ def involved_fraction(region: np.ndarray, lung: np.ndarray | None) -> float | No
     if n == 0:
         return None
     return float((np.asarray(region, dtype=bool) & lung).sum() / n)
+
+
+def estimate_lung_mask(img_u8: np.ndarray) -> np.ndarray:
+    """A coarse lung-field estimate for radiographs without a lung mask (a heuristic).
+
+    The lungs are the large dark regions *inside* the body: Otsu's threshold
+    over the non-padding pixels separates dark from bright; dark components
+    touching the image border (air around the patient, padding) are dropped;
+    the two largest remaining components (each at least 2 % of the image) are
+    kept, holes filled and the outline closed. It is meant for the *involved
+    lung fraction* of progression plots only, and it is labelled as an
+    estimate wherever it is used; it fails on rotated, heavily opacified
+    (white-out) or cropped films - an empty mask is returned then, and the
+    fraction is omitted.
+    """
+    import cv2
+    from scipy.ndimage import binary_fill_holes
+
+    img = np.asarray(img_u8)
+    if img.dtype != np.uint8 or img.ndim != 2:
+        raise ValueError(f"expected a grey uint8 (H, W) image, got {img.dtype} {img.shape}")
+    h, w = img.shape
+    k = max(3, (min(h, w) // 64) | 1)
+    smooth = cv2.GaussianBlur(img, (k, k), 0)
+    body = smooth[smooth > 0]
+    if body.size < 0.1 * img.size:
+        return np.zeros(img.shape, dtype=bool)
+    level, _ = cv2.threshold(body.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = (smooth <= level).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=4)
+    keep: list[tuple[int, int]] = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        touches = x == 0 or y == 0 or x + bw >= w or y + bh >= h
+        if not touches and area >= 0.02 * img.size:
+            keep.append((area, i))
+    mask = np.isin(labels, [i for _, i in sorted(keep, reverse=True)[:2]])
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, close).astype(bool)
+    return np.asarray(binary_fill_holes(mask), dtype=bool)
