@@ -1,0 +1,258 @@
+"""Sweep results: one row per cell, the mean over seeds, and the paired gain over ratio 0.
+
+* ``results.csv``: one row per cell (arm, seed, status, headline metrics with
+  their CIs from the cell's ``metrics.json``, run dir).
+* ``summary.csv``: per backbone x loss x arm, mean of each headline metric over
+  seeds (and split seeds) with a Student-t interval *over seeds* — it measures
+  training variability, not test-set sampling error.
+* ``comparisons.csv``: every cell against its reference (same backbone, loss,
+  seed and split, ratio 0, no baseline) on the same test images: AUROC
+  difference with a patient-level paired bootstrap CI, DeLong's p, McNemar's
+  exact p for accuracy (see :mod:`cxr.experiments.stats`).
+* ``gains.csv``: per backbone x loss x arm, the mean paired AUROC gain over seeds
+  with a t-interval, and how many seeds DeLong calls significant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cxr.errors import CxrError
+from cxr.experiments.stats import delong_test, mcnemar_exact, paired_bootstrap_auc, t_interval
+from cxr.experiments.sweep_grid import DONE, ERROR, CellTask
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CELL_COLUMNS = ("key", "backbone", "arm", "ratio", "loss", "seed", "baseline", "split_seed")
+GROUP = ["backbone", "loss", "arm", "ratio", "baseline"]
+_CI_SUFFIXES = ("_lo", "_hi")
+
+
+def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of metrics.json as flat columns.
+
+    ``{"auroc": {"value": .9, "ci_low": .85, "ci_high": .95}}`` becomes
+    ``auroc``, ``auroc_lo``, ``auroc_hi``; other nesting joins keys with ``_``.
+    """
+    out: dict[str, float] = {}
+    for key, val in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(val, bool):
+            continue
+        if isinstance(val, (int, float)):
+            out[name] = float(val)
+        elif isinstance(val, (list, tuple)) and len(val) == 2 and name.endswith("ci"):
+            base = name[: -len("_ci")] if name.endswith("_ci") else name
+            out[f"{base}_lo"], out[f"{base}_hi"] = float(val[0]), float(val[1])
+        elif isinstance(val, dict):
+            point = next((val[k] for k in ("value", "estimate", "point", "mean") if k in val), None)
+            lo = next((val[k] for k in ("ci_low", "lo", "low", "lower") if k in val), None)
+            hi = next((val[k] for k in ("ci_high", "hi", "high", "upper") if k in val), None)
+            ci = val.get("ci")
+            if isinstance(ci, (list, tuple)) and len(ci) == 2:
+                lo, hi = ci
+            if isinstance(point, (int, float)):
+                out[name] = float(point)
+                if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+                    out[f"{name}_lo"], out[f"{name}_hi"] = float(lo), float(hi)
+            else:
+                out.update(flatten_metrics(val, prefix=f"{name}_"))
+    return out
+
+
+def cell_status(run_dir: str | Path) -> str:
+    d = Path(run_dir)
+    if (d / DONE).is_file():
+        return "done"
+    if (d / ERROR).is_file():
+        return "failed"
+    return "pending"
+
+
+def collect_results(
+    tasks: Sequence[CellTask], errors: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """One row per cell, in grid order; metrics from each finished cell's metrics.json."""
+    import pandas as pd
+
+    rows = []
+    for t in tasks:
+        c = t.cell
+        row: dict[str, Any] = {
+            "key": t.key,
+            "backbone": c.backbone,
+            "arm": c.arm,
+            "ratio": c.ratio,
+            "loss": c.loss,
+            "seed": c.seed,
+            "baseline": c.baseline,
+            "split_seed": "" if c.split_seed is None else c.split_seed,
+            "status": cell_status(t.run_dir),
+            "seconds": math.nan,
+            "error": (errors or {}).get(t.key, ""),
+        }
+        d = Path(t.run_dir)
+        if row["status"] == "done":
+            row["seconds"] = json.loads((d / DONE).read_text()).get("seconds", math.nan)
+            mpath = d / "metrics.json"
+            if mpath.is_file():
+                row.update(flatten_metrics(json.loads(mpath.read_text())))
+        elif row["status"] == "failed" and not row["error"]:
+            lines = (d / ERROR).read_text().strip().splitlines()
+            row["error"] = lines[-1] if lines else "failed"
+        row["run_dir"] = str(d)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    tail = ["run_dir"]
+    cols = [c for c in df.columns if c not in tail] + tail
+    return df[cols]
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """Headline metric columns (point estimates, not CI bounds) present in results."""
+    skip = set(CELL_COLUMNS) | {"status", "seconds", "error", "run_dir"}
+    cols = [c for c in df.columns if c not in skip and not c.endswith(_CI_SUFFIXES)]
+    return [c for c in cols if df[c].dtype.kind in "fi"]
+
+
+def summarise(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and t-interval over seeds for each metric, per backbone x loss x arm."""
+    import pandas as pd
+
+    done = results[results["status"] == "done"]
+    metrics = metric_columns(done)
+    rows = []
+    for keys, grp in done.groupby(GROUP, sort=False, dropna=False):
+        row = dict(zip(GROUP, keys, strict=True))
+        row["n_seeds"] = len(grp)
+        for m in metrics:
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(grp[m].to_numpy(), confidence)
+        rows.append(row)
+    return pd.DataFrame(
+        rows, columns=[*GROUP, "n_seeds"] + [f"{m}{s}" for m in metrics for s in ("", "_lo", "_hi")]
+    )
+
+
+def _predictions(run_dir: str, positive: str) -> pd.DataFrame:
+    import pandas as pd
+
+    path = Path(run_dir) / "predictions.csv"
+    if not path.is_file():
+        raise CxrError(f"{path}: missing (the cell finished without predictions)")
+    df = pd.read_csv(path, dtype={"image_path": str, "patient_id": str, "label": str})
+    need = {"image_path", "patient_id", "label", "prediction", f"p_{positive}"}
+    missing = sorted(need - set(df.columns))
+    if missing:
+        raise CxrError(f"{path}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def compare_pair(
+    ref_dir: str, run_dir: str, *, positive: str, n_boot: int, confidence: float, seed: int = 0
+) -> dict[str, float]:
+    """Paired statistics of one cell against its reference on the same test images."""
+    a = _predictions(ref_dir, positive)
+    b = _predictions(run_dir, positive)
+    if set(a["image_path"]) != set(b["image_path"]):
+        raise CxrError(f"{run_dir}: its test images differ from the reference {ref_dir}")
+    b = b.set_index("image_path").loc[a["image_path"]].reset_index()
+    y = (a["label"] == positive).to_numpy().astype(int)
+    pa, pb = a[f"p_{positive}"].to_numpy(float), b[f"p_{positive}"].to_numpy(float)
+    dl = delong_test(y, pa, pb)
+    boot = paired_bootstrap_auc(
+        y, pa, pb, a["patient_id"].to_numpy(), n_resamples=n_boot, confidence=confidence, seed=seed
+    )
+    mc = mcnemar_exact(
+        (a["prediction"] == a["label"]).to_numpy(), (b["prediction"] == b["label"]).to_numpy()
+    )
+    return {
+        "auroc_ref": dl.auc_a,
+        "auroc": dl.auc_b,
+        "auroc_diff": dl.diff,
+        "auroc_diff_lo": boot.ci_low,
+        "auroc_diff_hi": boot.ci_high,
+        "delong_p": dl.p_value,
+        "acc_ref": mc.acc_a,
+        "acc": mc.acc_b,
+        "acc_diff": mc.acc_b - mc.acc_a,
+        "mcnemar_b": mc.b,
+        "mcnemar_c": mc.c,
+        "mcnemar_p": mc.p_value,
+        "n_test": int(y.size),
+    }
+
+
+def compare_to_reference(
+    results: pd.DataFrame, *, positive: str = "covid", n_boot: int = 1000, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Each finished non-reference cell against its seed-paired ratio-0 reference."""
+    import pandas as pd
+
+    done = results[results["status"] == "done"]
+    pair_on = ["backbone", "loss", "seed", "split_seed"]
+    refs = done[(done["ratio"] == 0) & (done["baseline"] == "")]
+    ref_of = {tuple(r[pair_on]): r["run_dir"] for _, r in refs.iterrows()}
+    rows = []
+    for _, r in done.iterrows():
+        if r["ratio"] == 0 and r["baseline"] == "":
+            continue
+        ref = ref_of.get(tuple(r[pair_on]))
+        if ref is None:
+            continue
+        row = {k: r[k] for k in (*GROUP, "seed", "split_seed")}
+        row.update(
+            compare_pair(ref, r["run_dir"], positive=positive, n_boot=n_boot, confidence=confidence)
+        )
+        rows.append(row)
+    cols = [
+        *GROUP,
+        "seed",
+        "split_seed",
+        "auroc_ref",
+        "auroc",
+        "auroc_diff",
+        "auroc_diff_lo",
+        "auroc_diff_hi",
+        "delong_p",
+        "acc_ref",
+        "acc",
+        "acc_diff",
+        "mcnemar_b",
+        "mcnemar_c",
+        "mcnemar_p",
+        "n_test",
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def gains(comparisons: pd.DataFrame, confidence: float = 0.95, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean paired AUROC/accuracy gain over seeds (t-interval) per backbone x loss x arm."""
+    import pandas as pd
+
+    rows = []
+    for keys, grp in comparisons.groupby(GROUP, sort=False, dropna=False):
+        row = dict(zip(GROUP, keys, strict=True))
+        row["n_seeds"] = len(grp)
+        for m in ("auroc_diff", "acc_diff"):
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(grp[m].to_numpy(), confidence)
+        row["delong_significant"] = int((grp["delong_p"] < alpha).sum())
+        row["mcnemar_significant"] = int((grp["mcnemar_p"] < alpha).sum())
+        rows.append(row)
+    cols = [
+        *GROUP,
+        "n_seeds",
+        "auroc_diff",
+        "auroc_diff_lo",
+        "auroc_diff_hi",
+        "acc_diff",
+        "acc_diff_lo",
+        "acc_diff_hi",
+        "delong_significant",
+        "mcnemar_significant",
+    ]
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,136 @@
+"""Write a sweep's results, summary and paired comparisons; print them as rich tables.
+
+What the numbers mean is stated in ``summary.json`` (``notes``) so the report
+can repeat it: intervals over seeds are Student-t intervals over training seeds;
+the paired AUROC gain interval is a patient-level bootstrap on the shared test
+set; p-values are DeLong (AUROC) and exact McNemar (accuracy), per seed, not
+corrected for multiple comparisons.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from cxr.config import SweepConfig
+from cxr.errors import CxrError
+from cxr.experiments.sweep_grid import CellTask
+from cxr.experiments.sweep_results import (
+    collect_results,
+    compare_to_reference,
+    gains,
+    metric_columns,
+    summarise,
+)
+from cxr.fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cxr.experiments.ablate import SplitInputs
+
+
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "item"):
+        return _plain(v.item())
+    return v
+
+
+def write_summary(
+    cfg: SweepConfig,
+    tasks: Sequence[CellTask],
+    errors: Mapping[str, str],
+    sweep_dir: Path,
+    *,
+    inputs: Mapping[int | None, SplitInputs] | None = None,
+    console: Console | None = None,
+) -> dict[str, int]:
+    """results.csv, summary.csv, comparisons.csv, gains.csv, summary.json; returns status counts."""
+    from cxr.experiments.ablate import summary_table
+
+    console = console or Console()
+    results = collect_results(tasks, dict(errors))
+    _csv(results, sweep_dir / "results.csv")
+    counts = {s: int((results["status"] == s).sum()) for s in ("done", "failed", "pending")}
+    summary = summarise(results, cfg.confidence)
+    _csv(summary, sweep_dir / "summary.csv")
+    comp_error = ""
+    try:
+        comparisons = compare_to_reference(
+            results, positive=cfg.positive, n_boot=cfg.bootstrap, confidence=cfg.confidence
+        )
+    except (CxrError, ValueError) as exc:  # e.g. a test split with one class
+        comp_error = str(exc)
+        console.print(f"[red]paired comparisons skipped:[/] {exc}")
+        comparisons = compare_to_reference(results.iloc[0:0], positive=cfg.positive)
+    _csv(comparisons, sweep_dir / "comparisons.csv")
+    gain = gains(comparisons, cfg.confidence)
+    _csv(gain, sweep_dir / "gains.csv")
+
+    notes = [
+        f"Intervals over seeds are {cfg.confidence:.0%} Student-t intervals over training seeds "
+        "(and split seeds, if several): they measure training variability, not test sampling.",
+        f"AUROC is for '{cfg.positive}' vs rest (score p_{cfg.positive}). The paired gain over "
+        "ratio 0 compares cells with the same backbone, loss, seed and split on the same test "
+        f"images: {cfg.confidence:.0%} paired bootstrap CI ({cfg.bootstrap} resamples of "
+        "patients, stratified by class), DeLong's test (AUROC) and McNemar's exact test "
+        "(accuracy); p-values are per seed and not corrected for multiple comparisons.",
+    ]
+    for split_inputs in (inputs or {}).values():
+        notes.extend(n for n in split_inputs.notes if n not in notes)
+    if comp_error:
+        notes.append(f"Paired comparisons could not be computed: {comp_error}")
+    doc = {
+        "counts": counts,
+        "metrics": metric_columns(results[results["status"] == "done"]),
+        "notes": notes,
+        "grid": {
+            "backbones": list(cfg.backbones),
+            "synthetic": list(cfg.synthetic),
+            "seeds": cfg.seeds,
+            "losses": list(cfg.losses),
+            "baselines": list(cfg.baselines),
+            "split_seeds": list(cfg.split_seeds),
+            "shared_gan": cfg.shared_gan,
+        },
+        "summary": [{k: _plain(v) for k, v in r.items()} for r in summary.to_dict("records")],
+        "gains": [{k: _plain(v) for k, v in r.items()} for r in gain.to_dict("records")],
+    }
+    atomic_write_text(sweep_dir / "summary.json", json.dumps(doc, indent=2) + "\n")
+
+    head = [m for m in ("auroc", "accuracy", "f1", "sensitivity") if m in summary.columns]
+    head = head or metric_columns(summary)[:3]
+    cols = ["backbone", "loss", "arm", "n_seeds"]
+    for m in head:
+        cols += [m, f"{m}_lo", f"{m}_hi"]
+    console.print(summary_table("mean over seeds (t-interval)", summary.to_dict("records"), cols))
+    if len(gain):
+        gcols = [
+            "backbone",
+            "loss",
+            "arm",
+            "n_seeds",
+            "auroc_diff",
+            "auroc_diff_lo",
+            "auroc_diff_hi",
+            "delong_significant",
+            "acc_diff",
+            "mcnemar_significant",
+        ]
+        console.print(summary_table("paired gain over ratio 0", gain.to_dict("records"), gcols))
+    console.print(
+        f"cells: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending "
+        f"-> {sweep_dir / 'results.csv'}"
+    )
+    return counts

@@ -1,0 +1,208 @@
+"""Sweep engine: grid expansion, run-dir keys, resume after a kill, failures recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from rich.console import Console
+from sweepfakes import fake_cell, resolve
+
+from cxr.config import SweepConfig, build_config
+from cxr.errors import ConfigError
+from cxr.experiments.ablate import SplitInputs, plan_cells, run_cells, run_sweep
+from cxr.experiments.executors import LocalExecutor, make_executor
+from cxr.experiments.sweep_grid import Cell, cell_key, expand_grid
+from cxr.experiments.sweep_results import flatten_metrics
+
+REPO = Path(__file__).resolve().parents[1]
+INPUTS = {None: SplitInputs(manifest="m.csv")}
+QUIET = Console(quiet=True)
+
+
+def _cfg(tmp_path: Path, **kw) -> SweepConfig:
+    base = dict(
+        out=str(tmp_path / "sweep"),
+        manifest="m.csv",
+        backbones=("resnet18", "tiny"),
+        synthetic=(0.0, 0.3),
+        seeds=2,
+        baselines=("oversample",),
+        bootstrap=50,
+    )
+    base.update(kw)
+    return SweepConfig(**base)
+
+
+def test_grid_expansion_and_keys() -> None:
+    cells = expand_grid(
+        backbones=("vgg16", "resnet50"),
+        synthetic=(0, 0.1, 0.3),
+        seeds=3,
+        losses=("ce", "focal"),
+        baselines=("oversample", "augment"),
+        split_seeds=(0, 1),
+    )
+    assert len(cells) == 2 * 3 * 2 * (3 + 2) * 2
+    assert len(set(cells)) == len(cells)
+    assert cells[0].seed == 0 and cells[-1].seed == 2  # seed-major
+    c = Cell("resnet50", 0.3, "ce", 1)
+    key = cell_key(c, {"backbone": "resnet50", "synthetic_ratio": 0.3})
+    assert key.startswith("resnet50-syn0.3-ce-seed1-") and len(key.split("-")[-1]) == 8
+    # any change in the resolved config gives a new key; the same config the same key
+    assert key != cell_key(c, {"backbone": "resnet50", "synthetic_ratio": 0.3, "epochs": 2})
+    assert key == cell_key(c, {"synthetic_ratio": 0.3, "backbone": "resnet50"})
+    assert Cell("vgg16", 0, "ce", 0, "augment", 1).prefix() == "vgg16-augment-ce-seed0-split1"
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"synthetic": (1.5,)}, "ratios must be in"),
+        ({"baselines": ("smote",)}, "unknown 'smote'"),
+        ({"seeds": 0}, "seeds must be"),
+        ({"backbones": ()}, "at least one backbone"),
+    ],
+)
+def test_bad_grid_options_name_the_option(kw: dict, msg: str) -> None:
+    args = dict(backbones=("a",), synthetic=(0.0,), seeds=1, losses=("ce",))
+    args.update(kw)
+    with pytest.raises(ConfigError, match=msg):
+        expand_grid(**args)
+
+
+def test_unknown_executor() -> None:
+    with pytest.raises(ConfigError, match="unknown executor 'slurm'"):
+        make_executor("slurm")
+
+
+def test_kill_and_rerun_runs_only_missing_cells(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    cells = expand_grid(
+        backbones=cfg.backbones,
+        synthetic=cfg.synthetic,
+        seeds=cfg.seeds,
+        losses=cfg.losses,
+        baselines=cfg.baselines,
+    )
+    tasks = plan_cells(cells, INPUTS, cfg.out, resolve)
+    ran: list[str] = []
+
+    def dies_after(k: int):
+        def fn(task):
+            if len(ran) == k:
+                raise KeyboardInterrupt
+            ran.append(task.key)
+            fake_cell(task)
+
+        return fn
+
+    csv = Path(cfg.out) / "results.csv"
+    with pytest.raises(KeyboardInterrupt):
+        run_cells(tasks, dies_after(5), executor=LocalExecutor(), results_csv=csv, console=QUIET)
+    first = list(ran)
+    assert len(first) == 5
+    status = pd.read_csv(csv, keep_default_na=False)["status"]
+    assert (status == "done").sum() == 5 and (status == "pending").sum() == len(tasks) - 5
+    ran.clear()
+    run_cells(tasks, dies_after(10**6), executor=LocalExecutor(), results_csv=csv, console=QUIET)
+    assert sorted(ran) == sorted(t.key for t in tasks if t.key not in first)
+    ran.clear()
+    run_cells(tasks, dies_after(10**6), executor=LocalExecutor(), results_csv=csv, console=QUIET)
+    assert ran == []  # everything done: nothing runs
+
+
+def test_failed_cell_is_recorded_and_sweep_goes_on(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, backbones=("resnet18",), baselines=())
+
+    def flaky(task):
+        if task.cell.ratio > 0 and task.cell.seed == 1:
+            raise RuntimeError("out of memory in cell")
+        fake_cell(task)
+
+    res = run_sweep(
+        cfg, cell_fn=flaky, resolve=resolve, inputs=INPUTS, executor=LocalExecutor(), console=QUIET
+    )
+    assert res.counts == {"done": 3, "failed": 1, "pending": 0}
+    df = pd.read_csv(res.results_csv, keep_default_na=False)
+    bad = df[df["status"] == "failed"]
+    assert len(bad) == 1 and "out of memory in cell" in bad["error"].iat[0]
+    assert "RuntimeError" in (Path(bad["run_dir"].iat[0]) / "error.txt").read_text()
+    # a rerun retries the failed cell only
+    res2 = run_sweep(
+        cfg,
+        cell_fn=fake_cell,
+        resolve=resolve,
+        inputs=INPUTS,
+        executor=LocalExecutor(),
+        console=QUIET,
+    )
+    assert res2.ran == [bad["key"].iat[0]]
+    assert res2.counts["done"] == 4
+
+
+def test_sweep_writes_results_summary_and_paired_comparisons(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    res = run_sweep(
+        cfg,
+        cell_fn=fake_cell,
+        resolve=resolve,
+        inputs=INPUTS,
+        executor=LocalExecutor(),
+        console=QUIET,
+    )
+    out = Path(cfg.out)
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert len(results) == 2 * 2 * 3 and set(results["status"]) == {"done"}
+    for col in (
+        "backbone",
+        "ratio",
+        "loss",
+        "seed",
+        "baseline",
+        "auroc",
+        "auroc_lo",
+        "auroc_hi",
+        "run_dir",
+    ):
+        assert col in results.columns
+    assert (Path(results["run_dir"].iat[0]) / "done").is_file()
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    row = summary[(summary["backbone"] == "tiny") & (summary["arm"] == "syn0.3")].iloc[0]
+    assert row["n_seeds"] == 2
+    assert row["auroc"] == pytest.approx(0.7 + 0.06 + 0.005)
+    assert row["auroc_lo"] < row["auroc"] < row["auroc_hi"]
+    comp = pd.read_csv(out / "comparisons.csv", keep_default_na=False)
+    assert len(comp) == 2 * 2 * 2  # (syn0.3, oversample) x backbones x seeds
+    syn = comp[comp["arm"] == "syn0.3"]
+    assert (syn["auroc_diff"] > 0).all() and (syn["auroc_diff_lo"] <= syn["auroc_diff"]).all()
+    assert syn["delong_p"].between(0, 1).all() and syn["mcnemar_p"].between(0, 1).all()
+    gains = pd.read_csv(out / "gains.csv", keep_default_na=False)
+    assert set(gains["arm"]) == {"syn0.3", "oversample"}
+    saved = yaml.safe_load((out / "sweep.yaml").read_text())
+    assert saved["backbones"] == ["resnet18", "tiny"]
+    assert res.counts["done"] == 12
+
+
+def test_flatten_metrics_shapes() -> None:
+    flat = flatten_metrics(
+        {
+            "auroc": {"value": 0.9, "ci_low": 0.8, "ci_high": 0.95},
+            "accuracy": 0.7,
+            "f1_ci": [0.1, 0.2],
+            "per_class": {"covid": {"auroc": {"estimate": 0.8, "ci": [0.7, 0.9]}}},
+            "n": 10,
+            "ok": True,
+        }
+    )
+    assert flat["auroc"] == 0.9 and flat["auroc_lo"] == 0.8 and flat["auroc_hi"] == 0.95
+    assert flat["accuracy"] == 0.7 and flat["f1_lo"] == 0.1 and "ok" not in flat
+    assert flat["per_class_covid_auroc_hi"] == 0.9
+
+
+def test_sweep_yaml_files_are_valid() -> None:
+    for path in sorted((REPO / "configs" / "sweeps").glob("*.yaml")):
+        cfg = build_config(SweepConfig, path)
+        assert cfg.backbones, path
