@@ -60,6 +60,11 @@ class LocalExecutor:
                 yield Event("end", i, result=result)
 
 
+def _apply(fn: Callable[[Any], Any], item: Any) -> Any:
+    """The Ray task body: ``fn`` may be any picklable callable (e.g. a ``functools.partial``)."""
+    return fn(item)
+
+
 class RayExecutor:
     """Each cell is one Ray task; Ray queues them by their resource request.
 
@@ -99,12 +104,13 @@ class RayExecutor:
 
     def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Event]:
         ray = self._init()
-        remote = ray.remote(fn).options(
+        remote = ray.remote(_apply).options(
             num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell, max_retries=0
         )
+        fn_ref = ray.put(fn)  # shipped once, not once per cell
         pending: dict[Any, int] = {}
         for i, item in enumerate(items):
-            pending[remote.remote(item)] = i
+            pending[remote.remote(fn_ref, item)] = i
             yield Event("start", i)
         try:
             while pending:
