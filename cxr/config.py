@@ -112,6 +112,7 @@ class GanConfig:
     # monitoring: images per side in the per-epoch grid
     sample_images: int = 4
     cache_dir: str = ".cxr-cache"
+    cache_workers: int = 2
 
 
 # ------------------------------------------------------- sweeps, demo (issue 6)

@@ -43,7 +43,7 @@ class ImagePool:
                 out.append(img)
             elif torch.rand((), generator=self._gen).item() > 0.5:
                 j = int(torch.randint(0, self.size, (), generator=self._gen).item())
-                out.append(self.images[j].clone())
+                out.append(self.images[j].to(img.device, img.dtype).clone())
                 self.images[j] = img.clone()
             else:
                 out.append(img)
@@ -58,6 +58,8 @@ class ImagePool:
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
         if int(state["size"]) != self.size:
-            raise ValueError(f"image pool size mismatch: checkpoint {state['size']}, config {self.size}")
+            raise ValueError(
+                f"image pool size mismatch: checkpoint {state['size']}, config {self.size}"
+            )
         self.images = [t.to(device) if device is not None else t for t in state["images"]]
         self._gen.set_state(state["rng"])

@@ -89,7 +89,9 @@ class ResnetGenerator(nn.Module):
         for i in range(2):  # downsampling
             mult = 2**i
             layers += [
-                nn.Conv2d(ngf * mult, ngf * mult * 2, kernel_size=3, stride=2, padding=1, bias=True),
+                nn.Conv2d(
+                    ngf * mult, ngf * mult * 2, kernel_size=3, stride=2, padding=1, bias=True
+                ),
                 _norm(ngf * mult * 2),
                 nn.ReLU(True),
             ]
@@ -98,8 +100,13 @@ class ResnetGenerator(nn.Module):
             mult = 2 ** (2 - i)
             layers += [
                 nn.ConvTranspose2d(
-                    ngf * mult, ngf * mult // 2, kernel_size=3, stride=2, padding=1,
-                    output_padding=1, bias=True,
+                    ngf * mult,
+                    ngf * mult // 2,
+                    kernel_size=3,
+                    stride=2,
+                    padding=1,
+                    output_padding=1,
+                    bias=True,
                 ),
                 _norm(ngf * mult // 2),
                 nn.ReLU(True),
@@ -109,7 +116,9 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % 4 or x.shape[-2] % 4:
-            raise ValueError(f"generator input size must be a multiple of 4, got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"generator input size must be a multiple of 4, got {tuple(x.shape[-2:])}"
+            )
         return self.model(x)
 
 
@@ -127,7 +136,9 @@ class NLayerDiscriminator(nn.Module):
         for n in range(1, n_layers):
             prev, mult = mult, min(2**n, 8)
             layers += [
-                nn.Conv2d(ndf * prev, ndf * mult, kernel_size=kw, stride=2, padding=padw, bias=True),
+                nn.Conv2d(
+                    ndf * prev, ndf * mult, kernel_size=kw, stride=2, padding=padw, bias=True
+                ),
                 _norm(ndf * mult),
                 nn.LeakyReLU(0.2, True),
             ]

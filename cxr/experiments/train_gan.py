@@ -1,0 +1,248 @@
+"""`cxr gan train`: CycleGAN source -> target on the train split of a manifest.
+
+Zhu et al., ICCV 2017 (CycleGAN), as used for COVID-19 chest X-ray
+augmentation by e.g. Bar-El et al. 2021 and Morís et al. 2021. Combines the
+data layer (manifest, leakage check, uint8 cache) with :mod:`cxr.cyclegan`.
+
+Leakage guard: :func:`cxr.data.leakage.check_leakage` runs on the manifest,
+and only train-split, real-origin rows form the two domains
+(:func:`cxr.cyclegan.domains.select_domains`). Held-out (val) images are only
+*viewed* in the per-epoch grid.
+
+Run folder: ``config.yaml``, ``checkpoints/last.ckpt`` (every epoch, atomic),
+``samples/epoch_NNN.png``, ``losses.csv``, ``losses.png``, ``summary.json``.
+``resume=True`` continues from ``last.ckpt`` (epoch, optimisers, schedulers,
+image pools, RNG), so a killed run loses at most the epoch in progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cxr.config import GanConfig, config_to_dict, load_saved_config, save_config
+from cxr.errors import CheckpointError, ConfigError
+from cxr.fsutil import atomic_write_text
+
+__all__ = ["GanRunResult", "build_networks", "resolved_blocks", "summary_table", "train_gan"]
+
+# options that may change between a run and its resumption (they do not change the maths)
+_RESUME_FREE = {
+    "precision",
+    "accelerator",
+    "devices",
+    "strategy",
+    "compile",
+    "num_workers",
+    "cache_dir",
+}
+
+
+@dataclass(frozen=True)
+class GanRunResult:
+    out_dir: Path
+    checkpoint: Path
+    epochs: int
+    steps_per_epoch: int
+    n_source: int
+    n_target: int
+    seconds: float
+    final_losses: dict[str, float]
+
+
+def resolved_blocks(cfg: GanConfig, image_size: int | None = None) -> int:
+    """``cfg.n_blocks``, or the reference choice for the image size when it is 0."""
+    from cxr.cyclegan.networks import auto_n_blocks
+
+    return cfg.n_blocks or auto_n_blocks(image_size or cfg.image_size)
+
+
+def build_networks(cfg: GanConfig, image_size: int | None = None) -> dict[str, Any]:
+    """The four networks, seeded N(0, 0.02) init. 1-channel in and out."""
+    from cxr.cyclegan.networks import NLayerDiscriminator, ResnetGenerator, init_weights
+
+    n_blocks = resolved_blocks(cfg, image_size)
+    nets = {
+        "G_A": ResnetGenerator(1, 1, cfg.ngf, n_blocks),
+        "G_B": ResnetGenerator(1, 1, cfg.ngf, n_blocks),
+        "D_A": NLayerDiscriminator(1, cfg.ndf, cfg.n_layers_d),
+        "D_B": NLayerDiscriminator(1, cfg.ndf, cfg.n_layers_d),
+    }
+    for i, net in enumerate(nets.values()):
+        init_weights(net, seed=cfg.seed * 100 + i)
+    return nets
+
+
+def _devices(value: str) -> int | str | list[int]:
+    v = value.strip()
+    if v.isdigit():
+        return int(v)
+    if "," in v:
+        return [int(x) for x in v.split(",") if x.strip()]
+    return v
+
+
+def _check_resume(cfg: GanConfig, out_dir: Path) -> None:
+    saved = load_saved_config(GanConfig, out_dir)
+    for f in dataclasses.fields(GanConfig):
+        if f.name in _RESUME_FREE:
+            continue
+        if getattr(saved, f.name) != getattr(cfg, f.name):
+            raise ConfigError(
+                f"--resume: option {f.name} is {getattr(cfg, f.name)!r} but the run in {out_dir} "
+                f"used {getattr(saved, f.name)!r} (start a new --out to change it)"
+            )
+
+
+def train_gan(
+    cfg: GanConfig,
+    *,
+    manifest: str | Path,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: list[Any] | None = None,
+) -> GanRunResult:
+    """Train (or resume) a CycleGAN; returns where the checkpoint is and the last losses."""
+    import lightning as L
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from cxr.cyclegan.domains import (
+        UnpairedDataModule,
+        monitor_rows,
+        select_domains,
+        steps_per_epoch,
+    )
+    from cxr.cyclegan.module import LOSS_NAMES, CycleGANModule
+    from cxr.cyclegan.monitor import AtomicEpochCheckpoint, EpochMonitor
+    from cxr.data.cache import build_cache
+    from cxr.data.leakage import check_leakage
+    from cxr.data.manifest import load_manifest, manifest_key
+
+    out_dir = Path(out_dir)
+    last = out_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if not last.is_file():
+            raise CheckpointError(f"--resume: no checkpoint at {last}")
+        _check_resume(cfg, out_dir)
+    elif last.exists():
+        raise ConfigError(f"{out_dir} already holds a run (pass --resume or choose a new --out)")
+    if cfg.image_size % 4:
+        raise ConfigError(
+            f"--image-size must be a multiple of 4 (two stride-2 stages), got {cfg.image_size}"
+        )
+    if cfg.batch_size < 1 or cfg.epochs + cfg.epochs_decay < 1:
+        raise ConfigError("--batch-size must be >= 1 and --epochs + --epochs-decay >= 1")
+
+    df = load_manifest(manifest)
+    check_leakage(df)
+    domains = select_domains(df, cfg.source, cfg.target)
+    cache = build_cache(
+        df,
+        image_size=cfg.image_size,
+        resize_mode=cfg.resize_mode,
+        cache_dir=cfg.cache_dir,
+        workers=cfg.cache_workers,
+        progress=progress,
+    )
+    mon_a = cache.batch(monitor_rows(df, cfg.source, cfg.sample_images))
+    mon_b = cache.batch(monitor_rows(df, [cfg.target], cfg.sample_images))
+    steps = steps_per_epoch(len(domains.a), len(domains.b), cfg.batch_size, cfg.steps_per_epoch)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        save_config(cfg, out_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    nets = build_networks(cfg)
+    if cfg.compile:
+        for net in nets.values():
+            net.compile()  # in place: state_dict keys stay plain for synth/resume
+    meta = {
+        "source": list(cfg.source),
+        "target": cfg.target,
+        "image_size": cfg.image_size,
+        "resize_mode": cfg.resize_mode,
+        "n_blocks": resolved_blocks(cfg),
+        "ngf": cfg.ngf,
+        "manifest": str(Path(manifest).resolve()),
+        "manifest_key": manifest_key(df),
+    }
+    module = CycleGANModule(**nets, cfg=cfg, meta=meta)
+    monitor = EpochMonitor(out_dir, mon_a, mon_b, LOSS_NAMES)
+    cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *(callbacks or [])]
+    if progress:
+        cbs.append(RichProgressBar())
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs + cfg.epochs_decay,
+        accelerator=cfg.accelerator,
+        devices=_devices(cfg.devices),
+        strategy=cfg.strategy,
+        precision=cfg.precision,  # type: ignore[arg-type]
+        callbacks=cbs,
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # UnpairedSampler shards by rank itself
+        default_root_dir=str(out_dir),
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+    )
+    dm = UnpairedDataModule(
+        cache,
+        domains,
+        batch_size=cfg.batch_size,
+        steps=steps,
+        seed=cfg.seed,
+        num_workers=cfg.num_workers,
+    )
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    seconds = time.perf_counter() - start
+    final = {
+        k: v for k, v in (monitor.history[-1] if monitor.history else {}).items() if k != "epoch"
+    }
+    result = GanRunResult(
+        out_dir=out_dir,
+        checkpoint=last,
+        epochs=len(monitor.history),
+        steps_per_epoch=steps,
+        n_source=len(domains.a),
+        n_target=len(domains.b),
+        seconds=seconds,
+        final_losses=final,
+    )
+    if trainer.is_global_zero:
+        summary = {
+            "config": config_to_dict(cfg),
+            "epochs_done": result.epochs,
+            "steps_per_epoch": steps,
+            "n_source": result.n_source,
+            "n_target": result.n_target,
+            "seconds_this_session": round(seconds, 2),
+            "final_losses": final,
+            "checkpoint": str(last),
+        }
+        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+    return result
+
+
+def summary_table(result: GanRunResult) -> Any:
+    """One-screen rich table for the end of `cxr gan train`."""
+    from rich.table import Table
+
+    t = Table(title=f"CycleGAN run {result.out_dir}")
+    t.add_column("item")
+    t.add_column("value", justify="right")
+    t.add_row("domain A (source) train images", str(result.n_source))
+    t.add_row("domain B (target) train images", str(result.n_target))
+    t.add_row("epochs completed", str(result.epochs))
+    t.add_row("steps per epoch", str(result.steps_per_epoch))
+    t.add_row("wall time this session (s)", f"{result.seconds:.1f}")
+    for k, v in result.final_losses.items():
+        t.add_row(f"last epoch {k}", f"{v:.4g}")
+    t.add_row("checkpoint", str(result.checkpoint))
+    return t
