@@ -210,6 +210,44 @@ class ExplainConfig:
     lung_estimate: bool = True  # no lung mask: use the coarse heuristic estimate (labelled)
 
 
+# ------------------------------------------------------ classifier (issue 4)
+@dataclasses.dataclass(frozen=True)
+class ClassifyConfig:
+    """`cxr classify` (see cxr.experiments.classify); mirrored by configs/classify.yaml."""
+
+    manifest: str = ""  # split manifest of real images
+    synthetic_manifest: str = ""  # manifest of GAN images (origin=gan), training only
+    backbone: str = "efficientnet_b0"
+    pretrained: str = "none"  # none | imagenet | path to a state dict
+    transfer: str = "finetune"  # finetune | linear-probe | frozen-then-unfrozen
+    unfreeze_epoch: int = 2  # frozen-then-unfrozen: epoch at which the body starts training
+    task: str = "binary"  # binary (covid vs normal+pneumonia) | 3class
+    loss: str = "ce"  # ce | weighted-ce | focal
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25  # weight of the covid class; < 0 disables
+    # --with-synthetic r: GAN images are a share r of the COVID draws (G = R r / (1 - r))
+    synthetic_ratio: float = 0.0
+    augment: str = "standard"  # albumentations pipeline: none | light | standard | strong
+    aug_share: float = 0.3  # share of real training draws that are augmented
+    balance: str = "none"  # none | oversample | class-weights
+    image_size: int = 224
+    resize_mode: str = "pad"
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 0.0003
+    weight_decay: float = 0.0001
+    patience: int = 5  # early stopping on validation AUROC
+    target_sensitivity: float = 0.9  # binary: threshold chosen on validation at this sensitivity
+    bootstrap: int = 1000  # bootstrap resamples (by patient) for the test CIs
+    precision: str = "32-true"  # Lightning precision, e.g. 16-mixed, bf16-mixed
+    accelerator: str = "auto"
+    devices: str = "auto"  # Lightning devices: auto, 1, 2, "0,1"
+    strategy: str = "auto"  # Lightning strategy, e.g. ddp
+    workers: int = 2  # DataLoader workers (0 = main process)
+    cache_dir: str = ".cxr-cache"
+    seed: int = 0
+
+
 # ------------------------------------------------------------------ machinery
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check and convert a YAML/CLI value to the annotated field type."""
