@@ -32,12 +32,16 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cxr.data.intensity import float_to_uint8
 from cxr.errors import ImageReadError
 from cxr.fsutil import atomic_save
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 __all__ = ["decode_bytes", "read_image", "read_image_u8", "sniff_format", "write_png"]
 
@@ -123,7 +127,7 @@ def _decode_pil(data: bytes, path: str | Path, fmt: str | None) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        img = Image.open(io.BytesIO(data))
+        opened = Image.open(io.BytesIO(data))  # the first frame of multi-page files
     except UnidentifiedImageError:
         # a known signature that PIL cannot parse is a cut-off file
         raise ImageReadError(path, "truncated image" if fmt else _not_an_image(data)) from None
@@ -134,14 +138,12 @@ def _decode_pil(data: bytes, path: str | Path, fmt: str | None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # PIL warns on odd EXIF; the pixels are what count
-            img.load()
-            img = ImageOps.exif_transpose(img)
+            opened.load()
+            img = ImageOps.exif_transpose(opened)
     except Image.DecompressionBombError:
         raise ImageReadError(path, "image too large (decompression bomb guard)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageReadError(path, _load_reason(exc, fmt or img.format)) from None
-    if getattr(img, "n_frames", 1) > 1:
-        img.seek(0)  # multi-page TIFF/GIF: the first page is the radiograph
+        raise ImageReadError(path, _load_reason(exc, fmt or opened.format)) from None
     return _pil_to_float(img, path)
 
 
@@ -152,10 +154,7 @@ def _load_reason(exc: BaseException, fmt: str | None) -> str:
     return f"corrupt {fmt or 'image'} data ({exc})"
 
 
-def _pil_to_float(img: object, path: str | Path) -> np.ndarray:
-    from PIL import Image
-
-    assert isinstance(img, Image.Image)
+def _pil_to_float(img: PILImage, path: str | Path) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         out = np.asarray(img).astype(np.float32) / 65535.0

@@ -56,7 +56,7 @@ def print_summary(
 
     labels = [lb for lb in LABELS if any(k[1] == lb for k in summary.images)]
     table = Table(title="cxr data index: images (patients)", show_footer=True)
-    table.add_column("dataset", footer="total")
+    table.add_column("dataset", footer="total", overflow="fold")
     table.add_column("format")
     for lb in labels:
         n = sum(v for (_, k), v in summary.images.items() if k == lb)

@@ -101,7 +101,7 @@ class CoronaHack(Adapter):
                 continue
             path = images / split / name
             if not path.is_file():
-                yield LeftOut(str(path), f"listed in {meta.name} (row {i + 2}) but not found")
+                yield LeftOut(str(path), f"listed but not found ({meta.name} row {i + 2})")
                 continue
             parsed = parse_kermany_name(Path(name).stem)
             if parsed is None:

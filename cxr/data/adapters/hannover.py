@@ -52,10 +52,10 @@ class HannoverCovid(Adapter):
                 continue
             path = root / IMAGE_DIR / f"{image_id}.png"
             if not path.is_file():
-                yield LeftOut(str(path), f"listed in {meta.name} (row {i + 2}) but not found")
+                yield LeftOut(str(path), f"listed but not found ({meta.name} row {i + 2})")
                 continue
             if path in listed:
-                yield LeftOut(str(path), f"listed twice in {meta.name} (row {i + 2})")
+                yield LeftOut(str(path), f"listed twice ({meta.name} row {i + 2})")
                 continue
             listed.add(path)
             yield Candidate(
