@@ -10,6 +10,24 @@ import typer
 app = typer.Typer(help="Build and check datasets: phantom, index, split, cache.", no_args_is_help=True)
 
 
+@app.command("phantom")
+def phantom(
+    *,
+    out: Annotated[Path, typer.Option(help="Dataset folder to write (covid-chestxray layout).")],
+    patients: Annotated[int | None, typer.Option(help="Number of patients [200].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [0].")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Square side in pixels [256].")] = None,
+    workers: Annotated[int, typer.Option(help="Rendering processes.")] = 2,
+    config: Annotated[Path | None, typer.Option(help="YAML file with PhantomConfig keys.")] = None,
+) -> None:
+    """Generate synthetic chest X-ray phantoms (normal, bacterial, viral, COVID-19) with masks."""
+    from cxr.config import PhantomConfig, build_config
+    from cxr.data.phantom import generate_phantoms
+
+    cfg = build_config(PhantomConfig, config, patients=patients, seed=seed, image_size=image_size)
+    typer.echo(generate_phantoms(out, cfg, workers=workers))
+
+
 @app.command("split")
 def split(
     manifest: Annotated[Path, typer.Argument(help="Manifest CSV to split.")],
@@ -52,11 +70,11 @@ def index(
     out: Annotated[Path, typer.Option(help="Manifest CSV to write (plus <stem>.skipped.csv).")],
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="Layout name for every root [auto-detect per root]."),
+        typer.Option("--format", help="Layout name for every root (default: detected per root)."),
     ] = None,
     name: Annotated[
         list[str] | None,
-        typer.Option(help="Dataset name, once per root in order [the root folder's name]."),
+        typer.Option(help="Dataset name, once per root in order (default: the folder's name)."),
     ] = None,
     keep_published_split: Annotated[
         bool, typer.Option(help="Keep a layout's published train/test split (may leak patients).")
