@@ -1,0 +1,343 @@
+"""Sections of the HTML report, each built from files only (never recomputed models).
+
+Every builder returns a :class:`Section`, or a string saying why the section
+is not in this input; the report then lists it under "Not in this input"
+instead of showing an empty or invented panel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from cxr.errors import CxrError
+from cxr.experiments import report_plots as plots
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cxr.experiments.report import Found
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    html: Markup
+    notes: list[str] = field(default_factory=list)
+
+
+def _table(df: pd.DataFrame, digits: int = 3) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return "–" if math.isnan(v) else f"{v:.{digits}f}"
+        return str(v)
+
+    return str(
+        df.to_html(
+            index=False, border=0, formatters={c: fmt for c in df.columns}, na_rep="–", escape=True
+        )
+    )
+
+
+def _figure(png: bytes | Path, caption: str) -> str:
+    return (
+        f'<figure><img alt="{escape(caption)}" src="{plots.data_uri(png)}">'
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
+    )
+
+
+def _load(path: str | Path) -> pd.DataFrame:
+    from cxr.data.manifest import load_manifest
+
+    return load_manifest(path, check_files=False)
+
+
+# ------------------------------------------------------------------ dataset
+def dataset_section(found: Found) -> Section | str:
+    import pandas as pd
+
+    if not found.manifests:
+        return "no manifest referenced by this run or sweep"
+    parts, notes = [], []
+    for path in found.manifests:
+        try:
+            df = _load(path)
+        except CxrError as exc:
+            notes.append(f"{path}: {exc}")
+            continue
+        df = df.assign(split=df["split"].replace("", "(unsplit)"))
+        counts = pd.crosstab([df["dataset"], df["label"]], df["split"]).reset_index()
+        counts.columns = [str(c) for c in counts.columns]
+        patients = df.groupby("split")["patient_id"].nunique()
+        per = ", ".join(f"{s}: {n}" for s, n in patients.items())
+        origin = df["origin"].value_counts().to_dict()
+        parts.append(
+            f"<h3>{escape(str(path))}</h3>"
+            f"<p>{len(df)} images, {df['patient_id'].nunique()} patients ({escape(per)});"
+            f" origin: {escape(', '.join(f'{k} {v}' for k, v in origin.items()))}</p>"
+            + _table(counts)
+        )
+    if not parts:
+        return "; ".join(notes)
+    return Section("Dataset", "dataset", Markup("".join(parts)), notes)
+
+
+# ------------------------------------------------------------------ leakage
+def leakage_section(found: Found) -> Section | str:
+    import pandas as pd
+
+    from cxr.data.leakage import check_leakage
+    from cxr.errors import LeakageError
+
+    if not found.manifests:
+        return "no manifest to check"
+    rows = []
+    for path in found.manifests:
+        try:
+            df = _load(path)
+        except CxrError as exc:
+            rows.append(f'<li class="bad">{escape(str(path))}: {escape(str(exc))}</li>')
+            continue
+        extra = [s for s in found.synthetic_for.get(str(path), []) if Path(s).is_file()]
+        if extra:
+            df = pd.concat([df, *(_load(s) for s in extra)], ignore_index=True)
+        what = escape(str(path)) + (" + GAN rows of " + escape(", ".join(extra)) if extra else "")
+        try:
+            rep = check_leakage(df)
+            rows.append(f'<li><span class="ok">passed</span> {what}: {escape(rep.summary())}</li>')
+        except LeakageError as exc:
+            rows.append(f'<li><span class="bad">FAILED</span> {what}: {escape(str(exc))}</li>')
+    notes = list(found.leakage_notes)
+    return Section(
+        "Split and leakage checks", "leakage", Markup(f"<ul>{''.join(rows)}</ul>"), notes
+    )
+
+
+# ---------------------------------------------------------------------- GAN
+def gan_samples_section(found: Found, n: int = 8) -> Section | str:
+    from cxr.data.imageio import read_image_u8
+    from cxr.data.preprocess import square_resize
+
+    parts = []
+    for syn in found.synthetic_manifests:
+        try:
+            df = _load(syn)
+        except CxrError as exc:
+            parts.append(f'<p class="bad">{escape(str(exc))}</p>')
+            continue
+        df = df[df["origin"] == "gan"]
+        if "source_image" not in df.columns or df.empty:
+            continue
+        pick = df.sample(n=min(n, len(df)), random_state=0)
+        pairs = []
+        for _, r in pick.iterrows():
+            try:
+                out = read_image_u8(r["image_path"])
+                src = square_resize(read_image_u8(r["source_image"]), out.shape[0])
+            except CxrError:
+                continue
+            pairs.append((src, out))
+        if pairs:
+            png = plots.image_pairs(pairs, ("source (real)", "CycleGAN"))
+            parts.append(
+                _figure(png, f"{len(pairs)} random GAN images beside their source (from {syn})")
+            )
+    for gan_dir in found.gan_dirs:
+        grids = sorted((Path(gan_dir) / "samples").glob("epoch_*.png"))
+        if grids:
+            parts.append(_figure(grids[-1], f"last training grid of {gan_dir} ({grids[-1].name})"))
+    if not parts:
+        return "no synthetic manifest or GAN run found"
+    return Section("GAN samples", "gan-samples", Markup("".join(parts)))
+
+
+def _flat(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out += _flat(
+                v, f"{prefix}{k}." if not isinstance(v, (int, float, str)) else f"{prefix}{k}"
+            )
+    elif isinstance(d, list) and all(isinstance(v, (int, float)) for v in d) and len(d) <= 4:
+        out.append((prefix.rstrip("."), ", ".join(f"{v:.4g}" for v in d)))
+    elif isinstance(d, (int, float, str)) and not isinstance(d, bool):
+        out.append((prefix.rstrip("."), f"{d:.4g}" if isinstance(d, float) else d))
+    return out
+
+
+def gan_quality_section(found: Found) -> Section | str:
+    import pandas as pd
+
+    if not found.gan_evals:
+        return "no GAN evaluation (eval.json from `cxr gan eval`) found"
+    parts = []
+    for path in found.gan_evals:
+        doc = json.loads(Path(path).read_text())
+        if isinstance(doc, dict) and isinstance(doc.get("metrics"), list):
+            table = pd.DataFrame(doc["metrics"])
+        else:
+            table = pd.DataFrame(_flat(doc), columns=["metric", "value"])
+        table = table.astype(str) if not len(table.columns) else table
+        parts.append(f"<h3>{escape(str(path))}</h3>" + _table(table, 4))
+        for note in doc.get("notes", []) if isinstance(doc, dict) else []:
+            parts.append(f'<p class="note">{escape(str(note))}</p>')
+    return Section("GAN quality (FID / KID)", "gan-quality", Markup("".join(parts)))
+
+
+# -------------------------------------------------------------------- sweep
+def sweep_section(found: Found) -> Section | str:
+    import pandas as pd
+
+    if found.sweep_dir is None:
+        return "not a sweep (no sweep.yaml / results.csv)"
+    d = found.sweep_dir
+    if not (d / "summary.csv").is_file():
+        return f"{d}: sweep has no summary.csv yet (run `cxr ablate` to the end)"
+    read = lambda name: pd.read_csv(d / name, keep_default_na=False)  # noqa: E731
+    summary, results = read("summary.csv"), read("results.csv")
+    doc = json.loads((d / "summary.json").read_text()) if (d / "summary.json").is_file() else {}
+    counts = results["status"].value_counts().to_dict()
+    parts = [
+        f"<p>{len(results)} cells: "
+        + escape(", ".join(f"{v} {k}" for k, v in counts.items()))
+        + "</p>"
+    ]
+    metrics = [m for m in doc.get("metrics", []) if m in summary.columns]
+    head = [m for m in ("auroc", "accuracy", "sensitivity", "specificity", "f1") if m in metrics]
+    head = head or metrics[:3]
+    conf = float(doc.get("confidence", 0.95)) if isinstance(doc.get("confidence"), float) else 0.95
+    figs = [
+        _figure(plots.ratio_plot(summary, m, conf), f"{m} vs synthetic ratio")
+        for m in head[:2]
+        if summary[m].notna().any()
+    ]
+    if figs:
+        parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    cols = ["backbone", "loss", "arm", "n_seeds"] + [
+        f"{m}{s}" for m in head for s in ("", "_lo", "_hi")
+    ]
+    parts.append("<h3>Mean over seeds</h3>" + _table(summary[[c for c in cols if c in summary]]))
+    gains = read("gains.csv") if (d / "gains.csv").is_file() else pd.DataFrame()
+    if len(gains):
+        parts.append(
+            "<h3>Paired gain over ratio 0 (same seed, same test images)</h3>" + _table(gains)
+        )
+    comp = read("comparisons.csv") if (d / "comparisons.csv").is_file() else pd.DataFrame()
+    if len(comp):
+        keep = [
+            "backbone",
+            "loss",
+            "arm",
+            "seed",
+            "split_seed",
+            "auroc_ref",
+            "auroc",
+            "auroc_diff",
+            "auroc_diff_lo",
+            "auroc_diff_hi",
+            "delong_p",
+            "acc_diff",
+            "mcnemar_p",
+        ]
+        parts.append(
+            "<h3>Per-seed paired tests</h3>" + _table(comp[[c for c in keep if c in comp]], 4)
+        )
+    failed = results[results["status"] == "failed"]
+    if len(failed):
+        parts.append("<h3>Failed cells</h3>" + _table(failed[["key", "error"]]))
+    return Section("Ablation sweep", "sweep", Markup("".join(parts)), list(doc.get("notes", [])))
+
+
+# ---------------------------------------------------------------------- ROC
+def _roc_curves(run_dirs: Sequence[tuple[str, Path]], positive: str) -> list[tuple[str, Any, Any]]:
+    import pandas as pd
+
+    curves = []
+    for label, run in run_dirs:
+        p = run / "predictions.csv"
+        if not p.is_file():
+            continue
+        df = pd.read_csv(p, keep_default_na=False)
+        col = f"p_{positive}"
+        if col not in df.columns:
+            continue
+        y = (df["label"] == positive).to_numpy().astype(int)
+        if 0 < y.sum() < len(y):
+            curves.append((label, y, df[col].to_numpy(float)))
+    return curves
+
+
+def roc_section(found: Found, positive: str = "covid") -> Section | str:
+    if not found.roc_runs:
+        return "no classify run with predictions.csv"
+    parts = []
+    curves = _roc_curves(found.roc_runs, positive)
+    if curves:
+        title = f"ROC, {positive} vs rest (test split)"
+        parts.append(_figure(plots.roc_plot(curves, title), title))
+    for _, run in found.roc_runs[:1]:
+        pngs = [p for p in sorted(run.glob("*.png"))]
+        if pngs:
+            parts.append(
+                '<div class="grid">'
+                + "".join(_figure(p, f"{run.name}/{p.name}") for p in pngs[:6])
+                + "</div>"
+            )
+    if not parts:
+        return f"predictions.csv has no p_{positive} column or only one class"
+    notes = [found.roc_note] if found.roc_note else []
+    return Section("ROC curves", "roc", Markup("".join(parts)), notes)
+
+
+# ------------------------------------------------------------------ Grad-CAM
+def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
+    import pandas as pd
+
+    if not found.explain_dirs:
+        return "no `cxr explain` output (explain.json) found"
+    parts, notes = [], []
+    for d in found.explain_dirs:
+        doc = json.loads((d / "explain.json").read_text())
+        rows = []
+        for group, scores in doc.get("scores", {}).items():
+            for name, s in scores.items():
+                if s.get("n"):
+                    ci = s.get("ci95") or [math.nan, math.nan]
+                    rows.append(
+                        {
+                            "images": group,
+                            "score": name,
+                            "n": s["n"],
+                            "mean": s["mean"],
+                            "ci_low": ci[0],
+                            "ci_high": ci[1],
+                            "random baseline": s.get("baseline"),
+                        }
+                    )
+        parts.append(
+            f"<h3>{escape(str(doc.get('method', 'map')))} on {doc.get('images', '?')} "
+            f"images ({escape(str(d))})</h3>"
+        )
+        if rows:
+            parts.append(_table(pd.DataFrame(rows)))
+        else:
+            parts.append('<p class="note">no lesion or lung masks: localization not scored</p>')
+        imgs = [d / s for s in doc.get("sheets", [])][:sheets]
+        if not imgs:
+            imgs = sorted((d / "overlays").glob("*.png"))[:4]
+        if imgs:
+            parts.append(
+                '<div class="grid">'
+                + "".join(_figure(p, p.name) for p in imgs if p.is_file())
+                + "</div>"
+            )
+        notes += [str(n) for n in doc.get("notes", [])]
+    return Section("Grad-CAM examples and localization", "gradcam", Markup("".join(parts)), notes)

@@ -1,0 +1,211 @@
+"""HTML report: sections from files, omitted ones noted, self-contained, renders in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from rich.console import Console
+from sweepfakes import fake_cell, resolve
+
+from cxr.config import SweepConfig
+from cxr.data.manifest import new_manifest, save_manifest
+from cxr.experiments.ablate import SplitInputs, run_sweep
+from cxr.experiments.executors import LocalExecutor
+from cxr.experiments.report import build_report
+
+QUIET = Console(quiet=True)
+HEADINGS = (
+    "Dataset",
+    "Split and leakage checks",
+    "GAN samples",
+    "GAN quality (FID / KID)",
+    "Ablation sweep",
+    "ROC curves",
+    "Grad-CAM examples and localization",
+)
+
+
+def _png(path: Path, seed: int, size: int = 32) -> None:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    img = (120 + 60 * np.sin(xx / 4 + seed) + rng.normal(0, 10, (size, size))).clip(0, 255)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img.astype(np.uint8)).save(path)
+
+
+def _manifests(root: Path) -> tuple[Path, Path]:
+    rows, gan = [], []
+    for p in range(12):
+        split = ("train", "train", "val", "test")[p % 4]
+        label = ("covid", "normal", "pneumonia")[p % 3]
+        img = root / "images" / f"p{p}.png"
+        _png(img, p)
+        rows.append(
+            {
+                "image_path": str(img),
+                "patient_id": f"ph:p{p}",
+                "label": label,
+                "dataset": "ph",
+                "split": split,
+                "content_hash": f"h{p}",
+            }
+        )
+    for k, p in enumerate(q for q in range(12) if q % 4 in (0, 1)):
+        img = root / "gan" / f"g{k}.png"
+        _png(img, 100 + k)
+        gan.append(
+            {
+                "image_path": str(img),
+                "patient_id": f"gan:p{p}-{k}",
+                "label": "covid",
+                "dataset": "gan",
+                "origin": "gan",
+                "split": "train",
+                "content_hash": f"g{k}",
+                "source_image": str(root / "images" / f"p{p}.png"),
+                "source_patient": f"ph:p{p}",
+            }
+        )
+    return (
+        save_manifest(new_manifest(rows), root / "manifest.csv"),
+        save_manifest(new_manifest(gan), root / "synthetic.csv"),
+    )
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("rep")
+    manifest, synthetic = _manifests(root / "data")
+    sweep = root / "sweep"
+    inputs = {
+        None: SplitInputs(
+            manifest=str(manifest),
+            synthetic_manifest=str(synthetic),
+            notes=("GAN trained on the train split only.",),
+        )
+    }
+    cfg = SweepConfig(
+        out=str(sweep),
+        manifest=str(manifest),
+        backbones=("resnet18", "tiny"),
+        synthetic=(0.0, 0.2, 0.5),
+        seeds=3,
+        baselines=("oversample",),
+        bootstrap=50,
+    )
+    run_sweep(
+        cfg,
+        cell_fn=fake_cell,
+        resolve=resolve,
+        inputs=inputs,
+        executor=LocalExecutor(),
+        console=QUIET,
+    )
+    gan = sweep / "gan" / "split-none"
+    (gan / "samples").mkdir(parents=True)
+    _png(gan / "samples" / "epoch_003.png", 7, 96)
+    (gan / "losses.csv").write_text("epoch,loss\n1,1.0\n")
+    (gan / "eval.json").write_text(json.dumps({"fid": 41.5, "kid": {"mean": 0.031, "std": 0.004}}))
+    ex = root / "explain"
+    _png(ex / "sheets" / "true-covid__pred-covid.png", 9, 120)
+    (ex / "explain.json").write_text(
+        json.dumps(
+            {
+                "images": 8,
+                "method": "gradcam",
+                "notes": [],
+                "scores": {
+                    "all": {"pointing": {"n": 8, "mean": 0.62, "ci95": [0.4, 0.8], "baseline": 0.2}}
+                },
+                "sheets": ["sheets/true-covid__pred-covid.png"],
+            }
+        )
+    )
+    shutil.move(str(ex), str(sweep / "explain"))
+    return sweep
+
+
+def test_sweep_report_has_every_section_and_is_self_contained(sweep_dir: Path) -> None:
+    out = build_report(sweep_dir, console=QUIET)
+    assert out == sweep_dir / "report.html"
+    html = out.read_text()
+    for h in HEADINGS:
+        assert f"<h2>{h.replace('(', '(')}</h2>" in html, h
+    assert "Not in this input" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from outside
+    assert "<link" not in html and "<script" not in html
+    assert html.count("data:image/png;base64,") >= 5
+    assert "passed" in html  # the leakage check ran on manifest + GAN rows
+    assert "41.5" in html and "0.031" in html  # FID/KID table
+    assert "Student-t" in html  # CI method stated
+    assert "GAN trained on the train split only." in html
+
+
+def test_run_report_notes_absent_sections(tmp_path: Path) -> None:
+    from cxr.experiments.sweep_grid import Cell, CellTask
+
+    run = tmp_path / "run"
+    run.mkdir()
+    fake_cell(CellTask(Cell("resnet18", 0.0, "ce", 0), "k", str(run), {}))
+    out = build_report(run, tmp_path / "r.html", console=QUIET)
+    html = out.read_text()
+    assert "<h2>ROC curves</h2>" in html and "<h2>Not in this input</h2>" in html
+    assert "<strong>GAN samples</strong>: no synthetic manifest or GAN run found" in html
+    assert "<h2>Ablation sweep</h2>" not in html
+    assert not list(tmp_path.glob(".r.html*"))  # atomic write left no temp file
+
+
+def test_report_of_missing_dir_is_a_clear_error(tmp_path: Path) -> None:
+    from cxr.errors import CxrError
+
+    with pytest.raises(CxrError, match="not a directory"):
+        build_report(tmp_path / "nope", console=QUIET)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(sweep_dir: Path, tmp_path: Path) -> None:
+    page = build_report(sweep_dir, tmp_path / "report.html", console=QUIET)
+    shot = tmp_path / "shot.png"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    url = page.resolve().as_uri()
+    subprocess.run(
+        [_chromium(), *flags, f"--screenshot={shot}", "--window-size=1280,2000", url],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.is_file()
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2000, 1280)
+    assert pixels.std() > 10  # not a blank page
+    dom = subprocess.run(
+        [_chromium(), *flags, "--dump-dom", url],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    for h in HEADINGS:
+        assert f"<h2>{h}</h2>" in dom, h
+    shutil.copy(shot, sweep_dir / "report-screenshot.png")  # for a person to look at
