@@ -130,8 +130,10 @@ def validate(df: pd.DataFrame, *, check_files: bool = True, source: str = "manif
 
     labels = df["label"].astype(str)
     row_error(~labels.isin(LABELS), f"unknown label (valid: {', '.join(LABELS)})")
-    row_error(~df["origin"].astype(str).isin(ORIGINS), f"unknown origin (valid: {', '.join(ORIGINS)})")
-    row_error(~df["split"].astype(str).isin(SPLITS), "unknown split (valid: train, val, test, empty)")
+    origins = df["origin"].astype(str)
+    row_error(~origins.isin(ORIGINS), f"unknown origin (valid: {', '.join(ORIGINS)})")
+    splits = df["split"].astype(str)
+    row_error(~splits.isin(SPLITS), "unknown split (valid: train, val, test, empty)")
     row_error(df["image_path"].astype(str).str.len() == 0, "empty image_path")
     row_error(df["patient_id"].astype(str).str.len() == 0, "empty patient_id")
     dup = df["image_path"].duplicated(keep="first")
@@ -170,6 +172,14 @@ def _relativise(df: pd.DataFrame, base: Path) -> pd.DataFrame:
     return df
 
 
+def _check_numeric(df: pd.DataFrame, col: str, kind: str, path: Path) -> None:
+    values = df[col].astype(str)
+    bad = pd.to_numeric(values, errors="coerce").isna() & (values != "")
+    if bool(bad.any()):
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise ManifestError(f"{path}: row {i + 2}: column {col} is not {kind} ({values.iat[i]!r})")
+
+
 def load_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame:
     """Read and validate a manifest CSV; paths come back absolute."""
     path = Path(path)
@@ -183,16 +193,8 @@ def load_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame
     if missing:
         raise ManifestError(f"{path}: missing column(s) {', '.join(missing)}")
     for col in ("width", "height"):
-        bad = pd.to_numeric(df[col], errors="coerce").isna() & (df[col] != "")
-        if bool(bad.any()):
-            i = int(bad.to_numpy().nonzero()[0][0])
-            raise ManifestError(f"{path}: row {i + 2}: column {col} is not an integer ({df[col].iat[i]!r})")
-    bad_off = pd.to_numeric(df["offset_days"], errors="coerce").isna() & (df["offset_days"] != "")
-    if bool(bad_off.any()):
-        i = int(bad_off.to_numpy().nonzero()[0][0])
-        raise ManifestError(
-            f"{path}: row {i + 2}: column offset_days is not a number ({df['offset_days'].iat[i]!r})"
-        )
+        _check_numeric(df, col, "an integer", path)
+    _check_numeric(df, "offset_days", "a number", path)
     df = _normalise(_resolve(df, path.parent.resolve()))
     validate(df, check_files=check_files, source=str(path))
     return df
