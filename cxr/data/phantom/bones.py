@@ -53,7 +53,9 @@ def _spine(anat: Anatomy, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     # vertebral bodies with darker disc spaces; spinous processes down the middle
     phase = (v - anat.rib_v0) / (anat.rib_step * 1.02)
     discs = 1.0 - 0.35 * np.exp(-(((phase % 1.0) - 0.5) / 0.08) ** 2)
-    spinous = 0.4 * np.exp(-((u / 0.012) ** 2)) * np.exp(-((((phase + 0.3) % 1.0) - 0.5) / 0.2) ** 2)
+    spinous = 0.4 * np.exp(-((u / 0.012) ** 2)) * np.exp(
+        -((((phase + 0.3) % 1.0) - 0.5) / 0.2) ** 2
+    )
     pedicles = sum(
         0.35 * np.exp(-(ellipse_sq(u, v, s * 0.045, phase, anat)) ** 2) for s in (-1, 1)
     )

@@ -105,8 +105,8 @@ def sample_lesions(rng: np.random.Generator, kind: str) -> LesionPlan:
 def _focus_uv(anat: Anatomy, f: Focus) -> tuple[float, float]:
     cp = anat.cp_v[0 if f.side < 0 else 1]
     v = anat.apex_v + f.t * (cp - anat.apex_v)
-    med = float(medial_edge(anat, np.float32(v)))
-    lat = float(lateral_edge(anat, np.float32(v)))
+    med = float(medial_edge(anat, np.array(v, np.float32)))
+    lat = float(lateral_edge(anat, np.array(v, np.float32)))
     return f.side * (med + f.q * max(lat - med, 0.05)), v
 
 

@@ -33,7 +33,7 @@ def lung_coordinates(lung: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
         zeros = np.zeros(lung.shape, np.float32)
         return np.zeros(lung.shape, np.int8), zeros, zeros
     # midline: the middle of the widest lung-free run between the outermost lung columns
-    inner = ~lung.any(axis=0)[cols[0]: cols[-1] + 1]
+    inner = np.logical_not(lung.any(axis=0))[cols[0] : cols[-1] + 1]
     mid = cols[0] + _middle_of_longest_run(inner) if inner.any() else (cols[0] + cols[-1]) / 2
     xx = np.broadcast_to(np.arange(w, dtype=np.float32), lung.shape)
     side = np.where(xx < mid, -1, 1).astype(np.int8) * lung

@@ -12,6 +12,7 @@ import csv
 import io
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,8 @@ def contact_sheet(root: str | Path, out_png: str | Path, *, per_class: int = 4,
     studies: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in rows:
         studies[r["patientid"]].append(r)
-    first = defaultdict(list)
-    for pid, group in studies.items():
+    first: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for group in studies.values():
         first[group[0]["finding"]].append(group[0])
     longest = max(studies.values(), key=lambda g: (g[0]["finding"] != FINDINGS["normal"],
                                                    len(g), g[0]["finding"] == FINDINGS["covid"]))
@@ -64,12 +65,12 @@ def contact_sheet(root: str | Path, out_png: str | Path, *, per_class: int = 4,
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for r, (kind, group) in enumerate(lines):
+    for i, (kind, group) in enumerate(lines):
         for c, row in enumerate(group):
-            axes[r, c].imshow(_read(root / "images" / row["filename"]), cmap="gray", vmin=0,
+            axes[i, c].imshow(_read(root / "images" / row["filename"]), cmap="gray", vmin=0,
                               vmax=255)
-            axes[r, c].set_title(f"{kind}  {row['view']} {row['sex']}{row['age']}", fontsize=8)
-        _overlay(axes[r, len(group)], root, group[0]["filename"], f"{kind}: masks")
+            axes[i, c].set_title(f"{kind}  {row['view']} {row['sex']}{row['age']}", fontsize=8)
+        _overlay(axes[i, len(group)], root, group[0]["filename"], f"{kind}: masks")
     for c, row in enumerate(longest):
         img = _read(root / "images" / row["filename"])
         axes[-1, c].imshow(img, cmap="gray", vmin=0, vmax=255)
@@ -77,7 +78,8 @@ def contact_sheet(root: str | Path, out_png: str | Path, *, per_class: int = 4,
         lung = root / "masks" / "lung" / row["filename"]
         share = ""
         if lesion.is_file() and lung.is_file():
-            share = f", lesion {100 * (_read(lesion) > 0).sum() / max((_read(lung) > 0).sum(), 1):.0f}%"
+            pct = 100 * (_read(lesion) > 0).sum() / max((_read(lung) > 0).sum(), 1)
+            share = f", lesion {pct:.0f}% of lung"
         axes[-1, c].set_title(f"day {row['offset']}{share}", fontsize=8)
     kind = next((k for k, f in FINDINGS.items() if f == longest[0]["finding"]), "?")
     axes[-1, 0].text(-0.08, 0.5, f"{kind} course", transform=axes[-1, 0].transAxes,
@@ -92,7 +94,7 @@ def contact_sheet(root: str | Path, out_png: str | Path, *, per_class: int = 4,
     return out_png
 
 
-def _palette():
+def _palette() -> Any:
     """Greys plus the overlay colours: keeps the sheet small without losing the contours."""
     from PIL import Image
 
@@ -104,7 +106,7 @@ def _palette():
     return pal
 
 
-def _overlay(ax, root: Path, name: str, title: str) -> None:
+def _overlay(ax: Any, root: Path, name: str, title: str) -> None:
     ax.imshow(_read(root / "images" / name), cmap="gray", vmin=0, vmax=255)
     for sub, colour in (("lung", "c"), ("lesion", "r")):
         path = root / "masks" / sub / name

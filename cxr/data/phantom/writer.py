@@ -113,7 +113,7 @@ def metadata_text(plans: list[PatientPlan]) -> str:
 
 def readme_text(cfg: PhantomConfig, plans: list[PatientPlan]) -> str:
     counts = Counter(p.kind for p in plans)
-    images = Counter()
+    images: Counter[str] = Counter()
     for p in plans:
         images[p.kind] += len(p.studies)
     lines = [
