@@ -60,6 +60,7 @@ class SplitInputs:
     synthetic_manifest: str = ""
     gan_dir: str = ""
     manifest_key: str = ""
+    synthetic_key: str = ""
     notes: tuple[str, ...] = ()
 
 

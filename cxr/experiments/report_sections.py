@@ -284,7 +284,7 @@ def roc_section(found: Found, positive: str = "covid") -> Section | str:
         title = f"ROC, {positive} vs rest (test split)"
         parts.append(_figure(plots.roc_plot(curves, title), title))
     for _, run in found.roc_runs[:1]:
-        pngs = [p for p in sorted(run.glob("*.png"))]
+        pngs = sorted(run.glob("*.png")) + sorted((run / "plots").glob("*.png"))
         if pngs:
             parts.append(
                 '<div class="grid">'

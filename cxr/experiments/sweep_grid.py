@@ -3,8 +3,8 @@
 A cell is one classify run: (backbone, synthetic ratio or classical baseline,
 loss, training seed, split seed). Its run directory is named
 ``<backbone>-<arm>-<loss>-seed<k>[-split<s>]-<hash8>``, where the hash covers the
-cell's *resolved* config (every classify field, the input manifests' content
-keys), so a changed setting never reuses an old result, and an unchanged one
+cell's *resolved* config (every classify field but resources and file locations,
+and the input manifests' content keys), so a changed setting never reuses an old result, and an unchanged one
 always does.
 
 :func:`execute_cell` runs in the worker (this process or a Ray task). It writes
@@ -111,8 +111,16 @@ def expand_grid(
     return cells
 
 
+# passed to the cell but not part of its identity: where it runs and where its inputs lie
+# (the inputs' *content* keys are part of the resolved config instead)
+HASH_FREE = frozenset(
+    {"devices", "strategy", "accelerator", "workers", "cache_dir", "manifest", "synthetic_manifest"}
+)
+
+
 def config_hash(resolved: Mapping[str, Any]) -> str:
-    text = json.dumps(resolved, sort_keys=True, default=str, separators=(",", ":"))
+    ident = {k: v for k, v in resolved.items() if k not in HASH_FREE}
+    text = json.dumps(ident, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

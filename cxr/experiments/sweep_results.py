@@ -101,7 +101,9 @@ def collect_results(
             row["seconds"] = json.loads((d / DONE).read_text()).get("seconds", math.nan)
             mpath = d / "metrics.json"
             if mpath.is_file():
-                row.update(flatten_metrics(json.loads(mpath.read_text())))
+                metrics = json.loads(mpath.read_text())
+                # cxr classify: the headline metrics (value + patient-bootstrap CI) are enough
+                row.update(flatten_metrics(metrics.get("headline", metrics)))
         elif row["status"] == "failed" and not row["error"]:
             lines = (d / ERROR).read_text().strip().splitlines()
             row["error"] = lines[-1] if lines else "failed"

@@ -1,0 +1,80 @@
+"""What one sweep cell means as a `cxr classify` run.
+
+The arms differ in exactly the knobs being compared; everything else comes from
+the sweep's base classify config (``classify_config`` YAML, then ``classify``
+overrides):
+
+============== ================ ======== =========== ===================
+arm            synthetic_ratio  balance  augment     synthetic manifest
+============== ================ ======== =========== ===================
+syn0 (ref.)    0                none     none        -
+syn<r>         r                none     none        the split's GAN rows
+oversample     0                oversample none      -
+augment        0                none     base augment (``standard`` if none)
+============== ================ ======== =========== ===================
+
+so the GAN is compared with the cheaper alternatives on equal terms. Note that
+the mixing sampler (:mod:`cxr.augment.mixing`) augments a share ``aug_share`` of
+every class's real draws, not only the minority's.
+
+Resource options (devices, strategy, accelerator, workers, cache dir) are
+passed to Lightning but left out of the cell's hash: moving a sweep to a GPU
+does not invalidate finished cells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cxr.config import ClassifyConfig, SweepConfig, build_config, config_to_dict
+from cxr.errors import ConfigError
+from cxr.experiments.sweep_grid import Cell, CellTask
+
+if TYPE_CHECKING:
+    from cxr.experiments.ablate import SplitInputs
+
+def base_classify(sweep: SweepConfig) -> ClassifyConfig:
+    if not isinstance(sweep.classify, dict):
+        raise ConfigError("sweep config key 'classify': expected a mapping of classify options")
+    return build_config(ClassifyConfig, sweep.classify_config or None, **sweep.classify)
+
+
+def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> dict[str, Any]:
+    """The cell's full ClassifyConfig (as a dict) plus the content keys of its inputs."""
+    base = base_classify(sweep)
+    arm: dict[str, Any] = {"synthetic_ratio": cell.ratio, "balance": "none", "augment": "none"}
+    if cell.baseline == "oversample":
+        arm["balance"] = "oversample"
+    elif cell.baseline == "augment":
+        arm["augment"] = base.augment if base.augment != "none" else "standard"
+    if cell.ratio > 0 and not inputs.synthetic_manifest:
+        raise ConfigError(
+            f"cell {cell.prefix()}: synthetic ratio {cell.ratio:g} needs GAN images "
+            "(train a GAN in the sweep or pass --synthetic-manifest)"
+        )
+    cfg = build_config(
+        ClassifyConfig,
+        None,
+        **{**config_to_dict(base), **arm},
+        manifest=inputs.manifest,
+        synthetic_manifest=inputs.synthetic_manifest if cell.ratio > 0 else "",
+        backbone=cell.backbone,
+        loss=cell.loss,
+        seed=cell.seed,
+        devices=sweep.devices or None,
+        strategy=sweep.strategy or None,
+    )
+    resolved = config_to_dict(cfg)
+    resolved["_inputs"] = {"manifest_key": inputs.manifest_key,
+                           "synthetic_key": inputs.synthetic_key if cell.ratio > 0 else ""}
+    return resolved
+
+
+def classify_cell(task: CellTask) -> None:
+    """Run `cxr classify` for one cell into its run dir (Lightning resumes a killed cell)."""
+    from cxr.experiments.classify import run_classify
+
+    fields = {k: v for k, v in task.config.items() if not k.startswith("_")}
+    cfg = build_config(ClassifyConfig, None, **fields)
+    run_classify(cfg, Path(task.run_dir), progress=False)
