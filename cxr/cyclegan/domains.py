@@ -38,6 +38,7 @@ __all__ = [
     "assert_train_real",
     "monitor_rows",
     "select_domains",
+    "select_sources",
     "steps_per_epoch",
 ]
 
@@ -93,6 +94,19 @@ def select_domains(df: pd.DataFrame, source: Sequence[str], target: str) -> Doma
     assert_train_real(df.iloc[a], "GAN domain A")
     assert_train_real(df.iloc[b], "GAN domain B")
     return Domains(a=a, b=b, source=source, target=target)
+
+
+def select_sources(df: pd.DataFrame, source: Sequence[str]) -> np.ndarray:
+    """Train-split, real-origin rows of the source label(s): the only images synthesis may use."""
+    bad = [s for s in source if s not in LABELS]
+    if bad or not source:
+        raise ConfigError(f"unknown source label(s) {', '.join(bad)} (valid: {', '.join(LABELS)})")
+    usable = (df["split"].astype(str) == "train") & (df["origin"].astype(str) == "real")
+    idx = np.flatnonzero((usable & df["label"].astype(str).isin(list(source))).to_numpy())
+    if idx.size == 0:
+        raise ConfigError(f"no train-split real images with label {','.join(source)} to translate")
+    assert_train_real(df.iloc[idx], "synthesis sources")
+    return idx
 
 
 def monitor_rows(df: pd.DataFrame, labels: Sequence[str], k: int) -> np.ndarray:
