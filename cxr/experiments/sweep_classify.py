@@ -34,6 +34,7 @@ from cxr.experiments.sweep_grid import Cell, CellTask
 if TYPE_CHECKING:
     from cxr.experiments.ablate import SplitInputs
 
+
 def base_classify(sweep: SweepConfig) -> ClassifyConfig:
     if not isinstance(sweep.classify, dict):
         raise ConfigError("sweep config key 'classify': expected a mapping of classify options")
@@ -66,8 +67,10 @@ def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> 
         strategy=sweep.strategy or None,
     )
     resolved = config_to_dict(cfg)
-    resolved["_inputs"] = {"manifest_key": inputs.manifest_key,
-                           "synthetic_key": inputs.synthetic_key if cell.ratio > 0 else ""}
+    resolved["_inputs"] = {
+        "manifest_key": inputs.manifest_key,
+        "synthetic_key": inputs.synthetic_key if cell.ratio > 0 else "",
+    }
     return resolved
 
 
