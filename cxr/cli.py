@@ -12,6 +12,7 @@ import sys
 import typer
 
 from cxr.commands import data as data_commands
+from cxr.commands import gan as gan_commands
 
 app = typer.Typer(
     name="cxr",
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+app.add_typer(gan_commands.app, name="gan")
 
 
 def main() -> None:
