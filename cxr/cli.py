@@ -11,8 +11,11 @@ import sys
 
 import typer
 
+from cxr.commands import ablate as ablate_commands
 from cxr.commands import data as data_commands
+from cxr.commands import demo as demo_commands
 from cxr.commands import gan as gan_commands
+from cxr.commands import report as report_commands
 
 app = typer.Typer(
     name="cxr",
@@ -23,6 +26,9 @@ app = typer.Typer(
 )
 app.add_typer(data_commands.app, name="data")
 app.add_typer(gan_commands.app, name="gan")
+app.command("ablate")(ablate_commands.ablate)
+app.command("report")(report_commands.report)
+app.command("demo")(demo_commands.demo)
 
 
 def main() -> None:

@@ -1,0 +1,22 @@
+"""`cxr report DIR`: one self-contained HTML page for a classify run, a sweep or a demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def report(
+    path: Annotated[
+        Path, typer.Argument(help="A classify run dir, a sweep dir, or a demo folder.")
+    ],
+    *,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write [DIR/report.html].")] = None,
+) -> None:
+    """Write an HTML report (dataset, split and leakage checks, GAN samples, FID/KID, sweep
+    table and plots, ROC curves, Grad-CAM); images are embedded, nothing is fetched."""
+    from cxr.experiments.report import build_report
+
+    build_report(path, out)
