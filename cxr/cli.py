@@ -14,6 +14,7 @@ import typer
 from cxr.commands import ablate as ablate_commands
 from cxr.commands import data as data_commands
 from cxr.commands import demo as demo_commands
+from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
 from cxr.commands import report as report_commands
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+app.add_typer(explain_commands.app, name="explain")
 app.add_typer(gan_commands.app, name="gan")
 app.command("ablate")(ablate_commands.ablate)
 app.command("report")(report_commands.report)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cxr.classifier import create_backbone, list_backbones
+from cxr.classifier import Backbone, create_backbone, list_backbones
 from cxr.classifier.explain import explain_batch
 from cxr.classifier.explain.cam import library_cam
 from cxr.classifier.explain.fastcam import fast_cam
@@ -20,12 +20,12 @@ def _hooks(model: torch.nn.Module) -> int:
 
 
 @pytest.fixture(scope="module", params=list_backbones())
-def backbone(request: pytest.FixtureRequest) -> torch.nn.Module:
+def backbone(request: pytest.FixtureRequest) -> Backbone:
     torch.manual_seed(0)
     return create_backbone(request.param, num_classes=3, pretrained="none", in_chans=1).eval()
 
 
-def test_maps_have_input_size(backbone: torch.nn.Module) -> None:
+def test_maps_have_input_size(backbone: Backbone) -> None:
     size = max(64, backbone.min_input_size)
     g = torch.Generator().manual_seed(0)
     for batch in (1, 8):
@@ -38,7 +38,7 @@ def test_maps_have_input_size(backbone: torch.nn.Module) -> None:
     assert _hooks(backbone) == 0
 
 
-def test_fast_path_agrees_with_library(backbone: torch.nn.Module) -> None:
+def test_fast_path_agrees_with_library(backbone: Backbone) -> None:
     size = max(64, backbone.min_input_size)
     x = torch.rand(2, 1, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
     ref = library_cam(backbone, x, [0, 2])

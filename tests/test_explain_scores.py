@@ -57,8 +57,9 @@ def test_iou_baseline_is_seeded_and_below_a_perfect_map() -> None:
     assert a == b
     assert 0.02 < a < 0.4
     perfect = scores.score_map(mask.astype(np.float32), lesion=mask, top_fraction=0.25)
-    assert perfect["lesion_iou"] == pytest.approx(1.0)
-    assert perfect["lesion_iou"] > perfect["lesion_iou_baseline"]
+    iou, base = perfect["lesion_iou"], perfect["lesion_iou_baseline"]
+    assert iou is not None and base is not None
+    assert iou == pytest.approx(1.0) and iou > base
 
 
 def test_score_map_missing_masks_and_summary() -> None:

@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,26 +55,32 @@ def _unique_keys(stems: Iterable[str]) -> list[str]:
     return keys
 
 
-def items_from_manifest(df: pd.DataFrame, *, split: str = "test", source: str = "manifest") -> list[Item]:
+def items_from_manifest(
+    df: pd.DataFrame, *, split: str = "test", source: str = "manifest"
+) -> list[Item]:
     """Rows of ``split`` (``all`` for every row) as items, in manifest order."""
     if split != "all":
         df = df[df["split"] == split]
         if df.empty:
-            raise ManifestError(f"{source}: no rows with split '{split}' (use --split all or run `cxr data split`)")
+            raise ManifestError(
+                f"{source}: no rows with split '{split}' (use --split all or run `cxr data split`)"
+            )
     cols = set(df.columns)
     keys = _unique_keys(Path(p).stem for p in df["image_path"])
     items = []
     for key, (_, row) in zip(keys, df.iterrows(), strict=True):
         off = row["offset_days"]
-        items.append(Item(
-            key=key,
-            image_path=str(row["image_path"]),
-            label=str(row["label"]),
-            patient_id=str(row["patient_id"]),
-            offset_days=float(off) if off == off else math.nan,
-            lung_mask_path=str(row["lung_mask_path"]) if "lung_mask_path" in cols else "",
-            lesion_mask_path=str(row["lesion_mask_path"]) if "lesion_mask_path" in cols else "",
-        ))
+        items.append(
+            Item(
+                key=key,
+                image_path=str(row["image_path"]),
+                label=str(row["label"]),
+                patient_id=str(row["patient_id"]),
+                offset_days=float(off) if off == off else math.nan,
+                lung_mask_path=str(row["lung_mask_path"]) if "lung_mask_path" in cols else "",
+                lesion_mask_path=str(row["lesion_mask_path"]) if "lesion_mask_path" in cols else "",
+            )
+        )
     return items
 
 
@@ -94,7 +100,9 @@ def items_from_paths(paths: Sequence[str | Path]) -> list[Item]:
     return [Item(key=k, image_path=str(f.resolve())) for k, f in zip(keys, files, strict=True)]
 
 
-def with_mask_dirs(items: Sequence[Item], *, lung_dir: str = "", lesion_dir: str = "") -> list[Item]:
+def with_mask_dirs(
+    items: Sequence[Item], *, lung_dir: str = "", lesion_dir: str = ""
+) -> list[Item]:
     """Fill mask paths from folders of ``<image stem>.png`` (where such a file exists)."""
     for name, d in (("--lung-masks", lung_dir), ("--lesion-masks", lesion_dir)):
         if d and not Path(d).is_dir():
@@ -102,7 +110,7 @@ def with_mask_dirs(items: Sequence[Item], *, lung_dir: str = "", lesion_dir: str
     out = []
     for it in items:
         stem = Path(it.image_path).stem
-        upd = {}
+        upd: dict[str, Any] = {}
         if lung_dir and (Path(lung_dir) / f"{stem}.png").is_file():
             upd["lung_mask_path"] = str(Path(lung_dir) / f"{stem}.png")
         if lesion_dir and (Path(lesion_dir) / f"{stem}.png").is_file():
@@ -122,9 +130,15 @@ def load_mask(path: str, size: int, mode: str) -> np.ndarray | None:
     return m >= max(1, (top + 1) // 2)
 
 
-def load_item(item: Item, size: int, mode: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def load_item(
+    item: Item, size: int, mode: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``(image uint8 (S, S), lung mask or None, lesion mask or None)``."""
     from cxr.data.preprocess import load_preprocessed
 
     img = load_preprocessed(item.image_path, size, mode)
-    return img, load_mask(item.lung_mask_path, size, mode), load_mask(item.lesion_mask_path, size, mode)
+    return (
+        img,
+        load_mask(item.lung_mask_path, size, mode),
+        load_mask(item.lesion_mask_path, size, mode),
+    )

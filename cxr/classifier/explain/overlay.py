@@ -30,7 +30,9 @@ def overlay_heatmap(img_u8: np.ndarray, heat: np.ndarray, *, alpha: float = 0.45
         raise ValueError(f"expected a grey uint8 (H, W) image, got {img.dtype} {img.shape}")
     if heat.shape != img.shape:
         raise ValueError(f"heatmap {heat.shape} and image {img.shape} differ in shape")
-    colour = cv2.applyColorMap(np.rint(np.clip(heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    colour = cv2.applyColorMap(
+        np.rint(np.clip(heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET
+    )
     colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB).astype(np.float32)
     grey = np.repeat(img[..., None], 3, axis=2).astype(np.float32)
     # weight grows with the map value: cold areas show the radiograph almost untouched
@@ -38,7 +40,9 @@ def overlay_heatmap(img_u8: np.ndarray, heat: np.ndarray, *, alpha: float = 0.45
     return np.rint(grey * (1 - w) + colour * w).astype(np.uint8)
 
 
-def draw_regions(rgb: np.ndarray, regions: Sequence[Region], *, style: str = "contour") -> np.ndarray:
+def draw_regions(
+    rgb: np.ndarray, regions: Sequence[Region], *, style: str = "contour"
+) -> np.ndarray:
     """Outline regions (``contour`` or ``box``) in green on a copy of ``rgb``."""
     import cv2
 
@@ -61,13 +65,22 @@ def caption(rgb: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     line_h = int(18 * scale) + 4
     band = np.zeros((line_h * len(lines) + 4, w, 3), dtype=np.uint8)
     for i, text in enumerate(lines):
-        cv2.putText(band, text, (3, line_h * (i + 1) - 2), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.55,
-                    _WHITE, 1, cv2.LINE_AA)
+        cv2.putText(
+            band,
+            text,
+            (3, line_h * (i + 1) - 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale * 0.55,
+            _WHITE,
+            1,
+            cv2.LINE_AA,
+        )
     return np.concatenate([np.asarray(rgb, dtype=np.uint8), band], axis=0)
 
 
-def contact_sheet(tiles: Sequence[np.ndarray], *, columns: int = 6, title: str = "",
-                  pad: int = 4) -> np.ndarray:
+def contact_sheet(
+    tiles: Sequence[np.ndarray], *, columns: int = 6, title: str = "", pad: int = 4
+) -> np.ndarray:
     """Grid of RGB tiles (padded to the largest tile) with an optional title band."""
     if not tiles:
         raise ValueError("contact_sheet needs at least one tile")

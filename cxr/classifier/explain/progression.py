@@ -34,7 +34,12 @@ class StudyView:
 def order_studies(studies: Sequence[StudyView]) -> list[StudyView]:
     """By ``offset_days`` (unknown days last), then by key for a stable order."""
     return sorted(
-        studies, key=lambda s: (math.isnan(s.offset_days), s.offset_days if s.offset_days == s.offset_days else 0.0, s.key)
+        studies,
+        key=lambda s: (
+            math.isnan(s.offset_days),
+            s.offset_days if s.offset_days == s.offset_days else 0.0,
+            s.key,
+        ),
     )
 
 
@@ -42,19 +47,30 @@ def _day(d: float) -> str:
     return "day ?" if math.isnan(d) else f"day {d:+g}"
 
 
-def progression_strip(studies: Sequence[StudyView], *, positive: str = "covid",
-                      columns: int = 7, title: str = "") -> np.ndarray:
+def progression_strip(
+    studies: Sequence[StudyView], *, positive: str = "covid", columns: int = 7, title: str = ""
+) -> np.ndarray:
     """Overlays in time order, each captioned with its day, P(positive) and involvement."""
     tiles = []
     for s in order_studies(studies):
         inv = "n/a" if s.involved is None else f"{100 * s.involved:.0f}%"
-        tiles.append(caption(s.tile, [_day(s.offset_days), f"P({positive})={s.p_positive:.2f}",
-                                      f"lung inv. {inv}"]))
+        tiles.append(
+            caption(
+                s.tile,
+                [_day(s.offset_days), f"P({positive})={s.p_positive:.2f}", f"lung inv. {inv}"],
+            )
+        )
     return contact_sheet(tiles, columns=columns, title=title)
 
 
-def plot_progression(studies: Sequence[StudyView], path: str | Path, *, title: str,
-                     positive: str = "covid", lung_source: str = "mask") -> Path:
+def plot_progression(
+    studies: Sequence[StudyView],
+    path: str | Path,
+    *,
+    title: str,
+    positive: str = "covid",
+    lung_source: str = "mask",
+) -> Path:
     """P(positive) and the involved lung fraction against days; PNG written atomically.
 
     ``lung_source`` (``mask``, ``estimate`` or ``none``) is stated in the legend so
@@ -78,11 +94,22 @@ def plot_progression(studies: Sequence[StudyView], path: str | Path, *, title: s
         inv = [(xi, s.involved) for xi, s in zip(x, use, strict=True) if s.involved is not None]
         if inv and lung_source != "none":
             what = "lung mask" if lung_source == "mask" else "coarse lung estimate"
-            ax.plot([a for a, _ in inv], [b for _, b in inv], "s--", color="tab:blue",
-                    label=f"involved lung fraction ({what})")
+            ax.plot(
+                [a for a, _ in inv],
+                [b for _, b in inv],
+                "s--",
+                color="tab:blue",
+                label=f"involved lung fraction ({what})",
+            )
         else:
-            ax.text(0.01, 0.02, "involved lung fraction omitted: no lung mask", transform=ax.transAxes,
-                    fontsize=8, color="0.4")
+            ax.text(
+                0.01,
+                0.02,
+                "involved lung fraction omitted: no lung mask",
+                transform=ax.transAxes,
+                fontsize=8,
+                color="0.4",
+            )
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
         ax.set_title(title, fontsize=10)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def _grad_abs(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _grad_abs(
+    model: nn.Module, x: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     from cxr.classifier.explain.targets import class_score

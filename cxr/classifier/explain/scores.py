@@ -103,10 +103,10 @@ def iou_baseline(
 ) -> float:
     """Mean IoU with ``mask`` of seeded random smooth maps thresholded by the same rule."""
     m = np.asarray(mask, dtype=bool)
-    maps = random_smooth_maps(tuple(m.shape), n, seed)  # type: ignore[arg-type]
-    return float(np.mean([
-        mask_iou(threshold_map(r, rule=rule, top_fraction=top_fraction), m) for r in maps
-    ]))
+    maps = random_smooth_maps(tuple(m.shape), n, seed)
+    return float(
+        np.mean([mask_iou(threshold_map(r, rule=rule, top_fraction=top_fraction), m) for r in maps])
+    )
 
 
 def score_map(

@@ -17,7 +17,7 @@ import torch
 
 
 def class_score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The explained score per image: ``logits (B, K)``, ``target (B,)`` class indices -> ``(B,)``."""
+    """The explained score ``(B,)`` for ``logits (B, K)`` and class indices ``target (B,)``."""
     if logits.ndim == 1:
         logits = logits[:, None]
     if logits.shape[1] == 1:

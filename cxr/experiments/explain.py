@@ -1,0 +1,304 @@
+"""`cxr explain`: heatmaps, coarse localization and measured localization for a test set.
+
+For each image of a manifest split (or the given files): the chosen map
+(Grad-CAM, Grad-CAM++, saliency, SmoothGrad; :mod:`cxr.classifier.explain`),
+an overlay PNG with the thresholded regions outlined, the involved lung
+fraction where a lung mask exists, and - wherever lesion / lung masks exist -
+the pointing game, energy and IoU scores beside their random baselines.
+Contact sheets group the overlays by true x predicted class. Outputs in
+``cfg.out``: ``overlays/*.png``, ``sheets/*.png``, ``explanations.csv``,
+``explain.json``, ``config.yaml``.
+
+Progression views live in :mod:`cxr.experiments.explain_progression`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cxr.config import ExplainConfig, config_to_dict, save_config
+from cxr.errors import ConfigError
+
+SCORE_LABELS = {
+    "pointing": "pointing game (hit rate)",
+    "lesion_energy": "energy inside lesion",
+    "lesion_iou": "IoU(region, lesion)",
+    "lung_energy": "energy inside lungs",
+}
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    out: Path
+    n_images: int
+    summary: dict[str, Any]
+
+
+def check_config(cfg: ExplainConfig) -> None:
+    """One-line errors for bad options before any heavy work."""
+    from cxr.classifier.explain import ENGINES, METHODS
+    from cxr.classifier.explain.localize import THRESHOLD_RULES
+
+    for name, value, valid in (
+        ("--method", cfg.method, METHODS),
+        ("--engine", cfg.engine, ENGINES),
+        ("--threshold", cfg.threshold, THRESHOLD_RULES),
+        ("--regions", cfg.regions, ("contour", "box")),
+    ):
+        if value not in valid:
+            raise ConfigError(f"{name} {value!r} is not one of {', '.join(valid)}")
+    if not cfg.checkpoint:
+        raise ConfigError("--checkpoint is required (the best.ckpt of a `cxr classify` run)")
+    if not 0.0 < cfg.top_fraction < 1.0:
+        raise ConfigError(f"--top-fraction must be in (0, 1), got {cfg.top_fraction}")
+    if cfg.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {cfg.batch_size}")
+
+
+def load_model(cfg: ExplainConfig) -> tuple[Any, Any, Any]:
+    """``(model on its device, ClassifierInfo, device)``."""
+    from cxr.classifier import load_classifier
+    from cxr.classifier.explain.runner import resolve_device
+
+    device = resolve_device(cfg.device)
+    model, info = load_classifier(cfg.checkpoint, map_location=device)
+    return model, info, device
+
+
+def true_class(label: str, classes: tuple[str, ...], positive: str) -> str:
+    """The manifest label in the classifier's class names (binary heads: positive vs the rest)."""
+    if label in classes:
+        return label
+    if not label:
+        return "unknown"
+    if len(classes) == 2 and positive in classes:
+        return classes[1 - classes.index(positive)]
+    return label
+
+
+def render_overlay(ex: Any, cfg: ExplainConfig) -> np.ndarray:
+    from cxr.classifier.explain.overlay import draw_regions, overlay_heatmap
+
+    return draw_regions(overlay_heatmap(ex.image, ex.heat), ex.regions, style=cfg.regions)
+
+
+def thumbnail(rgb: np.ndarray, side: int = 160) -> np.ndarray:
+    import cv2
+
+    if rgb.shape[0] <= side:
+        return rgb
+    return np.asarray(cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def progress_bar(console: Any) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _items(cfg: ExplainConfig) -> list[Any]:
+    from cxr.classifier.explain import inputs
+
+    if cfg.images:
+        items = inputs.items_from_paths(cfg.images)
+    elif cfg.manifest:
+        from cxr.data.manifest import load_manifest
+
+        items = inputs.items_from_manifest(
+            load_manifest(cfg.manifest), split=cfg.split, source=cfg.manifest
+        )
+    else:
+        raise ConfigError("give --manifest (with --split) or --images")
+    return inputs.with_mask_dirs(items, lung_dir=cfg.lung_masks, lesion_dir=cfg.lesion_masks)
+
+
+def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
+    """Explain every selected image; write overlays, sheets, CSV and explain.json."""
+    from rich.console import Console
+
+    from cxr.classifier.explain.localize import involved_fraction
+    from cxr.classifier.explain.overlay import caption, save_rgb
+    from cxr.classifier.explain.runner import explain_items
+    from cxr.classifier.explain.scores import score_map
+
+    console = console or Console()
+    check_config(cfg)
+    items = _items(cfg)
+    model, info, device = load_model(cfg)
+    classes, positive = tuple(info.classes), info.positive
+    out = Path(cfg.out)
+    save_config(cfg, out)
+    rows: list[dict[str, Any]] = []
+    tiles: dict[tuple[str, str], list[np.ndarray]] = {}
+    t0 = time.perf_counter()
+    with progress_bar(console) as bar:
+        task = bar.add_task(f"{cfg.method} on {device}", total=len(items))
+        for ex in explain_items(
+            model,
+            info,
+            items,
+            method=cfg.method,
+            target=cfg.target,
+            engine=cfg.engine,
+            batch_size=cfg.batch_size,
+            rule=cfg.threshold,
+            top_fraction=cfg.top_fraction,
+            smooth_samples=cfg.smooth_samples,
+            smooth_sigma=cfg.smooth_sigma,
+            seed=cfg.seed,
+            on_batch=lambda n: bar.advance(task, n),
+        ):
+            truth, pred = true_class(ex.item.label, classes, positive), classes[ex.pred]
+            rgb = render_overlay(ex, cfg)
+            path = save_rgb(out / "overlays" / f"{ex.item.key}.png", rgb)
+            inv = involved_fraction(ex.region, ex.lung)
+            p_pos = (
+                float(ex.probs[classes.index(positive)]) if positive in classes else float("nan")
+            )
+            rec = score_map(
+                ex.heat,
+                lesion=ex.lesion,
+                lung=ex.lung,
+                rule=cfg.threshold,
+                top_fraction=cfg.top_fraction,
+                tolerance=cfg.pointing_tolerance,
+                random_maps=cfg.random_maps,
+                seed=cfg.seed,
+            )
+            rows.append(
+                {
+                    "key": ex.item.key,
+                    "image_path": ex.item.image_path,
+                    "true": truth,
+                    "pred": pred,
+                    "target": classes[ex.target],
+                    f"p_{positive}": p_pos,
+                    "involved_lung_fraction": inv,
+                    "regions": len(ex.regions),
+                    "overlay": str(path.relative_to(out)),
+                    **rec,
+                }
+            )
+            cell = tiles.setdefault((truth, pred), [])
+            if len(cell) < cfg.max_per_sheet:
+                lines = [ex.item.key[:22], f"{truth}->{pred} p={p_pos:.2f}"]
+                cell.append(caption(thumbnail(rgb), lines))
+    elapsed = time.perf_counter() - t0
+    sheets = _write_sheets(out, tiles, cfg)
+    summary = _summarise(rows, cfg, info, device, elapsed, sheets)
+    _write_tables(out, rows, summary)
+    _print_summary(console, summary, out)
+    return ExplainResult(out, len(rows), summary)
+
+
+def _write_sheets(
+    out: Path, tiles: dict[tuple[str, str], list[np.ndarray]], cfg: ExplainConfig
+) -> list[str]:
+    from cxr.classifier.explain.overlay import contact_sheet, save_rgb
+
+    names = []
+    for (truth, pred), cell in sorted(tiles.items()):
+        name = f"sheets/true-{truth}__pred-{pred}.png"
+        title = f"{cfg.method}: true {truth}, predicted {pred} ({len(cell)} shown)"
+        save_rgb(out / name, contact_sheet(cell, columns=6, title=title))
+        names.append(name)
+    return names
+
+
+def _summarise(
+    rows: list[dict[str, Any]],
+    cfg: ExplainConfig,
+    info: Any,
+    device: Any,
+    elapsed: float,
+    sheets: list[str],
+) -> dict[str, Any]:
+    from cxr.classifier.explain.scores import summarize
+
+    groups: dict[str, list[dict[str, Any]]] = {"all": rows}
+    for r in rows:
+        groups.setdefault(f"true={r['true']}", []).append(r)
+    inv = [r["involved_lung_fraction"] for r in rows if r["involved_lung_fraction"] is not None]
+    return {
+        "images": len(rows),
+        "method": cfg.method,
+        "engine": cfg.engine if cfg.method in ("gradcam", "gradcam++") else "autograd",
+        "device": str(device),
+        "seconds": round(elapsed, 3),
+        "maps_per_second": round(len(rows) / elapsed, 2) if elapsed > 0 else None,
+        "classifier": info.to_dict(),
+        "threshold": {"rule": cfg.threshold, "top_fraction": cfg.top_fraction},
+        "with_lesion_mask": sum(r["pointing"] is not None for r in rows),
+        "with_lung_mask": len(inv),
+        "involved_lung_fraction_mean": float(np.mean(inv)) if inv else None,
+        "notes": [] if inv else ["no lung masks: involved lung fraction and lung energy skipped"],
+        "baselines": {
+            "pointing": "analytic: mask area fraction (uniform random point)",
+            "lesion_energy": "analytic: mask area fraction (uniform map)",
+            "lung_energy": "analytic: lung area fraction (uniform map)",
+            "lesion_iou": f"empirical: {cfg.random_maps} seeded random smooth maps, same threshold",
+        },
+        "scores": {g: summarize(rs, seed=cfg.seed) for g, rs in groups.items()},
+        "sheets": sheets,
+        "config": config_to_dict(cfg),
+    }
+
+
+def _write_tables(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    import pandas as pd
+
+    from cxr.fsutil import atomic_open, atomic_write_text
+
+    with atomic_open(out / "explanations.csv", "w", encoding="utf-8", newline="") as fh:
+        pd.DataFrame(rows).to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")
+    atomic_write_text(
+        out / "explain.json", json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n"
+    )
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+
+
+def _print_summary(console: Any, summary: dict[str, Any], out: Path) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{summary['method']} localization ({summary['images']} images, "
+        f"{summary['maps_per_second']} maps/s on {summary['device']})"
+    )
+    for col in ("images", "score", "n", "mean", "95% CI", "random baseline"):
+        table.add_column(col, justify="left" if col in ("images", "score") else "right")
+    for group, scores in summary["scores"].items():
+        for name, s in scores.items():
+            if s["n"]:
+                ci = f"{s['ci95'][0]:.3f}-{s['ci95'][1]:.3f}"
+                table.add_row(
+                    group, SCORE_LABELS[name], str(s["n"]), _fmt(s["mean"]), ci, _fmt(s["baseline"])
+                )
+    if not table.rows:
+        table.add_row("all", "no lesion or lung masks: nothing to score", "0", "-", "-", "-")
+    console.print(table)
+    for note in summary["notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(f"overlays, sheets, explanations.csv and explain.json in {out}")

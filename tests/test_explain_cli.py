@@ -1,0 +1,208 @@
+"""`cxr explain` and `cxr explain progression` end to end on a tiny trained checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cxr.cli import app
+
+SIZE = 48
+
+
+def _ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def _write(path: Path, arr: np.ndarray) -> str:
+    from cxr.data.imageio import write_png
+
+    write_png(path, arr.astype(np.uint8))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Toy radiographs (dark lungs; COVID: a bright blob in a lung), a briefly trained resnet18."""
+    from cxr.classifier import ClassifierInfo, create_backbone, save_classifier
+    from cxr.data.intensity import to_network
+    from cxr.data.manifest import new_manifest, save_manifest
+
+    root = tmp_path_factory.mktemp("explain")
+    rng = np.random.default_rng(0)
+    lung = _ellipse(24, 14, 14, 8) | _ellipse(24, 34, 14, 8)
+    rows, imgs, labels = [], [], []
+    for i in range(16):
+        covid = i % 2 == 0
+        img = np.full((SIZE, SIZE), 170.0) - 110.0 * lung + rng.normal(0, 6, (SIZE, SIZE))
+        lesion = (
+            _ellipse(18 + (i % 3) * 5, 14 if i % 4 else 34, 5, 4) if covid else np.zeros_like(lung)
+        )
+        img[lesion] = 220.0
+        u8 = np.clip(img, 0, 255).astype(np.uint8)
+        stem = f"p{i // 4}_s{i % 4}"
+        rows.append(
+            {
+                "image_path": _write(root / "images" / f"{stem}.png", u8),
+                "patient_id": f"toy:P{i // 4}",
+                "label": "covid" if covid else "normal",
+                "offset_days": float(i % 4) * 3.0,
+                "dataset": "toy",
+                "split": "test" if i < 8 else "train",
+                "lung_mask_path": _write(root / "masks" / "lung" / f"{stem}.png", lung * 255),
+                "lesion_mask_path": _write(root / "masks" / "lesion" / f"{stem}.png", lesion * 255),
+            }
+        )
+        imgs.append(u8)
+        labels.append(1 if covid else 0)
+    save_manifest(new_manifest(rows), root / "manifest.csv")
+    torch.manual_seed(0)
+    model = create_backbone("resnet18", 2, pretrained="none", in_chans=1)
+    x = to_network(torch.from_numpy(np.stack(imgs))).unsqueeze(1)
+    y = torch.tensor(labels)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in range(4):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    info = ClassifierInfo(
+        classes=("rest", "covid"),
+        task="binary",
+        backbone="resnet18",
+        image_size=SIZE,
+        resize_mode="pad",
+        threshold=0.5,
+    )
+    save_classifier(root / "best.ckpt", model.eval(), info)
+    return {"root": root, "manifest": root / "manifest.csv", "ckpt": root / "best.ckpt"}
+
+
+def test_explain_writes_overlays_sheets_and_scores(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--manifest",
+            str(tiny["manifest"]),
+            "--split",
+            "test",
+            "--method",
+            "gradcam",
+            "--out",
+            str(out),
+            "--batch-size",
+            "3",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert len(list((out / "overlays").glob("*.png"))) == 8
+    sheets = sorted(p.name for p in (out / "sheets").glob("*.png"))
+    assert sheets and all(s.startswith("true-") and "__pred-" in s for s in sheets)
+    summary = json.loads((out / "explain.json").read_text())
+    assert summary["images"] == 8 and summary["with_lesion_mask"] == 4
+    assert summary["with_lung_mask"] == 8
+    pg = summary["scores"]["true=covid"]["pointing"]
+    assert pg["n"] == 4 and 0.0 <= pg["mean"] <= 1.0
+    assert pg["baseline"] == pytest.approx(np.pi * 5 * 4 / SIZE**2, rel=0.25)
+    assert summary["scores"]["all"]["lung_energy"]["n"] == 8
+    assert "pointing game" in res.output and "random baseline" in res.output
+    from PIL import Image
+
+    assert Image.open(out / "overlays" / "p0_s0.png").size == (SIZE, SIZE)
+
+
+@pytest.mark.parametrize("method", ["gradcam++", "smoothgrad"])
+def test_explain_other_methods_on_files(tiny: dict[str, Path], tmp_path: Path, method: str) -> None:
+    out = tmp_path / method
+    res = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--images",
+            str(tiny["root"] / "images" / "p0_s0.png"),
+            "--images",
+            str(tiny["root"] / "images" / "p1_s1.png"),
+            "--method",
+            method,
+            "--lung-masks",
+            str(tiny["root"] / "masks" / "lung"),
+            "--out",
+            str(out),
+            "--regions",
+            "box",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "explain.json").read_text())
+    assert summary["images"] == 2 and summary["with_lung_mask"] == 2
+    assert summary["with_lesion_mask"] == 0
+    assert [p.name for p in (out / "sheets").glob("*.png")][0].startswith("true-unknown__")
+
+
+def test_explain_bad_options_are_one_line_errors(tiny: dict[str, Path], tmp_path: Path) -> None:
+    from cxr.errors import CheckpointError, ConfigError
+
+    base = ["explain", "--manifest", str(tiny["manifest"]), "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, [*base, "--checkpoint", str(tiny["ckpt"]), "--method", "lime"])
+    assert isinstance(res.exception, ConfigError) and "--method 'lime'" in str(res.exception)
+    res = CliRunner().invoke(app, [*base, "--checkpoint", str(tmp_path / "nope.ckpt")])
+    assert isinstance(res.exception, CheckpointError)
+    res = CliRunner().invoke(app, [*base, "--checkpoint", str(tiny["ckpt"]), "--target", "flu"])
+    assert isinstance(res.exception, ConfigError) and "flu" in str(res.exception)
+
+
+def test_progression_patient_and_all(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "prog"
+    res = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            "progression",
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--manifest",
+            str(tiny["manifest"]),
+            "--patient",
+            "P1",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "progression" / "toy_P1" / "progression.json").read_text())
+    assert [s["offset_days"] for s in rec["studies"]] == [0.0, 3.0, 6.0, 9.0]
+    assert rec["lung_source"] == "mask"
+    assert all(0.0 <= s["involved"] <= 1.0 for s in rec["studies"])
+    assert (out / "progression" / "toy_P1" / "strip.png").stat().st_size > 0
+    assert (out / "progression" / "toy_P1" / "plot.png").stat().st_size > 0
+    res = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            "progression",
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--manifest",
+            str(tiny["manifest"]),
+            "--all",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    index = json.loads((out / "progression.json").read_text())
+    assert sorted(index["patients"]) == ["toy:P0", "toy:P1", "toy:P2", "toy:P3"]
