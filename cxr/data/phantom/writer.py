@@ -29,6 +29,7 @@ import yaml
 from cxr.config import PhantomConfig, build_config, config_to_dict
 from cxr.data.phantom.generator import (
     PatientPlan,
+    Study,
     class_mix,
     plan_patient,
     render_study,
@@ -56,20 +57,28 @@ def _complete(root: Path, plan: PatientPlan) -> bool:
 def _save_png(path: Path, arr: np.ndarray) -> None:
     from PIL import Image
 
-    img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8), mode="L")
+    img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8))  # 2-D uint8 -> mode "L"
     atomic_save(path, lambda tmp: img.save(tmp, format="PNG"))
 
 
 def write_patient(root: Path, cfg: PhantomConfig, index: int) -> int:
     """Render and write every study of patient ``index``; returns the number of images."""
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
     plan = plan_patient(cfg, index)
-    for study in plan.studies:
-        out = render_study(plan, study, cfg.image_size)
-        image, lung, lesion = study_paths(root, plan.filename(study))
-        _save_png(lesion, out.lesion_mask.astype(np.uint8) * 255)
-        _save_png(lung, out.lung_mask.astype(np.uint8) * 255)
-        _save_png(image, out.image)
+    # the small matrix products of the noise fields lose to BLAS threading overhead
+    with threadpool_limits(limits=1):
+        for study in plan.studies:
+            _write_study(root, plan, study, cfg.image_size)
     return len(plan.studies)
+
+
+def _write_study(root: Path, plan: PatientPlan, study: Study, size: int) -> None:
+    out = render_study(plan, study, size)
+    image, lung, lesion = study_paths(root, plan.filename(study))
+    _save_png(lesion, out.lesion_mask.astype(np.uint8) * 255)
+    _save_png(lung, out.lung_mask.astype(np.uint8) * 255)
+    _save_png(image, out.image)  # the image last: its presence marks a finished study
 
 
 def _check_previous(root: Path, cfg: PhantomConfig) -> None:
