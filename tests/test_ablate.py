@@ -206,3 +206,80 @@ def test_sweep_yaml_files_are_valid() -> None:
     for path in sorted((REPO / "configs" / "sweeps").glob("*.yaml")):
         cfg = build_config(SweepConfig, path)
         assert cfg.backbones, path
+
+
+def test_cli_ablate_passes_the_grid(tmp_path: Path) -> None:
+    from unittest import mock
+
+    from typer.testing import CliRunner
+
+    from cxr.cli import app
+
+    sweep = REPO / "configs" / "sweeps" / "headline.yaml"
+    with mock.patch("cxr.experiments.ablate.run_sweep") as run:
+        res = CliRunner().invoke(
+            app,
+            [
+                "ablate",
+                "--manifest",
+                "m.csv",
+                "--backbones",
+                "vgg16,resnet50",
+                "--synthetic",
+                "0,0.1",
+                "--seeds",
+                "2",
+                "--loss",
+                "ce,focal",
+                "--baselines",
+                "oversample",
+                "--sweep",
+                str(sweep),
+                "--out",
+                str(tmp_path / "s"),
+                "--executor",
+                "ray",
+                "--ray-address",
+                "auto",
+                "--devices",
+                "2",
+                "--strategy",
+                "ddp",
+                "--split-seeds",
+                "0,1",
+                "--shared-gan",
+            ],
+        )
+    assert res.exit_code == 0, res.output
+    (cfg,), _ = run.call_args
+    assert cfg.backbones == ("vgg16", "resnet50") and cfg.synthetic == (0.0, 0.1)
+    assert cfg.seeds == 2 and cfg.losses == ("ce", "focal") and cfg.baselines == ("oversample",)
+    assert cfg.executor == "ray" and cfg.ray_address == "auto"
+    assert (cfg.devices, cfg.strategy) == ("2", "ddp")
+    assert cfg.split_seeds == (0, 1) and cfg.shared_gan is True
+    assert cfg.classify["pretrained"] == "imagenet"  # from the sweep YAML
+    assert cfg.out == str(tmp_path / "s") and cfg.manifest == "m.csv"
+
+
+def test_cli_ablate_bad_ratio_is_one_line_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cxr.cli import main; main()",
+            "ablate",
+            "--synthetic",
+            "0,2",
+            "--manifest",
+            "m.csv",
+            "--out",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "cxr: error: --synthetic: ratios must be in [0, 1), got 2"

@@ -209,3 +209,16 @@ def test_report_renders_in_headless_chromium(sweep_dir: Path, tmp_path: Path) ->
     for h in HEADINGS:
         assert f"<h2>{h}</h2>" in dom, h
     shutil.copy(shot, sweep_dir / "report-screenshot.png")  # for a person to look at
+
+
+def test_cli_report_calls_build_report(tmp_path: Path) -> None:
+    from unittest import mock
+
+    from typer.testing import CliRunner
+
+    from cxr.cli import app
+
+    with mock.patch("cxr.experiments.report.build_report") as build:
+        res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "x.html")])
+    assert res.exit_code == 0, res.output
+    assert build.call_args.args == (tmp_path, tmp_path / "x.html")

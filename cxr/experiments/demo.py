@@ -1,0 +1,211 @@
+"""`cxr demo`: the whole pipeline on built-in phantom radiographs, ending in the HTML report.
+
+Stages (each skipped when its recorded inputs are unchanged, so a rerun
+resumes): phantoms -> index -> patient-level split -> (inside the sweep)
+CycleGAN on the train split + synthesis -> a small ablation (ratio 0 vs GAN vs
+oversampling, paired seeds) -> Grad-CAM on test images of the best cell ->
+report. Sizes (64 px, ~200 patients, small nets, few epochs) are chosen to
+finish within 15 minutes on 2 CPU cores; ``--fast`` is a smoke test. The
+numbers it produces show the machinery, not clinical performance: phantoms are
+not patients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from cxr.config import DemoConfig, SweepConfig, config_to_dict
+from cxr.fsutil import atomic_write_text
+
+
+def effective(cfg: DemoConfig) -> DemoConfig:
+    """``fast`` shrinks the demo to a smoke test (a few minutes)."""
+    if not cfg.fast:
+        return cfg
+    return dataclasses.replace(
+        cfg,
+        patients=min(cfg.patients, 90),
+        gan_epochs=1,
+        classify_epochs=2,
+        seeds=1,
+        backbones=cfg.backbones[:1],
+        explain_images=min(cfg.explain_images, 4),
+    )
+
+
+def sweep_config(cfg: DemoConfig, manifest: str | Path, out: str | Path) -> SweepConfig:
+    """The demo's ablation (mirrored by configs/sweeps/demo.yaml)."""
+    return SweepConfig(
+        manifest=str(manifest),
+        out=str(out),
+        backbones=cfg.backbones,
+        synthetic=cfg.synthetic,
+        seeds=cfg.seeds,
+        losses=("ce",),
+        baselines=cfg.baselines,
+        classify={
+            "image_size": cfg.image_size,
+            "epochs": cfg.classify_epochs,
+            "batch_size": 32,
+            "pretrained": "none",
+            "task": "binary",
+            "workers": 0,
+            "bootstrap": 200,
+            "patience": cfg.classify_epochs,
+            "accelerator": "cpu",
+            "devices": "1",
+        },
+        gan={
+            "image_size": cfg.image_size,
+            "epochs": cfg.gan_epochs,
+            "epochs_decay": 0,
+            "ngf": cfg.gan_ngf,
+            "ndf": cfg.gan_ndf,
+            "n_blocks": cfg.gan_blocks,
+            "batch_size": 4,
+            "num_workers": 0,
+            "cache_workers": 1,
+            "accelerator": "cpu",
+            "devices": "1",
+            "seed": cfg.seed,
+        },
+        bootstrap=500,
+    )
+
+
+class _Stages:
+    """Run stages whose recorded key changed; remember keys and times in stages.json."""
+
+    def __init__(self, out: Path, console: Console) -> None:
+        self.path = out / "stages.json"
+        self.done: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        self.console = console
+        self.rows: list[tuple[str, str, float]] = []
+
+    def run(self, name: str, key: Any, fn: Callable[[], Any], *, always: bool = False) -> Any:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        prev = self.done.get(name, {})
+        if not always and prev.get("key") == digest:
+            self.rows.append((name, "skipped (done)", 0.0))
+            return prev.get("result")
+        self.console.rule(f"[bold]demo: {name}")
+        start = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - start
+        self.done[name] = {"key": digest, "seconds": round(seconds, 1), "result": result}
+        atomic_write_text(self.path, json.dumps(self.done, indent=2, default=str) + "\n")
+        self.rows.append((name, "ran", seconds))
+        return result
+
+
+def _explain_subset(split_manifest: Path, out: Path, n: int) -> Path:
+    """``n`` test images, half COVID-19 (they have lesion masks to score against)."""
+    from cxr.data.manifest import load_manifest, save_manifest
+
+    df = load_manifest(split_manifest, check_files=False)
+    test = df[df["split"] == "test"]
+    covid = test[test["label"] == "covid"].head((n + 1) // 2)
+    rest = test[test["label"] != "covid"].head(n - len(covid))
+    return save_manifest(test.loc[list(covid.index) + list(rest.index)], out)
+
+
+def _best_cell(sweep_dir: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    res = pd.read_csv(sweep_dir / "results.csv", keep_default_na=False)
+    done = res[res["status"] == "done"]
+    if done.empty:
+        from cxr.errors import CxrError
+
+        raise CxrError(f"{sweep_dir}: no finished cell to explain (see results.csv)")
+    metric = "auroc" if "auroc" in done.columns else None
+    best = done.sort_values(metric, ascending=False).iloc[0] if metric else done.iloc[0]
+    return {
+        "key": str(best["key"]),
+        "run_dir": str(best["run_dir"]),
+        "auroc": float(best[metric]) if metric else None,
+    }
+
+
+def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
+    """Run (or resume) the demo in ``cfg.out``; return the report path."""
+    from cxr.config import ExplainConfig, PhantomConfig, SplitConfig
+    from cxr.data.index import build_index
+    from cxr.data.phantom import generate_phantoms
+    from cxr.data.split import split_file
+    from cxr.experiments.ablate import run_sweep
+    from cxr.experiments.explain import run_explain
+    from cxr.experiments.report import build_report
+
+    console = console or Console()
+    cfg = effective(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    stages = _Stages(out, console)
+    phantom_cfg = PhantomConfig(patients=cfg.patients, seed=cfg.seed, image_size=cfg.image_size)
+    data = out / "data"
+    root = stages.run(
+        "phantoms",
+        config_to_dict(phantom_cfg),
+        lambda: str(generate_phantoms(data / "phantom", phantom_cfg, workers=2)),
+    )
+    manifest = data / "manifest.csv"
+    stages.run(
+        "index",
+        [root, config_to_dict(phantom_cfg)],
+        lambda: str(build_index([root], manifest, workers=2).manifest_df.shape[0]),
+    )
+    split_cfg = SplitConfig(seed=cfg.seed)
+    split = data / "split.csv"
+    stages.run(
+        "split",
+        [config_to_dict(phantom_cfg), config_to_dict(split_cfg)],
+        lambda: str(split_file(manifest, split_cfg, split)[0]),
+    )
+    sweep = sweep_config(cfg, split, out / "sweep")
+    # the sweep resumes by itself (finished GAN, synthesis and cells are kept)
+    stages.run(
+        "GAN + synth + ablation",
+        None,
+        lambda: run_sweep(sweep, console=console).counts,
+        always=True,
+    )
+    best = _best_cell(out / "sweep")
+    subset = _explain_subset(split, data / "explain-subset.csv", cfg.explain_images)
+    ex_cfg = ExplainConfig(
+        checkpoint=str(Path(best["run_dir"]) / "best.ckpt"),
+        manifest=str(subset),
+        split="test",
+        out=str(out / "explain"),
+        device="cpu",
+        seed=cfg.seed,
+    )
+    stages.run(
+        "explain",
+        [config_to_dict(ex_cfg), best],
+        lambda: run_explain(ex_cfg, console=console).summary.get("images"),
+    )
+    report = stages.run(
+        "report", None, lambda: str(build_report(out, console=console)), always=True
+    )
+    table = Table(title=f"cxr demo ({'fast' if cfg.fast else 'default'}) in {out}")
+    table.add_column("stage")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    for name, status, seconds in stages.rows:
+        table.add_row(name, status, f"{seconds:.1f}")
+    table.add_row("total", "", f"{time.perf_counter() - t0:.1f}")
+    console.print(table)
+    console.print(f"explained cell: {best['key']} (test AUROC {best['auroc']})")
+    console.print(f"[bold green]report:[/] {Path(report).resolve()}")
+    return Path(report)
