@@ -79,10 +79,12 @@ class Backbone(nn.Module):
         return sd
 
     # -- shared --------------------------------------------------------------
-    def check_input_size(self, size: int) -> None:
-        if size < self.min_input_size:
+    @classmethod
+    def check_input_size(cls, size: int) -> None:
+        """Raise ``ConfigError`` when ``size`` is below the architecture's minimum."""
+        if size < cls.min_input_size:
             raise ConfigError(
-                f"backbone {self.name} needs inputs of at least {self.min_input_size} px, "
+                f"backbone {cls.name} needs inputs of at least {cls.min_input_size} px, "
                 f"got --image-size {size}"
             )
 
@@ -92,7 +94,7 @@ class Backbone(nn.Module):
             raise ValueError(
                 f"{self.name}: expected input (B, {self.in_chans}, H, W), got {tuple(x.shape)}"
             )
-        if min(x.shape[-2:]) < self.min_input_size:
+        if not torch.jit.is_tracing() and min(x.shape[-2:]) < self.min_input_size:
             self.check_input_size(int(min(x.shape[-2:])))
         return self._forward_features(x)
 

@@ -1,0 +1,213 @@
+"""`cxr classify`: train a COVID-19 classifier, pick the threshold on validation, test once.
+
+Transfer learning from torchvision backbones (registry in
+:mod:`cxr.classifier.backbones`) with optional CycleGAN images (Zhu et al.,
+ICCV 2017) mixed into the COVID-19 class as in GAN-augmentation studies
+(Waheed et al., IEEE Access 2020). Evaluation follows the leakage and reporting
+advice of Roberts et al. (Nat. Mach. Intell. 2021): patient-level splits, GAN
+and augmented images only in training, the operating threshold chosen on
+validation (binary: the highest threshold reaching ``target_sensitivity``;
+3-class: argmax) and never on test, and 95% bootstrap CIs resampled by patient.
+
+Run directory::
+
+    config.yaml        resolved config          best.ckpt     self-describing weights
+    metrics.json       test metrics + CIs       predictions.csv   one row per test image
+    run.json           draws, GAN count, ...    plots/        ROC, PR, confusion, calibration
+    checkpoints/       Lightning best/last      logs/         CSV training log
+
+A finished run directory is not retrained (its summary is shown again); a
+killed run continues from ``checkpoints/last.ckpt``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from cxr.config import ClassifyConfig, config_to_dict, load_saved_config, save_config
+from cxr.errors import CheckpointError, ConfigError
+
+
+@dataclasses.dataclass
+class ClassifyResult:
+    out: Path
+    metrics: dict[str, Any]
+    run: dict[str, Any]
+    reused: bool = False
+
+
+def check_options(cfg: ClassifyConfig) -> None:
+    """Fail fast, before any data is read, on options that cannot work."""
+    from cxr.augment.mixing import BALANCE_MODES
+    from cxr.augment.pipelines import pipeline_names
+    from cxr.classifier.backbones import backbone_class
+    from cxr.classifier.losses import LOSSES
+    from cxr.classifier.module import TRANSFER_MODES
+    from cxr.classifier.tasks import task_classes
+
+    task_classes(cfg.task)
+    backbone_class(cfg.backbone).check_input_size(cfg.image_size)
+    for value, valid, opt in (
+        (cfg.loss, LOSSES, "--loss"),
+        (cfg.transfer, TRANSFER_MODES, "--transfer"),
+        (cfg.balance, BALANCE_MODES, "--balance"),
+        (cfg.augment, ("none", *pipeline_names()), "--augment"),
+    ):
+        if value not in valid:
+            raise ConfigError(f"{opt} {value!r} is not one of: {', '.join(valid)}")
+    if not 0.0 <= cfg.synthetic_ratio < 1.0:
+        raise ConfigError(f"--with-synthetic must be in [0, 1), got {cfg.synthetic_ratio}")
+    for name in ("epochs", "batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+
+
+def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
+    need = [out / n for n in ("config.yaml", "metrics.json", "run.json", "best.ckpt")]
+    if not all(p.is_file() for p in need):
+        return None
+    saved = load_saved_config(ClassifyConfig, out)
+    if saved != cfg:
+        diff = [k for k, v in config_to_dict(cfg).items() if config_to_dict(saved)[k] != v]
+        raise ConfigError(f"{out} holds a finished run with a different config "
+                          f"({', '.join(diff)}); use a new --out")
+    run = json.loads((out / "run.json").read_text()) | {"reused": True}
+    return ClassifyResult(out, json.loads((out / "metrics.json").read_text()), run, True)
+
+
+def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.loggers import CSVLogger
+
+    from cxr.classifier.module import TransferSchedule
+
+    devices: Any = cfg.devices
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    callbacks: list[Any] = [
+        ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_auroc",
+                        mode="max", save_last=True),
+        EarlyStopping(monitor="val_auroc", mode="max", patience=cfg.patience),
+        TransferSchedule(cfg.transfer, cfg.unfreeze_epoch),
+    ]
+    if progress:
+        callbacks.append(RichProgressBar())
+    return L.Trainer(
+        max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=devices,
+        strategy=cfg.strategy, precision=cfg.precision,  # type: ignore[arg-type]
+        deterministic="warn", callbacks=callbacks, default_root_dir=out,
+        logger=CSVLogger(out, name="logs", version=""), enable_progress_bar=progress,
+        enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
+    )
+
+
+def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True) -> ClassifyResult:
+    """Train, choose the threshold on validation, evaluate on test; see the module docstring."""
+    import lightning as L
+    import numpy as np
+    import torch
+    from rich.console import Console
+
+    from cxr.augment.mixing import class_weights
+    from cxr.classifier import ClassifierInfo, create_backbone, save_classifier
+    from cxr.classifier.losses import build_loss
+    from cxr.classifier.metrics import choose_threshold, evaluate, predict_labels
+    from cxr.classifier.module import ClassifierModule
+    from cxr.classifier.plots import save_all
+    from cxr.data.manifest import manifest_key
+    from cxr.experiments.classify_data import make_loaders, prepare_data
+    from cxr.experiments.classify_outputs import (
+        predict_probs, summary_table, write_json, write_predictions,
+    )
+
+    out = Path(out)
+    console = Console(stderr=True, quiet=not progress)
+    check_options(cfg)
+    done = _finished(cfg, out)
+    if done is not None:
+        console.print(summary_table(done.metrics, done.run | {"out": str(out)}))
+        return done
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = prepare_data(cfg, progress=progress)
+    loaders = make_loaders(data, cfg)
+    save_config(cfg, out)
+    plan = data.first_plan
+    n_cls, pos = len(data.classes), data.positive_index
+    weights = None
+    if cfg.loss == "weighted-ce" or cfg.balance == "class-weights":
+        train_targets = data.targets[data.masks["train"]]
+        weights = torch.tensor(class_weights(train_targets[plan.indices], n_cls),
+                               dtype=torch.float32)
+    backbone = create_backbone(cfg.backbone, n_cls, pretrained=cfg.pretrained, in_chans=1)
+    if cfg.pretrained not in ("", "none"):
+        console.print(f"[dim]pretrained weights: {backbone.load_report.summary()}[/dim]")
+    module = ClassifierModule(
+        backbone,
+        build_loss(cfg.loss, num_classes=n_cls, positive_index=pos, class_weights=weights,
+                   gamma=cfg.focal_gamma, alpha=cfg.focal_alpha),
+        classes=data.classes, lr=cfg.lr, weight_decay=cfg.weight_decay, max_epochs=cfg.epochs,
+    )
+    trainer = _trainer(cfg, out, progress)
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(module, loaders["train"], loaders["val"],
+                ckpt_path=str(last) if last.is_file() else None)
+    if trainer.global_rank != 0:
+        return ClassifyResult(out, {}, {})
+
+    ckpt_cb = trainer.checkpoint_callback
+    best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else last
+    try:
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as exc:
+        raise CheckpointError(f"{best}: cannot reload the best checkpoint ({exc})") from None
+    module.load_state_dict(state)
+    device = torch.device("cuda" if torch.cuda.is_available() and cfg.accelerator != "cpu"
+                          else "cpu")
+    p_val, r_val = predict_probs(module.backbone, loaders["val"], device, progress=progress,
+                                 label="validation")
+    threshold = None
+    if n_cls == 2:
+        threshold = choose_threshold(data.targets[r_val] == pos, p_val[:, pos],
+                                     cfg.target_sensitivity)
+    p_test, r_test = predict_probs(module.backbone, loaders["test"], device, progress=progress,
+                                   label="test")
+    y_test = data.targets[r_test]
+    test_rows = data.df.iloc[r_test]
+    metrics = evaluate(y_test, p_test, test_rows["patient_id"].tolist(), data.classes,
+                       positive="covid", threshold=threshold, n_boot=cfg.bootstrap, seed=cfg.seed)
+    write_json(out / "metrics.json", metrics)
+    write_predictions(out / "predictions.csv", test_rows, y_test, p_test,
+                      predict_labels(p_test, pos, threshold), data.classes)
+    save_all(y_test, p_test, data.classes, out / "plots", positive="covid")
+    train_df = data.rows("train")
+    info = ClassifierInfo(
+        classes=data.classes, task=cfg.task, backbone=cfg.backbone, image_size=cfg.image_size,
+        resize_mode=cfg.resize_mode, threshold=threshold, positive="covid",
+        manifest_key=manifest_key(train_df),
+    )
+    save_classifier(out / "best.ckpt", module.backbone.cpu(), info)
+    best_score = ckpt_cb.best_model_score if ckpt_cb else None
+    run = {
+        "backbone": cfg.backbone, "task": cfg.task, "classes": list(data.classes),
+        "threshold": threshold, "target": cfg.target_sensitivity,
+        "train_rows": {"real": int((train_df["origin"] == "real").sum()),
+                       "gan_available": int((train_df["origin"] == "gan").sum())},
+        "real_covid_train": int(((data.targets[data.masks["train"]] == pos)
+                                 & (train_df["origin"] == "real").to_numpy()).sum()),
+        "gan_per_epoch": int(plan.counts.get(pos, {}).get("gan", 0)),
+        "draws_per_epoch": {data.classes[c]: v for c, v in sorted(plan.counts.items())},
+        "left_out": data.left_out, "unsplit_rows": data.unsplit,
+        "val_images": int(data.masks["val"].sum()), "test_images": int(data.masks["test"].sum()),
+        "epochs_run": int(trainer.current_epoch),
+        "best_val_auroc": None if best_score is None else float(best_score),
+        "best_lightning_checkpoint": str(best), "cache": str(data.cache.path),
+        "class_weights": None if weights is None else [float(w) for w in weights],
+    }
+    write_json(out / "run.json", run)
+    console.print(summary_table(metrics, run | {"out": str(out)}))
+    return ClassifyResult(out, metrics, run)

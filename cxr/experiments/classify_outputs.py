@@ -1,0 +1,102 @@
+"""What a `cxr classify` run leaves for people: predictions, run facts, the summary table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from cxr.fsutil import atomic_open, atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+    from torch import nn
+
+
+@torch.no_grad()
+def predict_probs(
+    model: nn.Module, loader: DataLoader, device: torch.device, *, progress: bool, label: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities ``(N, K)`` and manifest rows ``(N,)`` over ``loader`` (eval mode)."""
+    from rich.progress import Progress
+
+    model.eval().to(device)
+    probs, rows = [], []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"predicting {label}", total=len(loader))
+        for batch in loader:
+            logits = model(batch["image"].to(device))
+            probs.append(logits.float().softmax(1).cpu().numpy())
+            rows.append(batch["index"].numpy())
+            bar.advance(task)
+    return np.concatenate(probs), np.concatenate(rows)
+
+
+def write_predictions(
+    path: Path,
+    rows: pd.DataFrame,
+    y: np.ndarray,
+    probs: np.ndarray,
+    pred: np.ndarray,
+    classes: tuple[str, ...],
+) -> Path:
+    """``predictions.csv``: one row per test image (``label``/``prediction`` are class names)."""
+    import pandas as pd
+
+    out = pd.DataFrame({
+        "image_path": rows["image_path"].to_numpy(),
+        "patient_id": rows["patient_id"].to_numpy(),
+        "label": [classes[i] for i in y],
+        "manifest_label": rows["label"].to_numpy(),
+        **{f"p_{c}": np.round(probs[:, k], 6) for k, c in enumerate(classes)},
+        "prediction": [classes[i] for i in pred],
+    })
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        out.to_csv(fh, index=False, lineterminator="\n")
+    return path
+
+
+def write_json(path: Path, obj: dict[str, Any]) -> Path:
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+    return path
+
+
+def _ci(entry: dict[str, Any]) -> str:
+    v, lo, hi = entry.get("value"), entry.get("ci_low"), entry.get("ci_high")
+    if v is None:
+        return "n/a"
+    if lo is None or hi is None:
+        return f"{v:.3f}"
+    return f"{v:.3f}  [{lo:.3f}, {hi:.3f}]"
+
+
+def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
+    """Headline test metrics with 95% CIs, and the facts of the run."""
+    from rich.table import Table
+
+    t = Table(title=f"cxr classify: {run['backbone']} {run['task']} -> {run['out']}")
+    t.add_column("test metric (95% CI by patient)")
+    t.add_column("value")
+    for key in ("auroc", "auroc_macro", "sensitivity", "specificity", "balanced_accuracy",
+                "f1", "average_precision", "ece"):
+        if key in metrics.get("headline", {}):
+            t.add_row(key, _ci(metrics["headline"][key]))
+    thr = run.get("threshold")
+    decision = "argmax" if thr is None else f"P(covid) >= {thr:.4f} (val, sens {run['target']})"
+    t.add_row("decision", decision)
+    t.add_row("test images / patients", f"{metrics['n_images']} / {metrics['n_patients']}")
+    per = run["draws_per_epoch"]
+    t.add_row("train draws per epoch", ", ".join(f"{c}: {per[c]}" for c in per))
+    t.add_row("GAN images per epoch", str(run["gan_per_epoch"]))
+    if run["left_out"]:
+        t.add_row("left out by task", ", ".join(f"{k} {v}" for k, v in run["left_out"].items()))
+    t.add_row("epochs run / best val AUROC",
+              f"{run['epochs_run']} / {run['best_val_auroc']:.3f}"
+              if run.get("best_val_auroc") is not None else str(run["epochs_run"]))
+    t.add_row("status", "reused (already finished)" if run.get("reused") else "trained")
+    return t
