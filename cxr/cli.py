@@ -12,6 +12,7 @@ import sys
 import typer
 
 from cxr.commands import ablate as ablate_commands
+from cxr.commands import classify as classify_commands
 from cxr.commands import data as data_commands
 from cxr.commands import demo as demo_commands
 from cxr.commands import explain as explain_commands
@@ -31,6 +32,9 @@ app.add_typer(gan_commands.app, name="gan")
 app.command("ablate")(ablate_commands.ablate)
 app.command("report")(report_commands.report)
 app.command("demo")(demo_commands.demo)
+app.command("classify")(classify_commands.classify)
+app.command("predict")(classify_commands.predict)
+app.command("export")(classify_commands.export)
 
 
 def main() -> None:

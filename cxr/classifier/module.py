@@ -97,7 +97,8 @@ class TransferSchedule(BaseFinetuning):
     def __init__(self, mode: str, unfreeze_epoch: int = 1) -> None:
         super().__init__()
         if mode not in TRANSFER_MODES:
-            raise ConfigError(f"unknown transfer mode '{mode}' (valid: {', '.join(TRANSFER_MODES)})")
+            valid = ", ".join(TRANSFER_MODES)
+            raise ConfigError(f"unknown transfer mode '{mode}' (valid: {valid})")
         if unfreeze_epoch < 0:
             raise ConfigError(f"unfreeze_epoch must be >= 0, got {unfreeze_epoch}")
         self.mode = mode

@@ -108,7 +108,6 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
 def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True) -> ClassifyResult:
     """Train, choose the threshold on validation, evaluate on test; see the module docstring."""
     import lightning as L
-    import numpy as np
     import torch
     from rich.console import Console
 
@@ -121,7 +120,10 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     from cxr.data.manifest import manifest_key
     from cxr.experiments.classify_data import make_loaders, prepare_data
     from cxr.experiments.classify_outputs import (
-        predict_probs, summary_table, write_json, write_predictions,
+        predict_probs,
+        summary_table,
+        write_json,
+        write_predictions,
     )
 
     out = Path(out)
