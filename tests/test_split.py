@@ -90,25 +90,49 @@ def test_deterministic_and_seed_dependent(tmp_path) -> None:
     assert list(a["split"]) != list(c["split"])
 
 
-def test_duplicates_tie_patients_together() -> None:
-    rows = make_rows({"normal": 30}, imgs=1)
-    rows.append(dict(rows[0], image_path="/y/copy.png", patient_id="other:p1", dataset="other"))
-    near = _flip(rows[1]["phash"], [0, 17, 40])  # 3 bits away: near duplicate
-    rows.append(dict(rows[1], image_path="/y/near.png", patient_id="other:p2", dataset="other",
-                     content_hash="f" * 64, phash=near))
-    far = _flip(rows[2]["phash"], [1, 9, 20, 33, 50])  # 5 bits away: distinct
-    rows.append(dict(rows[2], image_path="/y/far.png", patient_id="other:p3", dataset="other",
-                     content_hash="e" * 64, phash=far))
+def _smooth_png(path, rng) -> None:
+    base = (rng.random((8, 8)) * 255).astype(np.uint8)
+    Image.fromarray(base).resize((64, 64), Image.BICUBIC).save(path)
+
+
+def test_duplicates_tie_patients_together(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    rows = []
+    for p in range(30):
+        _smooth_png(tmp_path / f"n{p}.png", rng)
+        rows.append(dict(image_path=str(tmp_path / f"n{p}.png"), patient_id=f"a:{p}",
+                         label="normal", dataset="a", origin="real"))
+    (tmp_path / "copy.png").write_bytes((tmp_path / "n0.png").read_bytes())  # exact copy
+    Image.open(tmp_path / "n1.png").resize((80, 80)).save(tmp_path / "near.jpg", quality=85)
+    for name, pid in (("copy.png", "b:1"), ("near.jpg", "b:2")):
+        rows.append(dict(image_path=str(tmp_path / name), patient_id=pid, label="normal",
+                         dataset="b", origin="real"))
     df = new_manifest(rows)
-    for seed in range(5):
+    for seed in range(3):
         out, rep = split_manifest(df, SplitConfig(seed=seed, near_duplicate_bits=4))
         assert rep.duplicate_groups == 2 and rep.cross_dataset_groups == 2
         assert rep.merged_patient_groups == 2
-        g = out.set_index("image_path")
-        assert g.at["/x/normal0_0.png", "duplicate_group"] == g.at["/y/copy.png", "duplicate_group"]
-        assert g.at["/x/normal0_0.png", "split"] == g.at["/y/copy.png", "split"]
-        assert g.at["/x/normal1_0.png", "split"] == g.at["/y/near.png", "split"]
-        assert g.at["/y/far.png", "duplicate_group"] == ""
+        g = out.set_index("patient_id")
+        assert g.at["a:0", "duplicate_group"] == g.at["b:1", "duplicate_group"] != ""
+        assert g.at["a:0", "split"] == g.at["b:1", "split"]
+        assert g.at["a:1", "split"] == g.at["b:2", "split"]
+        assert (out["duplicate_group"] != "").sum() == 4
+
+
+def test_phash_candidates_confirmed_on_fine_hash(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    rows = []
+    for p in range(6):
+        _smooth_png(tmp_path / f"n{p}.png", rng)
+        rows.append(dict(image_path=str(tmp_path / f"n{p}.png"), patient_id=f"a:{p}",
+                         label="normal", dataset="a", origin="real"))
+    df = new_manifest(rows)
+    # pretend two different radiographs collide on the coarse 64-bit hash
+    df["phash"] = [_hash(random.Random(i)) for i in range(6)]
+    df.loc[1, "phash"] = _flip(df.loc[0, "phash"], [3])
+    out, rep = split_manifest(df, SplitConfig())
+    assert rep.near_rejected == 1 and rep.duplicate_groups == 0
+    assert (out["duplicate_group"] == "").all()
 
 
 def test_gan_rows_stay_train_and_pin_source() -> None:

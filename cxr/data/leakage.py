@@ -69,7 +69,7 @@ def _spanning(df: pd.DataFrame, col: str, used: pd.Series) -> tuple[str, list[st
     rows = sub[sub[col] == value]
     splits = sorted(set(rows["split"]))
     first_other = rows[rows["split"] != rows["split"].iat[0]]
-    pos = int(df.index.get_loc(first_other.index[0]))
+    pos = int(first_other.index[0])  # df has a RangeIndex (reset in check_leakage)
     return value, splits, pos
 
 

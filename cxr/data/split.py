@@ -7,8 +7,9 @@ results (Roberts et al., Nat. Mach. Intell. 2021; DeGrave, Janizek & Lee,
 Nat. Mach. Intell. 2021). The procedure:
 
 1. **Duplicate groups** (:mod:`cxr.data.dedup`): real images with identical
-   ``content_hash`` or perceptual hashes within ``near_duplicate_bits`` form a
-   ``duplicate_group``; missing hashes are computed from the files.
+   ``content_hash`` or perceptual hashes within ``near_duplicate_bits`` (then
+   confirmed on a 256-bit phash, read from the files of candidate pairs only)
+   form a ``duplicate_group``; missing hashes are computed from the files.
 2. **Split groups**: union-find over patients - two patients sharing a
    duplicate image become one group, so the whole group lands in one split.
 3. **Stratification**: each group is labelled by its most severe image label
@@ -30,12 +31,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cxr.config import SplitConfig
-from cxr.data.dedup import UnionFind, compute_phash, duplicate_components
+from cxr.data.dedup import UnionFind, compute_fine_phash, compute_phash, duplicate_components
 from cxr.data.leakage import LeakageReport, check_leakage
 from cxr.data.manifest import LABELS
 from cxr.errors import ConfigError, ImageReadError, LeakageError, ManifestError
@@ -59,6 +60,7 @@ class SplitReport:
     merged_patient_groups: int
     pinned_patients: int
     hashes_computed: int
+    near_rejected: int
     leakage: LeakageReport
     warnings: list[str] = field(default_factory=list)
 
@@ -72,16 +74,17 @@ class SplitReport:
             t.add_column(lab, justify="right")
         t.add_column("total", justify="right")
         c = self.counts
-        for s in (*_ORDER, "all"):
-            sub = c if s == "all" else c[c["split"] == s]
+        for name in (*_ORDER, "all"):
+            sub = c if name == "all" else c[c["split"] == name]
             cells = []
-            for lab in (*LABELS, None):
-                rows = sub if lab is None else sub[sub["label"] == lab]
+            for label in (*LABELS, None):
+                rows = sub if label is None else sub[sub["label"] == label]
                 cells.append(f"{int(rows['images'].sum())} / {int(rows['patients'].sum())}")
-            t.add_row(s, *cells, end_section=s == _ORDER[-1])
+            t.add_row(name, *cells, end_section=name == _ORDER[-1])
         t.caption = (
             f"{self.duplicate_groups} duplicate groups ({self.duplicate_images} images, "
             f"{self.cross_dataset_groups} across datasets); "
+            f"{self.near_rejected} phash candidates rejected by the 256-bit check; "
             f"{self.merged_patient_groups} multi-patient split groups; "
             f"{self.pinned_patients} GAN source patients pinned to train"
         )
@@ -106,7 +109,7 @@ def _fill_hashes(df: pd.DataFrame, rows: np.ndarray, progress: bool) -> int:
     ph = df["phash"].to_numpy(dtype=object).copy()
     ch = df["content_hash"].to_numpy(dtype=object).copy()
     for i in track(todo, description="hashing images", disable=not progress or not todo):
-        path = df["image_path"].iat[i]
+        path = str(df["image_path"].iat[i])
         if not ch[i]:
             try:
                 ch[i] = sha256_file(path)
@@ -186,9 +189,21 @@ def split_manifest(
         raise ManifestError("manifest has no real (origin=real) rows to split")
     computed = _fill_hashes(df, real_pos, progress)
 
+    paths = df["image_path"].iloc[real_pos].tolist()
+    fine: dict[int, Any] = {}
+    checked = {"confirmed": 0, "rejected": 0}
+
+    def confirm(i: int, j: int) -> bool:
+        for k in (i, j):
+            if k not in fine:
+                fine[k] = compute_fine_phash(paths[k])
+        ok = bool(fine[i] - fine[j] <= 4 * cfg.near_duplicate_bits)
+        checked["confirmed" if ok else "rejected"] += 1
+        return ok
+
     comp = duplicate_components(
         list(df["content_hash"].iloc[real_pos]), list(df["phash"].iloc[real_pos]),
-        cfg.near_duplicate_bits,
+        cfg.near_duplicate_bits, confirm,
     )
     members: dict[int, list[int]] = {}
     for k, root in enumerate(comp):
@@ -211,8 +226,8 @@ def split_manifest(
 
     gan_pos = np.flatnonzero(~real)
     pinned: set[str] = set()
-    for r in gan_pos:
-        src = df["source_patient"].iat[r]
+    for r in gan_pos.tolist():
+        src = str(df["source_patient"].iat[r])
         if src not in pidx:
             raise LeakageError(
                 f"row {r + 2} ({df['image_path'].iat[r]}): GAN image's source_patient "
@@ -221,8 +236,8 @@ def split_manifest(
         pinned.add(src)
 
     worst = {p: len(SEVERITY) for p in patients}
-    for r in real_pos:
-        p, lab = df["patient_id"].iat[r], df["label"].iat[r]
+    for r in real_pos.tolist():
+        p, lab = str(df["patient_id"].iat[r]), str(df["label"].iat[r])
         worst[p] = min(worst[p], SEVERITY.index(lab) if lab in SEVERITY else len(SEVERITY) - 1)
     by_root: dict[int, list[str]] = {}
     for p in patients:
@@ -232,6 +247,12 @@ def split_manifest(
         for root, ps in sorted(by_root.items(), key=lambda kv: kv[1][0])
     ]
     warnings: list[str] = []
+    largest = max(len(g[1]) for g in groups)
+    if largest > 2 and largest > 0.05 * len(patients):
+        warnings.append(
+            f"duplicates chain {largest} of {len(patients)} patients into one split group; "
+            "check the duplicate groups or lower near_duplicate_bits"
+        )
     where = _assign(groups, cfg, warnings)
     split = [where[p] if real[i] else "train" for i, p in enumerate(df["patient_id"])]
     df["split"] = split
@@ -251,6 +272,7 @@ def split_manifest(
         merged_patient_groups=sum(len(g[1]) > 1 for g in groups),
         pinned_patients=len(pinned),
         hashes_computed=computed,
+        near_rejected=checked["rejected"],
         leakage=leak,
         warnings=warnings,
     )
