@@ -87,3 +87,11 @@ def test_manifest_key_changes_with_content(tmp_path: Path) -> None:
     changed = df.copy()
     changed.loc[0, "content_hash"] = "abc"
     assert k != manifest_key(changed, 64)
+
+
+def test_new_manifest_fills_defaults_per_row(tmp_path: Path) -> None:
+    rows = _rows(tmp_path)
+    rows[0]["origin"] = "gan"  # only one row names its origin
+    df = new_manifest(rows)
+    assert list(df["origin"]) == ["gan", "real", "real"]
+    assert list(df["width"]) == [0, 0, 0]

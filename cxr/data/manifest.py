@@ -94,6 +94,9 @@ def new_manifest(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = defaults.get(col, "")
+        elif col in defaults:
+            # rows built from dicts that lack a key get NaN: give them the default too
+            df[col] = df[col].where(df[col].notna(), defaults[col])
     return _normalise(df)
 
 
