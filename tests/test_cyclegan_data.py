@@ -95,8 +95,16 @@ def df() -> pd.DataFrame:
                         "origin": "real",
                     }
                 )
-    rows.append({"image_path": "/x/gan.png", "patient_id": "d:normaltrain0", "label": "covid",
-                 "dataset": "d", "split": "train", "origin": "gan"})
+    rows.append(
+        {
+            "image_path": "/x/gan.png",
+            "patient_id": "d:normaltrain0",
+            "label": "covid",
+            "dataset": "d",
+            "split": "train",
+            "origin": "gan",
+        }
+    )
     return new_manifest(rows)
 
 
@@ -139,15 +147,20 @@ def test_sampler_is_seeded_by_seed_and_epoch_and_covers_a() -> None:
     s.set_epoch(0)
     again = list(s)
     assert len(e0) == 4
-    assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(e0, again))
-    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(e0, e1))
+    assert all(
+        np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1])
+        for x, y in zip(e0, again, strict=True)
+    )
+    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(e0, e1, strict=True))
     a_all = np.concatenate([a for a, _ in e0])
     assert set(a_all[:7]) == set(range(7))  # one full pass of A before repeats
 
 
 def test_sampler_shards_steps_across_ranks() -> None:
     full = UnpairedSampler(5, 5, batch_size=1, steps=6, seed=0)
-    ranks = [UnpairedSampler(5, 5, batch_size=1, steps=6, seed=0, rank=r, world_size=2) for r in (0, 1)]
+    ranks = [
+        UnpairedSampler(5, 5, batch_size=1, steps=6, seed=0, rank=r, world_size=2) for r in (0, 1)
+    ]
     got = sorted(int(a[0]) * 10 + int(b[0]) for r in ranks for a, b in r)
     assert sorted(int(a[0]) * 10 + int(b[0]) for a, b in full) == got
     assert len(ranks[0]) == 3

@@ -73,12 +73,18 @@ def test_one_step_updates_all_four_networks() -> None:
     u8 = torch.randint(0, 256, (2, 32, 32), dtype=torch.uint8)
     batch = {"A": u8, "B": u8.flip(-1), "A_row": torch.zeros(2), "B_row": torch.zeros(2)}
     trainer = L.Trainer(
-        max_steps=1, logger=False, enable_progress_bar=False, enable_checkpointing=False,
-        enable_model_summary=False, accelerator="cpu",
+        max_steps=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        accelerator="cpu",
     )
     trainer.fit(module, train_dataloaders=DataLoader([batch], batch_size=None))
     for name, net in nets.items():
-        changed = [not torch.equal(a, p) for a, p in zip(before[name], net.parameters())]
+        changed = [
+            not torch.equal(a, p) for a, p in zip(before[name], net.parameters(), strict=True)
+        ]
         assert all(changed), f"{name}: {changed.count(False)} parameter tensors not updated"
     logged = trainer.callback_metrics
     for k in LOSS_NAMES:

@@ -37,12 +37,19 @@ def test_augmentation_is_seeded_and_identity_first_pass() -> None:
     assert np.array_equal(a, b) and not np.array_equal(a, apply_augmentation(img, 8))
 
 
-def test_synth_provenance_and_resume(trained: tuple[Path, Path], tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synth_provenance_and_resume(
+    trained: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     manifest, ckpt = trained
     n = 12  # > 5 train-split normal sources: later rounds are augmented
-    full = run_synth(checkpoint=ckpt, manifest=manifest, out_dir=tmp_path / "full", n=n,
-                     batch_size=4, progress=False)
+    full = run_synth(
+        checkpoint=ckpt,
+        manifest=manifest,
+        out_dir=tmp_path / "full",
+        n=n,
+        batch_size=4,
+        progress=False,
+    )
     out = load_manifest(full.manifest)
     real = load_manifest(manifest)
     assert len(out) == n and set(out["origin"]) == {"gan"} and set(out["label"]) == {"covid"}
@@ -70,21 +77,39 @@ def test_synth_provenance_and_resume(trained: tuple[Path, Path], tmp_path: Path,
 
     monkeypatch.setattr(imageio, "write_png", dying_write)
     with pytest.raises(KeyboardInterrupt):
-        run_synth(checkpoint=ckpt, manifest=manifest, out_dir=tmp_path / "cut", n=n, batch_size=4,
-                  progress=False)
+        run_synth(
+            checkpoint=ckpt,
+            manifest=manifest,
+            out_dir=tmp_path / "cut",
+            n=n,
+            batch_size=4,
+            progress=False,
+        )
     monkeypatch.setattr(imageio, "write_png", real_write)
     assert len(list((tmp_path / "cut" / "images").iterdir())) == 5
     assert not (tmp_path / "cut" / "manifest.csv").exists()
-    again = run_synth(checkpoint=ckpt, manifest=manifest, out_dir=tmp_path / "cut", n=n,
-                      batch_size=4, progress=False)
+    again = run_synth(
+        checkpoint=ckpt,
+        manifest=manifest,
+        out_dir=tmp_path / "cut",
+        n=n,
+        batch_size=4,
+        progress=False,
+    )
     assert again.reused_existing == 5 and again.written == n - 5
     files = sorted(p.name for p in (tmp_path / "cut" / "images").iterdir())
     assert files == [f"gan_{i:06d}.png" for i in range(n)]
     assert load_manifest(again.manifest)["content_hash"].tolist() == hashes
 
     with pytest.raises(ConfigError, match="another synthesis job"):
-        run_synth(checkpoint=ckpt, manifest=manifest, out_dir=tmp_path / "cut", n=n, seed=1,
-                  progress=False)
+        run_synth(
+            checkpoint=ckpt,
+            manifest=manifest,
+            out_dir=tmp_path / "cut",
+            n=n,
+            seed=1,
+            progress=False,
+        )
 
 
 def test_bad_checkpoint(tmp_path: Path) -> None:

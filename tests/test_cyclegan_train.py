@@ -18,8 +18,17 @@ from cxr.experiments.train_gan import train_gan
 
 def tiny_cfg(tmp: Path, **kw: Any) -> GanConfig:
     base = dict(
-        image_size=32, epochs=1, epochs_decay=1, ngf=4, ndf=4, n_blocks=1, batch_size=2,
-        pool_size=3, sample_images=2, cache_dir=str(tmp / "cache"), cache_workers=1,
+        image_size=32,
+        epochs=1,
+        epochs_decay=1,
+        ngf=4,
+        ndf=4,
+        n_blocks=1,
+        batch_size=2,
+        pool_size=3,
+        sample_images=2,
+        cache_dir=str(tmp / "cache"),
+        cache_workers=1,
         accelerator="cpu",
     )
     base.update(kw)
@@ -30,7 +39,9 @@ class RowSpy(L.Callback):
     def __init__(self) -> None:
         self.rows: set[int] = set()
 
-    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         self.rows |= set(batch["A_row"].tolist()) | set(batch["B_row"].tolist())
         assert int(batch["A"][:, :3, :3].min()) < 255, "a held-out (marked) image reached training"
 
@@ -56,7 +67,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_train_outputs_leakage_and_exact_resume(tiny: Path, tmp_path: Path) -> None:
     cfg = tiny_cfg(tmp_path)
     spy = RowSpy()
-    straight = train_gan(cfg, manifest=tiny, out_dir=tmp_path / "a", progress=False, callbacks=[spy])
+    straight = train_gan(
+        cfg, manifest=tiny, out_dir=tmp_path / "a", progress=False, callbacks=[spy]
+    )
     df = load_manifest(tiny)
     seen = df.iloc[sorted(spy.rows)]
     assert set(seen["split"]) == {"train"} and set(seen["origin"]) == {"real"}
@@ -64,20 +77,32 @@ def test_train_outputs_leakage_and_exact_resume(tiny: Path, tmp_path: Path) -> N
     assert not held_out & set(seen["patient_id"])
     assert straight.epochs == 2 and straight.steps_per_epoch == 3
     run = tmp_path / "a"
-    for name in ("config.yaml", "losses.csv", "losses.png", "summary.json",
-                 "samples/epoch_001.png", "samples/epoch_002.png"):
+    for name in (
+        "config.yaml",
+        "losses.csv",
+        "losses.png",
+        "summary.json",
+        "samples/epoch_001.png",
+        "samples/epoch_002.png",
+    ):
         assert (run / name).is_file(), name
     assert len((run / "losses.csv").read_text().splitlines()) == 3
 
     with pytest.raises(RuntimeError, match="simulated kill"):
-        train_gan(cfg, manifest=tiny, out_dir=tmp_path / "b", progress=False,
-                  callbacks=[KillAtEpoch(1)])
+        train_gan(
+            cfg, manifest=tiny, out_dir=tmp_path / "b", progress=False, callbacks=[KillAtEpoch(1)]
+        )
     assert len((tmp_path / "b" / "losses.csv").read_text().splitlines()) == 2
     with pytest.raises(ConfigError, match="--resume"):
         train_gan(cfg, manifest=tiny, out_dir=tmp_path / "b", progress=False)
     with pytest.raises(ConfigError, match="option lr"):
-        train_gan(tiny_cfg(tmp_path, lr=1e-3), manifest=tiny, out_dir=tmp_path / "b",
-                  progress=False, resume=True)
+        train_gan(
+            tiny_cfg(tmp_path, lr=1e-3),
+            manifest=tiny,
+            out_dir=tmp_path / "b",
+            progress=False,
+            resume=True,
+        )
     resumed = train_gan(cfg, manifest=tiny, out_dir=tmp_path / "b", progress=False, resume=True)
     assert resumed.epochs == 2
     wa, wb = _weights(straight.checkpoint), _weights(resumed.checkpoint)
