@@ -26,7 +26,9 @@ def classify(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 20).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default 32).")] = None,
-    image_size: Annotated[int | None, typer.Option(help="Square input side in px (default 224).")] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="Square input side in px (default 224).")
+    ] = None,
     lr: Annotated[float | None, typer.Option(help="AdamW learning rate (default 3e-4).")] = None,
     loss: Annotated[str | None, typer.Option(help="ce, weighted-ce or focal (default ce).")] = None,
     augment: Annotated[
@@ -50,7 +52,9 @@ def classify(
     precision: Annotated[
         str | None, typer.Option(help="Lightning precision: 32-true, 16-mixed, bf16-mixed.")
     ] = None,
-    accelerator: Annotated[str | None, typer.Option(help="auto, cpu or gpu (default auto).")] = None,
+    accelerator: Annotated[
+        str | None, typer.Option(help="auto, cpu or gpu (default auto).")
+    ] = None,
     devices: Annotated[str | None, typer.Option(help="Lightning devices: auto, N, 0,1.")] = None,
     strategy: Annotated[str | None, typer.Option(help="Lightning strategy, e.g. ddp.")] = None,
     workers: Annotated[int | None, typer.Option(help="DataLoader workers (default 2).")] = None,
