@@ -107,3 +107,18 @@ def test_involved_fraction() -> None:
     assert localize.involved_fraction(region, lung) == pytest.approx(64 / 512)
     assert localize.involved_fraction(region, None) is None
     assert localize.involved_fraction(region, np.zeros_like(lung)) is None
+
+
+def test_coarse_lung_estimate_finds_dark_fields_inside_the_body() -> None:
+    yy, xx = np.mgrid[0:96, 0:96]
+    body = ((yy - 50) / 44.0) ** 2 + ((xx - 48) / 40.0) ** 2 <= 1.0
+    lungs = (((yy - 45) / 24.0) ** 2 + ((xx - 30) / 11.0) ** 2 <= 1.0) | (
+        ((yy - 45) / 24.0) ** 2 + ((xx - 66) / 11.0) ** 2 <= 1.0
+    )
+    img = np.where(body, 190, 25).astype(np.float64)  # air around the patient is dark too
+    img[lungs] = 70
+    img += np.random.default_rng(0).normal(0, 5, img.shape)
+    est = localize.estimate_lung_mask(np.clip(img, 0, 255).astype(np.uint8))
+    assert scores.mask_iou(est, lungs) > 0.8
+    assert not est[2, 2]  # outside air touches the border and is dropped
+    assert not localize.estimate_lung_mask(np.zeros((32, 32), np.uint8)).any()
