@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -211,6 +212,8 @@ def test_sampler_in_dataloader_routes_augment_flags() -> None:
         np.testing.assert_array_equal(got_idx, plan.indices)
         np.testing.assert_array_equal(got_aug, plan.augment)
     assert isinstance(batch["index"], torch.Tensor)
+    clone = pickle.loads(pickle.dumps(sampler))  # e.g. for spawn-started sweep workers
+    np.testing.assert_array_equal(clone.plan.indices, sampler.plan.indices)
     with pytest.raises(ConfigError):
         MixingSampler.from_arrays(labels, origins, minority=COVID, with_synthetic=0.99,
                                   aug_share=0.0, balance="none", seed=0)

@@ -185,6 +185,16 @@ def class_weights(labels: np.ndarray, num_classes: int | None = None) -> np.ndar
     return weights
 
 
+class _Planner:
+    """Picklable ``epoch -> EpochPlan`` over fixed rows and options."""
+
+    def __init__(self, labels: np.ndarray, origins: np.ndarray, options: dict[str, Any]) -> None:
+        self.labels, self.origins, self.options = labels, origins, dict(options)
+
+    def __call__(self, epoch: int) -> EpochPlan:
+        return build_epoch_indices(self.labels, self.origins, epoch=epoch, **self.options)
+
+
 class MixingSampler(Sampler[tuple[int, bool]]):
     """Yields ``(index, augment)`` pairs of ``plan_fn(epoch)``; call ``set_epoch`` each epoch."""
 
@@ -196,9 +206,9 @@ class MixingSampler(Sampler[tuple[int, bool]]):
     @classmethod
     def from_arrays(cls, labels: np.ndarray, origins: np.ndarray, **kwargs: Any) -> MixingSampler:
         """Sampler over :func:`build_epoch_indices` with fixed keyword options (not ``epoch``)."""
-        labels, origins = np.asarray(labels), np.asarray(origins)
-        build_epoch_indices(labels, origins, epoch=0, **kwargs)  # fail early on bad options
-        return cls(lambda e: build_epoch_indices(labels, origins, epoch=e, **kwargs))
+        planner = _Planner(np.asarray(labels), np.asarray(origins), kwargs)
+        planner(0)  # fail early on bad options
+        return cls(planner)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

@@ -195,7 +195,18 @@ def evaluate(
     seed: int = 0,
     ci_level: float = 0.95,
 ) -> dict[str, Any]:
-    """All metrics, with patient-level bootstrap CIs on the headline ones (JSON-ready)."""
+    """All metrics, with patient-level bootstrap CIs on the headline ones (JSON-ready).
+
+    Keys: ``headline[name] = {value, ci_low, ci_high, n_skipped}`` for each of
+    :data:`HEADLINE` (sensitivity, specificity, F1, AUROC, AP of the positive
+    class; ``n_skipped`` = resamples where the metric is undefined, e.g. no
+    positive patient drawn); ``per_class[class] = {support, sensitivity,
+    specificity, ppv, npv, f1, auroc, average_precision}``; ``confusion_matrix``
+    (rows true, columns predicted); ``accuracy``, ``balanced_accuracy``,
+    ``auroc_macro``, ``average_precision_macro``, ``ece``; and ``n_images``,
+    ``n_patients``, ``n_boot``, ``seed``, ``threshold``, ``decision``, ``ci``.
+    Numbers have 6 decimals; undefined values are ``None``.
+    """
     y = np.asarray(y_true).astype(np.int64).ravel()
     p = np.asarray(probs, dtype=np.float64)
     n_cls = _check_inputs(y, p, patient_ids, classes, positive, threshold)
