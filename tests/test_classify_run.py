@@ -84,6 +84,7 @@ def test_3class_with_synthetic_uses_the_documented_gan_count(data) -> None:
     assert res.run["real_covid_train"] == r_covid
     assert res.run["gan_per_epoch"] == int(np.floor(r_covid * 0.3 / 0.7 + 0.5))
     assert res.run["gan_per_epoch"] > 0
+    assert res.run["gan_draws_per_epoch"] >= res.run["gan_per_epoch"]
     assert res.metrics["classes"] == ["covid", "pneumonia", "normal"]
     preds = pd.read_csv(out / "predictions.csv")
     assert {"p_covid", "p_pneumonia", "p_normal"} <= set(preds.columns)

@@ -108,6 +108,7 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
 def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True) -> ClassifyResult:
     """Train, choose the threshold on validation, evaluate on test; see the module docstring."""
     import lightning as L
+    import numpy as np
     import torch
     from rich.console import Console
 
@@ -201,7 +202,10 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
                        "gan_available": int((train_df["origin"] == "gan").sum())},
         "real_covid_train": int(((data.targets[data.masks["train"]] == pos)
                                  & (train_df["origin"] == "real").to_numpy()).sum()),
-        "gan_per_epoch": int(plan.counts.get(pos, {}).get("gan", 0)),
+        # distinct GAN images per epoch: G = rnd(R r / (1 - r)); oversampling may repeat them
+        "gan_per_epoch": int(np.unique(plan.indices[train_df["origin"].to_numpy()[plan.indices]
+                                                    == "gan"]).size),
+        "gan_draws_per_epoch": int(plan.counts.get(pos, {}).get("gan", 0)),
         "draws_per_epoch": {data.classes[c]: v for c, v in sorted(plan.counts.items())},
         "left_out": data.left_out, "unsplit_rows": data.unsplit,
         "val_images": int(data.masks["val"].sum()), "test_images": int(data.masks["test"].sum()),

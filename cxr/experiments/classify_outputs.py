@@ -92,7 +92,8 @@ def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
     t.add_row("test images / patients", f"{metrics['n_images']} / {metrics['n_patients']}")
     per = run["draws_per_epoch"]
     t.add_row("train draws per epoch", ", ".join(f"{c}: {per[c]}" for c in per))
-    t.add_row("GAN images per epoch", str(run["gan_per_epoch"]))
+    t.add_row("GAN images per epoch (draws)",
+              f"{run['gan_per_epoch']} ({run.get('gan_draws_per_epoch', run['gan_per_epoch'])})")
     if run["left_out"]:
         t.add_row("left out by task", ", ".join(f"{k} {v}" for k, v in run["left_out"].items()))
     t.add_row("epochs run / best val AUROC",
