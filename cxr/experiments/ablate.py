@@ -207,6 +207,7 @@ def run_sweep(
     )
     sweep_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, sweep_dir, name="sweep.yaml")
+    prepared = inputs is None
     if inputs is None:
         from cxr.experiments.sweep_inputs import prepare_inputs
 
@@ -234,6 +235,10 @@ def run_sweep(
         results_csv=results_csv,
         console=console,
     )
+    if prepared:
+        from cxr.experiments.sweep_inputs import evaluate_gans
+
+        evaluate_gans(dict(inputs), tasks, console=console)
     from cxr.experiments.sweep_summary import write_summary
 
     counts = write_summary(cfg, tasks, errors, sweep_dir, inputs=inputs, console=console)

@@ -119,9 +119,9 @@ def _explain_subset(split_manifest: Path, out: Path, n: int) -> Path:
 
 
 def _best_cell(sweep_dir: Path) -> dict[str, Any]:
-    import pandas as pd
+    from cxr.experiments.sweep_results import read_table
 
-    res = pd.read_csv(sweep_dir / "results.csv", keep_default_na=False)
+    res = read_table(sweep_dir / "results.csv")
     done = res[res["status"] == "done"]
     if done.empty:
         from cxr.errors import CxrError

@@ -82,7 +82,7 @@ def _add(items: list[Any], value: Any) -> None:
 
 
 def _from_sweep(found: Found, sweep: Path) -> None:
-    import pandas as pd
+    from cxr.experiments.sweep_results import read_table
 
     found.sweep_dir = sweep
     inputs = (
@@ -100,7 +100,7 @@ def _from_sweep(found: Found, sweep: Path) -> None:
     cfg = yaml.safe_load((sweep / "sweep.yaml").read_text()) or {}
     found.positive = cfg.get("positive", found.positive)
     if (sweep / "results.csv").is_file():
-        res = pd.read_csv(sweep / "results.csv", keep_default_na=False)
+        res = read_table(sweep / "results.csv")
         done = res[res["status"] == "done"]
         first = done[done["seed"] == done["seed"].min()] if len(done) else done
         if len(first):
@@ -140,7 +140,7 @@ def discover(root: str | Path) -> Found:
             _from_sweep(found, sweeps[0])
     for d in _walk(root, "explain.json"):
         _add(found.explain_dirs, d)
-    for d in _walk(root, "eval.json"):
+    for d in _walk(root, "eval.json", depth=5):
         _add(found.gan_evals, d / "eval.json")
     for d in _walk(root, "losses.csv"):
         if (d / "samples").is_dir():

@@ -201,7 +201,11 @@ def sweep_section(found: Found) -> Section | str:
     d = found.sweep_dir
     if not (d / "summary.csv").is_file():
         return f"{d}: sweep has no summary.csv yet (run `cxr ablate` to the end)"
-    read = lambda name: pd.read_csv(d / name, keep_default_na=False)  # noqa: E731
+    from cxr.experiments.sweep_results import read_table
+
+    def read(name: str) -> pd.DataFrame:
+        return read_table(d / name)
+
     summary, results = read("summary.csv"), read("results.csv")
     doc = json.loads((d / "summary.json").read_text()) if (d / "summary.json").is_file() else {}
     counts = results["status"].value_counts().to_dict()

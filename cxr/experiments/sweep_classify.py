@@ -54,18 +54,20 @@ def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> 
             f"cell {cell.prefix()}: synthetic ratio {cell.ratio:g} needs GAN images "
             "(train a GAN in the sweep or pass --synthetic-manifest)"
         )
-    cfg = build_config(
-        ClassifyConfig,
-        None,
-        **{**config_to_dict(base), **arm},
-        manifest=inputs.manifest,
-        synthetic_manifest=inputs.synthetic_manifest if cell.ratio > 0 else "",
-        backbone=cell.backbone,
-        loss=cell.loss,
-        seed=cell.seed,
-        devices=sweep.devices or None,
-        strategy=sweep.strategy or None,
-    )
+    fields = {
+        **config_to_dict(base),
+        **arm,
+        "manifest": inputs.manifest,
+        "synthetic_manifest": inputs.synthetic_manifest if cell.ratio > 0 else "",
+        "backbone": cell.backbone,
+        "loss": cell.loss,
+        "seed": cell.seed,
+    }
+    if sweep.devices:
+        fields["devices"] = sweep.devices
+    if sweep.strategy:
+        fields["strategy"] = sweep.strategy
+    cfg = build_config(ClassifyConfig, None, **fields)
     resolved = config_to_dict(cfg)
     resolved["_inputs"] = {
         "manifest_key": inputs.manifest_key,
@@ -76,8 +78,14 @@ def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> 
 
 def classify_cell(task: CellTask) -> None:
     """Run `cxr classify` for one cell into its run dir (Lightning resumes a killed cell)."""
+    import logging
+    import warnings
+
     from cxr.experiments.classify import run_classify
 
+    # many cells share one console: keep Lightning's per-run banners out of the live view
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     fields = {k: v for k, v in task.config.items() if not k.startswith("_")}
     cfg = build_config(ClassifyConfig, None, **fields)
     run_classify(cfg, Path(task.run_dir), progress=False)

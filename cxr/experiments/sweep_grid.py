@@ -4,8 +4,8 @@ A cell is one classify run: (backbone, synthetic ratio or classical baseline,
 loss, training seed, split seed). Its run directory is named
 ``<backbone>-<arm>-<loss>-seed<k>[-split<s>]-<hash8>``, where the hash covers the
 cell's *resolved* config (every classify field but resources and file locations,
-and the input manifests' content keys), so a changed setting never reuses an old result, and an unchanged one
-always does.
+and the input manifests' content keys), so a changed setting never reuses an
+old result, and an unchanged one always does.
 
 :func:`execute_cell` runs in the worker (this process or a Ray task). It writes
 ``cell.json`` first and the ``done`` marker last, both atomically: a directory

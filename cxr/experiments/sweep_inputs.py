@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from rich.console import Console
 from cxr.config import GanConfig, SplitConfig, SweepConfig, build_config
 from cxr.errors import ConfigError
 from cxr.experiments.ablate import SplitInputs
+from cxr.experiments.sweep_grid import CellTask
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,25 +110,59 @@ def _train_and_synth(
             seed=seed,
             progress=True,
         )
-    _evaluate_gan(gan_dir, ckpt, manifest, syn, console)
     return syn
 
 
-def _evaluate_gan(gan_dir: Path, ckpt: Path, manifest: Path, syn: Path, console: Console) -> None:
-    """FID/KID of the synthetic images (`cxr gan eval`) when that stage is installed."""
-    try:
-        from cxr.experiments import gan_eval
-    except ImportError:
-        console.print("[yellow]note:[/] GAN evaluation stage not available; FID/KID skipped")
-        return
-    out = gan_dir / "eval"
-    if (out / "eval.json").is_file():
-        return
-    run = getattr(gan_eval, "run_gan_eval", None)
-    if run is None:
-        console.print("[yellow]note:[/] cxr.experiments.gan_eval has no run_gan_eval; skipped")
-        return
-    run(manifest=manifest, synthetic_manifest=syn, out_dir=out, progress=True)
+def evaluate_gans(
+    inputs: dict[int | None, SplitInputs],
+    tasks: Sequence[CellTask],
+    *,
+    console: Console | None = None,
+) -> None:
+    """FID/KID (`cxr gan eval`) of each GAN the sweep trained, once its reference cell is done.
+
+    The feature space is the penultimate layer of the split's ratio-0 classifier
+    (trained on real images only): Inception weights are not downloaded, and
+    domain features are argued to be more meaningful for radiographs
+    (Kynkäänniemi et al., ICLR 2023). Skipped when ``eval/eval.json`` exists.
+    """
+    from cxr.experiments.gan_eval import run_gan_eval
+    from cxr.experiments.sweep_grid import is_done
+
+    console = console or Console()
+    seen: set[str] = set()
+    for split_seed, inp in inputs.items():
+        if not inp.gan_dir or not inp.synthetic_manifest or inp.gan_dir in seen:
+            continue
+        seen.add(inp.gan_dir)
+        out = Path(inp.gan_dir).parent / "eval"
+        if (out / "eval.json").is_file():
+            continue
+        refs = [
+            t
+            for t in tasks
+            if t.cell.split_seed == split_seed
+            and t.cell.is_reference
+            and is_done(t.run_dir)
+            and (Path(t.run_dir) / "best.ckpt").is_file()
+        ]
+        if not refs:
+            console.print(
+                f"[yellow]note:[/] no finished ratio-0 cell for {inp.gan_dir}: "
+                "GAN evaluation skipped"
+            )
+            continue
+        ckpt = Path(refs[0].run_dir) / "best.ckpt"
+        console.print(f"evaluating {inp.synthetic_manifest} (features of {ckpt})")
+        res = run_gan_eval(
+            manifest=inp.manifest,
+            synthetic_manifest=inp.synthetic_manifest,
+            out_dir=out,
+            classifier=ckpt,
+            progress=False,
+        )
+        for w in res.warnings:
+            console.print(f"[yellow]note:[/] {w}")
 
 
 def _filter_to_train(syn: Path, manifest: Path, out: Path) -> tuple[Path, int]:
@@ -173,7 +209,7 @@ def prepare_inputs(
             syn, dropped = _filter_to_train(
                 shared, manifest, sweep_dir / "gan" / f"shared-{tag}.csv"
             )
-            gan_dir = str(sweep_dir / "gan" / "shared")
+            gan_dir = str(sweep_dir / "gan" / "shared" / "train")
             notes.append(
                 f"Shared GAN (--shared-gan): trained on the train split of split seed {seeds[0]}; "
                 f"for split {tag} its weights have seen some validation/test patients, so results "

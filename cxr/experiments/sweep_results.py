@@ -65,6 +65,30 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
     return out
 
 
+TEXT_COLUMNS = (
+    "key",
+    "backbone",
+    "arm",
+    "loss",
+    "baseline",
+    "split_seed",
+    "status",
+    "error",
+    "run_dir",
+)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read results/summary/comparison CSVs: numbers as floats (blank = NaN), text as str."""
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    for col in TEXT_COLUMNS:
+        if col in df.columns:
+            df[col] = df[col].fillna("").astype(str).str.replace(r"\.0$", "", regex=True)
+    return df
+
+
 def cell_status(run_dir: str | Path) -> str:
     d = Path(run_dir)
     if (d / DONE).is_file():
