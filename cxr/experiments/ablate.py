@@ -33,7 +33,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cxr.config import SweepConfig, save_config
 from cxr.errors import ConfigError
@@ -243,17 +242,3 @@ def run_sweep(
 
     counts = write_summary(cfg, tasks, errors, sweep_dir, inputs=inputs, console=console)
     return SweepResult(sweep_dir, results_csv, counts, [o.key for o in outcomes])
-
-
-def summary_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
-    """A rich table of selected columns (floats to 3 decimals)."""
-    table = Table(title=title)
-    for c in columns:
-        table.add_column(c, justify="right" if c not in ("backbone", "loss", "arm") else "left")
-    for r in rows:
-        cells = []
-        for c in columns:
-            v = r.get(c, "")
-            cells.append(f"{v:.3f}" if isinstance(v, float) else str(v))
-        table.add_row(*cells)
-    return table

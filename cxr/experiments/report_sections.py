@@ -201,7 +201,7 @@ def sweep_section(found: Found) -> Section | str:
     d = found.sweep_dir
     if not (d / "summary.csv").is_file():
         return f"{d}: sweep has no summary.csv yet (run `cxr ablate` to the end)"
-    from cxr.experiments.sweep_results import read_table
+    from cxr.experiments.sweep_results import display_table, read_table
 
     def read(name: str) -> pd.DataFrame:
         return read_table(d / name)
@@ -225,35 +225,39 @@ def sweep_section(found: Found) -> Section | str:
     ]
     if figs:
         parts.append('<div class="grid">' + "".join(figs) + "</div>")
-    cols = ["backbone", "loss", "arm", "n_seeds"] + [
-        f"{m}{s}" for m in head for s in ("", "_lo", "_hi")
-    ]
-    parts.append("<h3>Mean over seeds</h3>" + _table(summary[[c for c in cols if c in summary]]))
+    keys = ["backbone", "loss", "arm", "n_seeds"]
+    parts.append(
+        "<h3>Mean over seeds [t-interval]</h3>" + _table(display_table(summary, keys, head))
+    )
     gains = read("gains.csv") if (d / "gains.csv").is_file() else pd.DataFrame()
     if len(gains):
+        shown = display_table(
+            gains,
+            keys,
+            ["auroc_diff", "acc_diff"],
+            extra=["delong_significant", "mcnemar_significant"],
+        )
+        shown = shown.rename(
+            columns={
+                "delong_significant": "seeds with DeLong p<0.05",
+                "mcnemar_significant": "seeds with McNemar p<0.05",
+            }
+        )
         parts.append(
-            "<h3>Paired gain over ratio 0 (same seed, same test images)</h3>" + _table(gains)
+            "<h3>Paired gain over ratio 0 (same seed, same test images) [t-interval over seeds]"
+            "</h3>" + _table(shown)
         )
     comp = read("comparisons.csv") if (d / "comparisons.csv").is_file() else pd.DataFrame()
     if len(comp):
-        keep = [
-            "backbone",
-            "loss",
-            "arm",
-            "seed",
-            "split_seed",
-            "auroc_ref",
-            "auroc",
-            "auroc_diff",
-            "auroc_diff_lo",
-            "auroc_diff_hi",
-            "delong_p",
-            "acc_diff",
-            "mcnemar_p",
-        ]
-        parts.append(
-            "<h3>Per-seed paired tests</h3>" + _table(comp[[c for c in keep if c in comp]], 4)
+        comp = comp.rename(columns={"auroc": "auroc_arm"})
+        shown = display_table(
+            comp,
+            ["backbone", "loss", "arm", "seed", "split_seed"],
+            ["auroc_diff"],
+            extra=["auroc_ref", "auroc_arm", "delong_p", "acc_diff", "mcnemar_p"],
         )
+        shown = shown.rename(columns={"auroc_diff": "AUROC gain [paired bootstrap CI]"})
+        parts.append("<h3>Per-seed paired tests</h3>" + _table(shown))
     failed = results[results["status"] == "failed"]
     if len(failed):
         parts.append("<h3>Failed cells</h3>" + _table(failed[["key", "error"]]))

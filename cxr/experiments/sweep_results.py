@@ -282,3 +282,37 @@ def gains(comparisons: pd.DataFrame, confidence: float = 0.95, alpha: float = 0.
         "mcnemar_significant",
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _ci_text(v: float, lo: float, hi: float, digits: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if lo is None or hi is None or math.isnan(float(lo)) or math.isnan(float(hi)):
+        return f"{v:.{digits}f}"
+    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def display_table(
+    df: pd.DataFrame,
+    keys: Sequence[str],
+    metrics: Sequence[str],
+    digits: int = 3,
+    extra: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Readable table: key columns, then one ``value [lo, hi]`` text column per metric."""
+    import pandas as pd
+
+    out = pd.DataFrame({k: df[k].astype(str) for k in keys if k in df.columns})
+    for m in metrics:
+        if m not in df.columns:
+            continue
+        lo = df[f"{m}_lo"] if f"{m}_lo" in df.columns else pd.Series(math.nan, index=df.index)
+        hi = df[f"{m}_hi"] if f"{m}_hi" in df.columns else pd.Series(math.nan, index=df.index)
+        out[m] = [
+            _ci_text(float(v), float(a), float(b), digits)
+            for v, a, b in zip(df[m], lo, hi, strict=True)
+        ]
+    for e in extra:
+        if e in df.columns:
+            out[e] = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in df[e]]
+    return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.table import Table
 
 from cxr.config import SweepConfig
 from cxr.errors import CxrError
@@ -23,6 +24,7 @@ from cxr.experiments.sweep_grid import CellTask
 from cxr.experiments.sweep_results import (
     collect_results,
     compare_to_reference,
+    display_table,
     gains,
     metric_columns,
     summarise,
@@ -33,6 +35,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from cxr.experiments.ablate import SplitInputs
+
+
+HEAD_METRICS = ("auroc", "accuracy", "sensitivity", "specificity")
+
+
+def df_table(title: str, df: pd.DataFrame) -> Table:
+    """A rich table of a (text) DataFrame."""
+    table = Table(title=title)
+    for c in df.columns:
+        table.add_column(str(c), justify="left" if df[c].dtype.kind not in "fi" else "right")
+    for row in df.itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    return table
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
@@ -57,8 +72,6 @@ def write_summary(
     console: Console | None = None,
 ) -> dict[str, int]:
     """results.csv, summary.csv, comparisons.csv, gains.csv, summary.json; returns status counts."""
-    from cxr.experiments.ablate import summary_table
-
     console = console or Console()
     results = collect_results(tasks, dict(errors))
     _csv(results, sweep_dir / "results.csv")
@@ -109,26 +122,17 @@ def write_summary(
     }
     atomic_write_text(sweep_dir / "summary.json", json.dumps(doc, indent=2) + "\n")
 
-    head = [m for m in ("auroc", "accuracy", "f1", "sensitivity") if m in summary.columns]
-    head = head or metric_columns(summary)[:3]
-    cols = ["backbone", "loss", "arm", "n_seeds"]
-    for m in head:
-        cols += [m, f"{m}_lo", f"{m}_hi"]
-    console.print(summary_table("mean over seeds (t-interval)", summary.to_dict("records"), cols))
+    head = [m for m in HEAD_METRICS if m in summary.columns] or metric_columns(summary)[:3]
+    keys = ["backbone", "loss", "arm", "n_seeds"]
+    console.print(df_table("mean over seeds [t-interval]", display_table(summary, keys, head)))
     if len(gain):
-        gcols = [
-            "backbone",
-            "loss",
-            "arm",
-            "n_seeds",
-            "auroc_diff",
-            "auroc_diff_lo",
-            "auroc_diff_hi",
-            "delong_significant",
-            "acc_diff",
-            "mcnemar_significant",
-        ]
-        console.print(summary_table("paired gain over ratio 0", gain.to_dict("records"), gcols))
+        shown = display_table(
+            gain,
+            keys,
+            ["auroc_diff", "acc_diff"],
+            extra=["delong_significant", "mcnemar_significant"],
+        )
+        console.print(df_table("paired gain over ratio 0 [t-interval over seeds]", shown))
     console.print(
         f"cells: {counts['done']} done, {counts['failed']} failed, {counts['pending']} pending "
         f"-> {sweep_dir / 'results.csv'}"
