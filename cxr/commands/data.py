@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Build and check datasets: phantom, index, split, cache.", no_args_is_help=True)
+app = typer.Typer(
+    help="Build and check datasets: phantom, index, split, cache.", no_args_is_help=True
+)
 
 
 @app.command("phantom")

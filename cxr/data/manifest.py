@@ -128,7 +128,7 @@ def validate(df: pd.DataFrame, *, check_files: bool = True, source: str = "manif
         if bool(mask.any()):
             i = int(mask.to_numpy().nonzero()[0][0])
             raise ManifestError(
-                f"{source}: row {i + 2} ({df['image_path'].iat[i] or '<no path>'}): {what}"
+                f"{source}: row {i + 2} ({str(df['image_path'].iat[i]) or '<no path>'}): {what}"
             )
 
     labels = df["label"].astype(str)
