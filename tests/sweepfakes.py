@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from cxr.data.manifest import new_manifest, save_manifest
 from cxr.experiments.ablate import SplitInputs
 from cxr.experiments.sweep_grid import Cell, CellTask
 
@@ -70,3 +72,50 @@ def fake_cell(task: CellTask) -> None:
         "accuracy": {"value": acc, "ci_low": acc - 0.05, "ci_high": acc + 0.05},
     }
     (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def png(path: Path, seed: int, size: int = 32) -> None:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    img = (120 + 60 * np.sin(xx / 4 + seed) + rng.normal(0, 10, (size, size))).clip(0, 255)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img.astype(np.uint8)).save(path)
+
+
+def make_manifests(root: Path) -> tuple[Path, Path]:
+    rows, gan = [], []
+    for p in range(12):
+        split = ("train", "train", "val", "test")[p % 4]
+        label = ("covid", "normal", "pneumonia")[p % 3]
+        img = root / "images" / f"p{p}.png"
+        png(img, p)
+        rows.append(
+            {
+                "image_path": str(img),
+                "patient_id": f"ph:p{p}",
+                "label": label,
+                "dataset": "ph",
+                "split": split,
+                "content_hash": f"h{p}",
+            }
+        )
+    for k, p in enumerate(q for q in range(12) if q % 4 in (0, 1)):
+        img = root / "gan" / f"g{k}.png"
+        png(img, 100 + k)
+        gan.append(
+            {
+                "image_path": str(img),
+                "patient_id": f"gan:p{p}-{k}",
+                "label": "covid",
+                "dataset": "gan",
+                "origin": "gan",
+                "split": "train",
+                "content_hash": f"g{k}",
+                "source_image": str(root / "images" / f"p{p}.png"),
+                "source_patient": f"ph:p{p}",
+            }
+        )
+    return (
+        save_manifest(new_manifest(rows), root / "manifest.csv"),
+        save_manifest(new_manifest(gan), root / "synthetic.csv"),
+    )

@@ -283,3 +283,62 @@ def test_cli_ablate_bad_ratio_is_one_line_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "cxr: error: --synthetic: ratios must be in [0, 1), got 2"
+
+
+def test_prepare_inputs_given_split_and_gan_rows(tmp_path: Path) -> None:
+    from sweepfakes import make_manifests
+
+    from cxr.experiments.sweep_inputs import prepare_inputs
+
+    manifest, synthetic = make_manifests(tmp_path / "data")
+    cfg = _cfg(tmp_path, manifest=str(manifest), synthetic_manifest=str(synthetic))
+    inputs = prepare_inputs(cfg, Path(cfg.out), console=QUIET)
+    (inp,) = inputs.values()
+    assert inp.manifest == str(manifest) and inp.synthetic_manifest == str(synthetic)
+    assert inp.manifest_key and inp.synthetic_key and "not trained by this sweep" in inp.notes[0]
+    # keys are content keys: the same data gives the same key
+    again = prepare_inputs(cfg, Path(cfg.out), console=QUIET)[None]
+    assert again.manifest_key == inp.manifest_key
+
+
+def test_prepare_inputs_refuses_unsplit_manifest(tmp_path: Path) -> None:
+    import pandas as pd
+    from sweepfakes import make_manifests
+
+    from cxr.data.manifest import load_manifest, save_manifest
+    from cxr.experiments.sweep_inputs import prepare_inputs
+
+    manifest, _ = make_manifests(tmp_path / "data")
+    df = load_manifest(manifest)
+    save_manifest(df.assign(split=pd.Series([""] * len(df))), manifest)
+    cfg = _cfg(tmp_path, manifest=str(manifest), synthetic=(0.0,))
+    with pytest.raises(ConfigError, match="run `cxr data split` first or pass --split-seeds"):
+        prepare_inputs(cfg, Path(cfg.out), console=QUIET)
+
+
+def test_prepare_inputs_resplits_per_seed(tmp_path: Path) -> None:
+    from sweepfakes import make_manifests
+
+    from cxr.data.manifest import load_manifest
+    from cxr.experiments.sweep_inputs import prepare_inputs
+
+    manifest, _ = make_manifests(tmp_path / "data")
+    cfg = _cfg(tmp_path, manifest=str(manifest), synthetic=(0.0,), split_seeds=(0, 1))
+    inputs = prepare_inputs(cfg, Path(cfg.out), console=QUIET)
+    assert set(inputs) == {0, 1}
+    assert inputs[0].manifest_key != inputs[1].manifest_key  # different patient assignment
+    for seed, inp in inputs.items():
+        assert inp.manifest.endswith(f"splits/split{seed}/manifest.csv")
+        df = load_manifest(inp.manifest)
+        assert {"train", "val", "test"} <= set(df["split"])
+    # a cell's key depends on its split
+    tasks = plan_cells(
+        expand_grid(
+            backbones=("a",), synthetic=(0.0,), seeds=1, losses=("ce",), split_seeds=(0, 1)
+        ),
+        inputs,
+        cfg.out,
+        lambda c, i: {"m": i.manifest_key},
+    )
+    assert tasks[0].key.startswith("a-syn0-ce-seed0-split0-")
+    assert tasks[0].key[-8:] != tasks[1].key[-8:]

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 from rich.console import Console
-from sweepfakes import fake_cell, resolve
+from sweepfakes import fake_cell, make_manifests, png, resolve
 
 from cxr.config import SweepConfig
-from cxr.data.manifest import new_manifest, save_manifest
 from cxr.experiments.ablate import SplitInputs, run_sweep
 from cxr.experiments.executors import LocalExecutor
 from cxr.experiments.report import build_report
@@ -32,57 +31,10 @@ HEADINGS = (
 )
 
 
-def _png(path: Path, seed: int, size: int = 32) -> None:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    img = (120 + 60 * np.sin(xx / 4 + seed) + rng.normal(0, 10, (size, size))).clip(0, 255)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(img.astype(np.uint8)).save(path)
-
-
-def _manifests(root: Path) -> tuple[Path, Path]:
-    rows, gan = [], []
-    for p in range(12):
-        split = ("train", "train", "val", "test")[p % 4]
-        label = ("covid", "normal", "pneumonia")[p % 3]
-        img = root / "images" / f"p{p}.png"
-        _png(img, p)
-        rows.append(
-            {
-                "image_path": str(img),
-                "patient_id": f"ph:p{p}",
-                "label": label,
-                "dataset": "ph",
-                "split": split,
-                "content_hash": f"h{p}",
-            }
-        )
-    for k, p in enumerate(q for q in range(12) if q % 4 in (0, 1)):
-        img = root / "gan" / f"g{k}.png"
-        _png(img, 100 + k)
-        gan.append(
-            {
-                "image_path": str(img),
-                "patient_id": f"gan:p{p}-{k}",
-                "label": "covid",
-                "dataset": "gan",
-                "origin": "gan",
-                "split": "train",
-                "content_hash": f"g{k}",
-                "source_image": str(root / "images" / f"p{p}.png"),
-                "source_patient": f"ph:p{p}",
-            }
-        )
-    return (
-        save_manifest(new_manifest(rows), root / "manifest.csv"),
-        save_manifest(new_manifest(gan), root / "synthetic.csv"),
-    )
-
-
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rep")
-    manifest, synthetic = _manifests(root / "data")
+    manifest, synthetic = make_manifests(root / "data")
     sweep = root / "sweep"
     inputs = {
         None: SplitInputs(
@@ -110,11 +62,11 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     gan = sweep / "gan" / "split-none"
     (gan / "samples").mkdir(parents=True)
-    _png(gan / "samples" / "epoch_003.png", 7, 96)
+    png(gan / "samples" / "epoch_003.png", 7, 96)
     (gan / "losses.csv").write_text("epoch,loss\n1,1.0\n")
     (gan / "eval.json").write_text(json.dumps({"fid": 41.5, "kid": {"mean": 0.031, "std": 0.004}}))
     ex = root / "explain"
-    _png(ex / "sheets" / "true-covid__pred-covid.png", 9, 120)
+    png(ex / "sheets" / "true-covid__pred-covid.png", 9, 120)
     (ex / "explain.json").write_text(
         json.dumps(
             {
