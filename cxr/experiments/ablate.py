@@ -160,7 +160,13 @@ def run_cells(
                 if outcome.status == "failed":
                     errors[task.key] = outcome.error
                     console.print(f"[red]cell failed[/] {task.key}: {outcome.error}")
-                progress.update(bar, advance=1, running=len(running), **counts)
+                progress.update(
+                    bar,
+                    advance=1,
+                    running=len(running),
+                    done=counts["done"],
+                    failed=counts["failed"],
+                )
                 write_results()
         finally:
             write_results()

@@ -93,7 +93,7 @@ def _from_sweep(found: Found, sweep: Path) -> None:
         syn = split.get("synthetic_manifest")
         _add(found.synthetic_manifests, syn)
         if syn:
-            found.synthetic_for.setdefault(split.get("manifest"), []).append(syn)
+            found.synthetic_for.setdefault(str(split.get("manifest")), []).append(syn)
         _add(found.gan_dirs, split.get("gan_dir"))
         for note in split.get("notes", []):
             _add(found.leakage_notes, note)
@@ -132,7 +132,7 @@ def discover(root: str | Path) -> Found:
             syn = cfg.get("synthetic_manifest")
             if syn and float(cfg.get("synthetic_ratio", 0) or 0) > 0:
                 _add(found.synthetic_manifests, syn)
-                found.synthetic_for.setdefault(cfg.get("manifest"), []).append(syn)
+                found.synthetic_for.setdefault(str(cfg.get("manifest")), []).append(syn)
     else:
         sweeps = [root] if (root / "sweep.yaml").is_file() else _walk(root, "sweep.yaml", 2)
         found = Found(root, "sweep" if sweeps and sweeps[0] == root else "folder")
