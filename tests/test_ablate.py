@@ -342,3 +342,39 @@ def test_prepare_inputs_resplits_per_seed(tmp_path: Path) -> None:
     )
     assert tasks[0].key.startswith("a-syn0-ce-seed0-split0-")
     assert tasks[0].key[-8:] != tasks[1].key[-8:]
+
+
+def test_resolve_classify_arms_and_resource_passthrough() -> None:
+    from cxr.experiments.sweep_classify import resolve_classify
+
+    inp = SplitInputs(
+        manifest="m.csv", synthetic_manifest="g.csv", manifest_key="k1", synthetic_key="k2"
+    )
+    sweep = SweepConfig(classify={"epochs": 3, "augment": "light"}, devices="2", strategy="ddp")
+    ref = resolve_classify(Cell("resnet18", 0.0, "ce", 1), inp, sweep=sweep)
+    gan = resolve_classify(Cell("resnet18", 0.3, "ce", 1), inp, sweep=sweep)
+    over = resolve_classify(Cell("resnet18", 0.0, "ce", 1, "oversample"), inp, sweep=sweep)
+    aug = resolve_classify(Cell("resnet18", 0.0, "ce", 1, "augment"), inp, sweep=sweep)
+    assert (ref["synthetic_ratio"], ref["balance"], ref["augment"]) == (0.0, "none", "none")
+    assert ref["synthetic_manifest"] == "" and gan["synthetic_manifest"] == "g.csv"
+    assert (gan["synthetic_ratio"], gan["augment"]) == (0.3, "none")
+    assert (over["balance"], over["augment"]) == ("oversample", "none")
+    assert (aug["balance"], aug["augment"]) == ("none", "light")
+    assert ref["epochs"] == 3 and ref["seed"] == 1
+    assert (ref["devices"], ref["strategy"]) == ("2", "ddp")  # passed through to Lightning
+    # resources do not change a cell's identity; the data's content key does
+    cpu = resolve_classify(
+        Cell("resnet18", 0.0, "ce", 1),
+        inp,
+        sweep=SweepConfig(classify={"epochs": 3, "augment": "light"}),
+    )
+    assert cell_key(Cell("resnet18", 0.0, "ce", 1), cpu) == cell_key(
+        Cell("resnet18", 0.0, "ce", 1), ref
+    )
+    other = SplitInputs(manifest="m.csv", manifest_key="k9")
+    assert cell_key(Cell("resnet18", 0.0, "ce", 1), ref) != cell_key(
+        Cell("resnet18", 0.0, "ce", 1),
+        resolve_classify(Cell("resnet18", 0.0, "ce", 1), other, sweep=sweep),
+    )
+    with pytest.raises(ConfigError, match="needs GAN images"):
+        resolve_classify(Cell("resnet18", 0.3, "ce", 1), other, sweep=sweep)
