@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -36,6 +36,10 @@ class Backbone(nn.Module):
 
     name: str = ""
     num_features: int = 0
+    #: the wrapped torchvision network (typed loosely: its submodules differ per architecture)
+    model: Any
+    #: what the pretrained-weight load did (a cxr.classifier.weights.LoadReport)
+    load_report: Any
     #: dotted path (inside ``self.model``) of the first convolution
     first_conv: str = ""
     #: normalisation the pretrained weights expect for an RGB image in [0, 1]
@@ -179,5 +183,5 @@ def create_backbone(
         model.adapt_input(in_chans)
     model.reset_head(num_classes)
     model.num_classes = num_classes
-    model.load_report = report  # type: ignore[assignment]
+    model.load_report = report
     return model

@@ -70,6 +70,7 @@ def fold_grey_input(
         dtype=conv.weight.dtype,
     )
     new.weight.copy_(w_grey.to(conv.weight.dtype))
+    assert new.bias is not None
     new.bias.copy_(b_grey.to(conv.weight.dtype))
     return new
 
@@ -96,11 +97,8 @@ def replace_first_conv(
 ) -> None:
     """Swap the conv at ``dotted`` for its grey-input fold (in place)."""
     parent, leaf = get_submodule_parent(root, dotted)
-    conv = getattr(parent, leaf) if not leaf.isdigit() else parent[int(leaf)]  # type: ignore[index]
+    conv = root.get_submodule(dotted)
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"{dotted} is {type(conv).__name__}, not Conv2d")
-    new = fold_grey_input(conv, mean, std)
-    if leaf.isdigit():
-        parent[int(leaf)] = new  # type: ignore[index]
-    else:
-        setattr(parent, leaf, new)
+    # setattr also replaces numbered children of nn.Sequential ("features.0")
+    setattr(parent, leaf, fold_grey_input(conv, mean, std))

@@ -125,7 +125,7 @@ def imagenet_weights_file(name: str) -> tuple[str, Path]:
     """(download URL, expected cache path) of torchvision's default ImageNet weights."""
     from torchvision.models import get_model_weights
 
-    url = get_model_weights(name).DEFAULT.url  # type: ignore[attr-defined]
+    url = get_model_weights(name).DEFAULT.url
     filename = Path(urlparse(url).path).name
     return url, Path(torch.hub.get_dir()) / "checkpoints" / filename
 
@@ -134,7 +134,7 @@ def load_imagenet(model: Backbone) -> LoadReport:
     """torchvision's default ImageNet weights for ``model.name`` (cache first, then download)."""
     from torchvision.models import get_model_weights
 
-    weights = get_model_weights(model.name).DEFAULT  # type: ignore[attr-defined]
+    weights = get_model_weights(model.name).DEFAULT
     url, cached = imagenet_weights_file(model.name)
     try:
         sd = weights.get_state_dict(progress=False, check_hash=True)

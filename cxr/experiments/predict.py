@@ -63,8 +63,8 @@ def run_predict(
         table.add_column(f"p({c})", justify="right")
     table.add_column("prediction")
     for r in rows:
-        table.add_row(Path(r["image"]).name, *[f"{r[f'p_{c}']:.3f}" for c in info.classes],
-                      r["prediction"])
+        table.add_row(Path(str(r["image"])).name,
+                      *[f"{r[f'p_{c}']:.3f}" for c in info.classes], str(r["prediction"]))
     Console(quiet=not progress).print(table)
     if out_csv is not None:
         import csv
