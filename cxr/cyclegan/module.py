@@ -142,7 +142,7 @@ class CycleGANModule(L.LightningModule):
     # ------------------------------------------------------------------ step
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         c = self.cfg
-        opt_g, opt_d = self.optimizers()  # type: ignore[misc]
+        opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
         gen = torch.Generator().manual_seed(
             int(
                 np.random.SeedSequence([c.seed, self.current_epoch, batch_idx]).generate_state(1)[0]
@@ -168,8 +168,10 @@ class CycleGANModule(L.LightningModule):
         losses["G_B"] = lsgan_g_loss(self.D_B(fake_A))
         losses["cycle_A"] = cycle_loss(rec_A, real_A, lam)
         losses["cycle_B"] = cycle_loss(rec_B, real_B, lam)
-        loss_g = sum(losses[k] for k in ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B"))
-        losses["G"] = loss_g  # type: ignore[assignment]
+        loss_g = torch.stack(
+            [losses[k] for k in ("G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B")]
+        ).sum()
+        losses["G"] = loss_g
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
@@ -229,7 +231,7 @@ class CycleGANModule(L.LightningModule):
             "pool_B": self.pool_B.state_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
-                "numpy": _np_state_to_torch(np.random.get_state()),
+                "numpy": _np_state_to_torch(tuple(np.random.get_state())),
                 "python": random.getstate(),
             },
         }

@@ -169,7 +169,7 @@ def run_gan_eval(
     try:
         if kind == "inception":
             extractor = _inception_extractor(find_inception_weights(inception_weights))
-        elif model is None:
+        elif model is None or info is None:
             raise ConfigError(
                 "--features xray needs --classifier CKPT (a classifier on real images)"
             )

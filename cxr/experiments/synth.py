@@ -118,7 +118,7 @@ def run_synth(
                 [
                     apply_augmentation(
                         load_preprocessed(
-                            src["image_path"].iat[i % n_src], info.image_size, info.resize_mode
+                            str(src["image_path"].iat[i % n_src]), info.image_size, info.resize_mode
                         ),
                         seeds[i],
                     )
