@@ -42,8 +42,24 @@ def _cfg(data: dict[str, Path], **kw) -> ClassifyConfig:
     return ClassifyConfig(**(base | kw))
 
 
-def test_binary_run_writes_everything_and_is_reused(data) -> None:
+def _record_save_all(monkeypatch) -> list[dict]:
+    """Wrap ``plots.save_all`` (still writing the PNGs) and record the keyword arguments."""
+    import cxr.classifier.plots as plots
+
+    calls: list[dict] = []
+    real = plots.save_all
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "save_all", spy)
+    return calls
+
+
+def test_binary_run_writes_everything_and_is_reused(data, monkeypatch) -> None:
     out = data["root"] / "run_bin"
+    plot_calls = _record_save_all(monkeypatch)
     res = run_classify(_cfg(data), out, progress=False)
     for name in ("config.yaml", "metrics.json", "run.json", "predictions.csv", "best.ckpt"):
         assert (out / name).is_file(), name
@@ -65,6 +81,9 @@ def test_binary_run_writes_everything_and_is_reused(data) -> None:
     assert info.image_size == 48 and info.manifest_key
     expected = np.where(preds["p_covid"] >= info.threshold - 1e-6, "covid", "rest")
     assert (preds["prediction"].to_numpy() == expected).all()
+    # the confusion-matrix plot uses the same validation threshold as metrics.json
+    assert len(plot_calls) == 1 and plot_calls[0].get("threshold") == res.run["threshold"]
+    assert plot_calls[0]["positive"] == "covid"
     # a rerun of the finished dir does not train again
     stamp = (out / "best.ckpt").stat().st_mtime_ns
     again = run_classify(_cfg(data), out, progress=False)
@@ -74,11 +93,15 @@ def test_binary_run_writes_everything_and_is_reused(data) -> None:
         run_classify(_cfg(data, lr=0.5), out, progress=False)
 
 
-def test_3class_with_synthetic_uses_the_documented_gan_count(data) -> None:
+def test_3class_with_synthetic_uses_the_documented_gan_count(data, monkeypatch) -> None:
     out = data["root"] / "run_3c"
     cfg = _cfg(data, task="3class", synthetic_ratio=0.3, synthetic_manifest=str(data["gan"]),
                loss="focal", balance="oversample", epochs=1, backbone="resnet18")
+    plot_calls = _record_save_all(monkeypatch)
     res = run_classify(cfg, out, progress=False)
+    # 3-class: no threshold is chosen, so the confusion matrix uses argmax like metrics.json
+    assert len(plot_calls) == 1 and "threshold" in plot_calls[0]
+    assert plot_calls[0]["threshold"] is None
     m = pd.read_csv(data["manifest"])
     r_covid = int(((m["split"] == "train") & (m["label"] == "covid")).sum())
     assert res.run["real_covid_train"] == r_covid

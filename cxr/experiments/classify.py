@@ -186,7 +186,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     write_json(out / "metrics.json", metrics)
     write_predictions(out / "predictions.csv", test_rows, y_test, p_test,
                       predict_labels(p_test, pos, threshold), data.classes)
-    save_all(y_test, p_test, data.classes, out / "plots", positive="covid")
+    save_all(y_test, p_test, data.classes, out / "plots", positive="covid", threshold=threshold)
     train_df = data.rows("train")
     info = ClassifierInfo(
         classes=data.classes, task=cfg.task, backbone=cfg.backbone, image_size=cfg.image_size,
