@@ -147,7 +147,8 @@ class AtomicEpochCheckpoint(Checkpoint):
         tmp = self.dirpath / ".last.ckpt.tmp"
         if trainer.is_global_zero:
             self.dirpath.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(tmp)
+        # full state (optimizers, schedulers, loops) is needed for an exact --resume
+        trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
             os.replace(tmp, self.last_path)
         trainer.strategy.barrier("cxr_gan_checkpoint")
