@@ -206,3 +206,35 @@ def test_progression_patient_and_all(tiny: dict[str, Path], tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     index = json.loads((out / "progression.json").read_text())
     assert sorted(index["patients"]) == ["toy:P0", "toy:P1", "toy:P2", "toy:P3"]
+
+
+def test_progression_without_lung_masks_uses_the_labelled_estimate(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    from cxr.data.manifest import load_manifest, save_manifest
+
+    df = load_manifest(tiny["manifest"])
+    df["lung_mask_path"] = ""
+    save_manifest(df, tmp_path / "nolung.csv")
+    args = [
+        "explain",
+        "progression",
+        "--checkpoint",
+        str(tiny["ckpt"]),
+        "--manifest",
+        str(tmp_path / "nolung.csv"),
+        "--patient",
+        "toy:P0",
+    ]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "est")])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "est" / "progression" / "toy_P0" / "progression.json").read_text())
+    assert rec["lung_source"] == "estimate"
+    assert any(s["involved"] is not None for s in rec["studies"])
+    res = CliRunner().invoke(app, [*args, "--no-lung-estimate", "--out", str(tmp_path / "none")])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(
+        (tmp_path / "none" / "progression" / "toy_P0" / "progression.json").read_text()
+    )
+    assert rec["lung_source"] == "none"
+    assert all(s["involved"] is None for s in rec["studies"])

@@ -89,11 +89,13 @@ def render_overlay(ex: Any, cfg: ExplainConfig) -> np.ndarray:
 
 
 def thumbnail(rgb: np.ndarray, side: int = 160) -> np.ndarray:
+    """Resize a tile to ``side`` px (down: area averaging; up: linear, so captions stay legible)."""
     import cv2
 
-    if rgb.shape[0] <= side:
+    if rgb.shape[0] == side:
         return rgb
-    return np.asarray(cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    interp = cv2.INTER_AREA if rgb.shape[0] > side else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(rgb, (side, side), interpolation=interp), dtype=np.uint8)
 
 
 def progress_bar(console: Any) -> Any:

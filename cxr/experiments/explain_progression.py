@@ -140,6 +140,7 @@ def _patient(
         smooth_samples=cfg.smooth_samples,
         smooth_sigma=cfg.smooth_sigma,
         seed=cfg.seed,
+        lung_fallback=fallback,
         on_batch=advance,
     ):
         has_mask = bool(ex.item.lung_mask_path)
