@@ -70,6 +70,8 @@ def ratio_plot(summary: pd.DataFrame, metric: str, confidence: float = 0.95) -> 
     Baseline arms (ratio 0, oversample / augment) are drawn as dotted horizontal lines.
     """
     fig, ax = _figure(6.0, 4.2)
+    values = summary[metric].to_numpy(float)
+    bounded = bool(np.nanmin(values) >= 0.0 and np.nanmax(values) <= 1.0)
     colors = iter(["#1f5f99", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#17202a", "#7f8c8d"])
     for (backbone, loss), grp in summary.groupby(["backbone", "loss"], sort=False):
         color = next(colors, None)
@@ -79,6 +81,8 @@ def ratio_plot(summary: pd.DataFrame, metric: str, confidence: float = 0.95) -> 
         name = f"{backbone} ({loss})"
         line = ax.plot(x, y, marker="o", lw=1.8, color=color, label=name)[0]
         lo, hi = gan[f"{metric}_lo"].to_numpy(float), gan[f"{metric}_hi"].to_numpy(float)
+        if bounded:  # a t-interval can leave [0, 1] with few seeds; the metric cannot
+            lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
         if np.isfinite(lo).any():
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
         styles = {"oversample": ":", "augment": "-."}
@@ -90,10 +94,11 @@ def ratio_plot(summary: pd.DataFrame, metric: str, confidence: float = 0.95) -> 
                 lw=1.2,
                 label=f"{name}: {b['baseline']} only",
             )
+    clip = ", clipped to [0, 1]" if bounded else ""
     ax.set(
         xlabel="synthetic ratio r (share of COVID draws that are GAN images)",
         ylabel=metric,
-        title=f"{metric} vs synthetic ratio (band: {confidence:.0%} t-interval over seeds)",
+        title=f"{metric} vs synthetic ratio (band: {confidence:.0%} t-interval over seeds{clip})",
     )
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3)

@@ -47,9 +47,10 @@ def _table(df: pd.DataFrame, digits: int = 3) -> str:
     )
 
 
-def _figure(png: bytes | Path, caption: str) -> str:
+def _figure(png: bytes | Path, caption: str, width: int | None = None) -> str:
+    size = f' style="width: {width}px"' if width else ""
     return (
-        f'<figure><img alt="{escape(caption)}" src="{plots.data_uri(png)}">'
+        f'<figure><img alt="{escape(caption)}"{size} src="{plots.data_uri(png)}">'
         f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
@@ -187,7 +188,9 @@ def gan_quality_section(found: Found) -> Section | str:
             table = pd.DataFrame(_flat(doc), columns=["metric", "value"])
         table = table.astype(str) if not len(table.columns) else table
         parts.append(f"<h3>{escape(str(path))}</h3>" + _table(table, 4))
-        for note in doc.get("notes", []) if isinstance(doc, dict) else []:
+        for note in (
+            (doc.get("notes", []) + doc.get("warnings", [])) if isinstance(doc, dict) else []
+        ):
             parts.append(f'<p class="note">{escape(str(note))}</p>')
     return Section("GAN quality (FID / KID)", "gan-quality", Markup("".join(parts)))
 
@@ -306,6 +309,14 @@ def roc_section(found: Found, positive: str = "covid") -> Section | str:
 
 
 # ------------------------------------------------------------------ Grad-CAM
+def _upscaled(png: Path, limit: int = 1100) -> int:
+    """Display width for a small contact sheet: twice its pixels, at most ``limit``."""
+    from PIL import Image
+
+    with Image.open(png) as im:
+        return min(2 * im.width, limit)
+
+
 def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
     import pandas as pd
 
@@ -342,10 +353,7 @@ def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
         if not imgs:
             imgs = sorted((d / "overlays").glob("*.png"))[:4]
         if imgs:
-            parts.append(
-                '<div class="grid">'
-                + "".join(_figure(p, p.name) for p in imgs if p.is_file())
-                + "</div>"
-            )
+            figs = "".join(_figure(p, p.name, _upscaled(p)) for p in imgs if p.is_file())
+            parts.append(f'<div class="grid">{figs}</div>')
         notes += [str(n) for n in doc.get("notes", [])]
     return Section("Grad-CAM examples and localization", "gradcam", Markup("".join(parts)), notes)
