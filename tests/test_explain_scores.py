@@ -25,6 +25,9 @@ def test_pointing_game_hit_miss_and_tolerance() -> None:
     assert not scores.pointing_game(heat, mask)
     assert not scores.pointing_game(heat, mask, tolerance=2)
     assert scores.pointing_game(heat, mask, tolerance=3)
+    plateau = np.zeros((32, 32), np.float32)
+    plateau[0, 0] = plateau[10, 6] = plateau[12, 8] = plateau[30, 30] = 1.0  # 2 of 4 maxima hit
+    assert scores.pointing_game(plateau, mask) == pytest.approx(0.5)
 
 
 def test_baselines_are_area_fractions() -> None:

@@ -61,16 +61,16 @@ def caption(rgb: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     import cv2
 
     h, w = rgb.shape[:2]
-    scale = max(0.3, w / 512.0)
-    line_h = int(18 * scale) + 4
+    scale = min(0.8, max(0.35, w / 420.0))  # legible on 160-px tiles, not huge on wide sheets
+    line_h = int(30 * scale) + 4
     band = np.zeros((line_h * len(lines) + 4, w, 3), dtype=np.uint8)
     for i, text in enumerate(lines):
         cv2.putText(
             band,
             text,
-            (3, line_h * (i + 1) - 2),
+            (3, line_h * (i + 1) - 3),
             cv2.FONT_HERSHEY_SIMPLEX,
-            scale * 0.55,
+            scale,
             _WHITE,
             1,
             cv2.LINE_AA,

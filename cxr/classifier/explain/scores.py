@@ -2,8 +2,9 @@
 
 * **Pointing game** (Zhang et al., ECCV 2016 / IJCV 2018): a hit when the
   map's maximum lies inside the lesion mask (optionally within ``tolerance``
-  pixels of it). Baseline: a uniformly random point hits with probability
-  equal to the (dilated) mask's area fraction - analytic.
+  pixels of it); ties count as the share of maximal pixels that hit.
+  Baseline: a uniformly random point hits with probability equal to the
+  (dilated) mask's area fraction - analytic.
 * **Energy inside a mask**: ``sum(map * mask) / sum(map)`` (the "energy-based
   pointing game" of Score-CAM, Wang et al. 2020), for the lesion mask and for
   the lungs. A low lung share means the model looks outside the lungs (text
@@ -48,12 +49,17 @@ def _dilate(mask: np.ndarray, tolerance: int) -> np.ndarray:
     return binary_dilation(mask, structure=(yy**2 + xx**2) <= tolerance**2)
 
 
-def pointing_game(heat: np.ndarray, mask: np.ndarray, *, tolerance: int = 0) -> bool:
-    """True when the map's (first) maximum lies in ``mask`` dilated by ``tolerance`` pixels."""
+def pointing_game(heat: np.ndarray, mask: np.ndarray, *, tolerance: int = 0) -> float:
+    """Hit (1.0) when the map's maximum lies in ``mask`` dilated by ``tolerance`` pixels.
+
+    Ties (plateaus from upsampling or percentile clipping) are broken uniformly
+    at random *in expectation*: the result is the share of maximal pixels that
+    hit, so a flat top is never decided by scan order.
+    """
     heat = np.asarray(heat, dtype=np.float64)
     m = _dilate(_as_mask(mask, heat.shape), tolerance)
-    y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
-    return bool(m[y, x])
+    top = heat >= heat.max() - 1e-6
+    return float(m[top].mean())
 
 
 def pointing_baseline(mask: np.ndarray, *, tolerance: int = 0) -> float:
@@ -125,7 +131,7 @@ def score_map(
     for name in SCORES:
         out[name] = out[f"{name}_baseline"] = None
     if lesion is not None and np.asarray(lesion, dtype=bool).any():
-        out["pointing"] = float(pointing_game(heat, lesion, tolerance=tolerance))
+        out["pointing"] = pointing_game(heat, lesion, tolerance=tolerance)
         out["pointing_baseline"] = pointing_baseline(lesion, tolerance=tolerance)
         out["lesion_energy"] = energy_share(heat, lesion)
         out["lesion_energy_baseline"] = float(np.asarray(lesion, dtype=bool).mean())
