@@ -175,6 +175,7 @@ def build_report(path: str | Path, out: str | Path | None = None, *, console: An
     from rich.console import Console
     from rich.table import Table
 
+    from cxr.experiments import report_gan_explain as rg
     from cxr.experiments import report_sections as rs
 
     console = console or Console()
@@ -182,11 +183,11 @@ def build_report(path: str | Path, out: str | Path | None = None, *, console: An
     builders: list[tuple[str, Callable[[Found], Any]]] = [
         ("Dataset", rs.dataset_section),
         ("Split and leakage checks", rs.leakage_section),
-        ("GAN samples", rs.gan_samples_section),
-        ("GAN quality (FID / KID)", rs.gan_quality_section),
+        ("GAN samples", rg.gan_samples_section),
+        ("GAN quality (FID / KID)", rg.gan_quality_section),
         ("Ablation sweep", rs.sweep_section),
         ("ROC curves", lambda f: rs.roc_section(f, f.positive)),
-        ("Grad-CAM examples and localization", rs.gradcam_section),
+        ("Grad-CAM examples and localization", rg.gradcam_section),
     ]
     sections, omitted = [], []
     for title, build in builders:

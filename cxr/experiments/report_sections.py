@@ -34,7 +34,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
 
 
-def _table(df: pd.DataFrame, digits: int = 3) -> str:
+def html_table(df: pd.DataFrame, digits: int = 3) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return "–" if math.isnan(v) else f"{v:.{digits}f}"
@@ -47,7 +47,7 @@ def _table(df: pd.DataFrame, digits: int = 3) -> str:
     )
 
 
-def _figure(png: bytes | Path, caption: str, width: int | None = None) -> str:
+def html_figure(png: bytes | Path, caption: str, width: int | None = None) -> str:
     size = f' style="width: {width}px"' if width else ""
     return (
         f'<figure><img alt="{escape(caption)}"{size} src="{plots.data_uri(png)}">'
@@ -55,7 +55,7 @@ def _figure(png: bytes | Path, caption: str, width: int | None = None) -> str:
     )
 
 
-def _load(path: str | Path) -> pd.DataFrame:
+def read_manifest(path: str | Path) -> pd.DataFrame:
     from cxr.data.manifest import load_manifest
 
     return load_manifest(path, check_files=False)
@@ -70,7 +70,7 @@ def dataset_section(found: Found) -> Section | str:
     parts, notes = [], []
     for path in found.manifests:
         try:
-            df = _load(path)
+            df = read_manifest(path)
         except CxrError as exc:
             notes.append(f"{path}: {exc}")
             continue
@@ -84,7 +84,7 @@ def dataset_section(found: Found) -> Section | str:
             f"<h3>{escape(str(path))}</h3>"
             f"<p>{len(df)} images, {df['patient_id'].nunique()} patients ({escape(per)});"
             f" origin: {escape(', '.join(f'{k} {v}' for k, v in origin.items()))}</p>"
-            + _table(counts)
+            + html_table(counts)
         )
     if not parts:
         return "; ".join(notes)
@@ -103,13 +103,13 @@ def leakage_section(found: Found) -> Section | str:
     rows = []
     for path in found.manifests:
         try:
-            df = _load(path)
+            df = read_manifest(path)
         except CxrError as exc:
             rows.append(f'<li class="bad">{escape(str(path))}: {escape(str(exc))}</li>')
             continue
         extra = [s for s in found.synthetic_for.get(str(path), []) if Path(s).is_file()]
         if extra:
-            df = pd.concat([df, *(_load(s) for s in extra)], ignore_index=True)
+            df = pd.concat([df, *(read_manifest(s) for s in extra)], ignore_index=True)
         what = escape(str(path)) + (" + GAN rows of " + escape(", ".join(extra)) if extra else "")
         try:
             rep = check_leakage(df)
@@ -120,79 +120,6 @@ def leakage_section(found: Found) -> Section | str:
     return Section(
         "Split and leakage checks", "leakage", Markup(f"<ul>{''.join(rows)}</ul>"), notes
     )
-
-
-# ---------------------------------------------------------------------- GAN
-def gan_samples_section(found: Found, n: int = 8) -> Section | str:
-    from cxr.data.imageio import read_image_u8
-    from cxr.data.preprocess import square_resize
-
-    parts = []
-    for syn in found.synthetic_manifests:
-        try:
-            df = _load(syn)
-        except CxrError as exc:
-            parts.append(f'<p class="bad">{escape(str(exc))}</p>')
-            continue
-        df = df[df["origin"] == "gan"]
-        if "source_image" not in df.columns or df.empty:
-            continue
-        pick = df.sample(n=min(n, len(df)), random_state=0)
-        pairs = []
-        for _, r in pick.iterrows():
-            try:
-                out = read_image_u8(r["image_path"])
-                src = square_resize(read_image_u8(r["source_image"]), out.shape[0])
-            except CxrError:
-                continue
-            pairs.append((src, out))
-        if pairs:
-            png = plots.image_pairs(pairs, ("source (real)", "CycleGAN"))
-            parts.append(
-                _figure(png, f"{len(pairs)} random GAN images beside their source (from {syn})")
-            )
-    for gan_dir in found.gan_dirs:
-        grids = sorted((Path(gan_dir) / "samples").glob("epoch_*.png"))
-        if grids:
-            parts.append(_figure(grids[-1], f"last training grid of {gan_dir} ({grids[-1].name})"))
-    if not parts:
-        return "no synthetic manifest or GAN run found"
-    return Section("GAN samples", "gan-samples", Markup("".join(parts)))
-
-
-def _flat(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    if isinstance(d, dict):
-        for k, v in d.items():
-            out += _flat(
-                v, f"{prefix}{k}." if not isinstance(v, (int, float, str)) else f"{prefix}{k}"
-            )
-    elif isinstance(d, list) and all(isinstance(v, (int, float)) for v in d) and len(d) <= 4:
-        out.append((prefix.rstrip("."), ", ".join(f"{v:.4g}" for v in d)))
-    elif isinstance(d, (int, float, str)) and not isinstance(d, bool):
-        out.append((prefix.rstrip("."), f"{d:.4g}" if isinstance(d, float) else d))
-    return out
-
-
-def gan_quality_section(found: Found) -> Section | str:
-    import pandas as pd
-
-    if not found.gan_evals:
-        return "no GAN evaluation (eval.json from `cxr gan eval`) found"
-    parts = []
-    for path in found.gan_evals:
-        doc = json.loads(Path(path).read_text())
-        if isinstance(doc, dict) and isinstance(doc.get("metrics"), list):
-            table = pd.DataFrame(doc["metrics"])
-        else:
-            table = pd.DataFrame(_flat(doc), columns=["metric", "value"])
-        table = table.astype(str) if not len(table.columns) else table
-        parts.append(f"<h3>{escape(str(path))}</h3>" + _table(table, 4))
-        for note in (
-            (doc.get("notes", []) + doc.get("warnings", [])) if isinstance(doc, dict) else []
-        ):
-            parts.append(f'<p class="note">{escape(str(note))}</p>')
-    return Section("GAN quality (FID / KID)", "gan-quality", Markup("".join(parts)))
 
 
 # -------------------------------------------------------------------- sweep
@@ -222,7 +149,7 @@ def sweep_section(found: Found) -> Section | str:
     head = head or metrics[:3]
     conf = float(doc.get("confidence", 0.95)) if isinstance(doc.get("confidence"), float) else 0.95
     figs = [
-        _figure(plots.ratio_plot(summary, m, conf), f"{m} vs synthetic ratio")
+        html_figure(plots.ratio_plot(summary, m, conf), f"{m} vs synthetic ratio")
         for m in head[:2]
         if summary[m].notna().any()
     ]
@@ -230,7 +157,7 @@ def sweep_section(found: Found) -> Section | str:
         parts.append('<div class="grid">' + "".join(figs) + "</div>")
     keys = ["backbone", "loss", "arm", "n_seeds"]
     parts.append(
-        "<h3>Mean over seeds [t-interval]</h3>" + _table(display_table(summary, keys, head))
+        "<h3>Mean over seeds [t-interval]</h3>" + html_table(display_table(summary, keys, head))
     )
     gains = read("gains.csv") if (d / "gains.csv").is_file() else pd.DataFrame()
     if len(gains):
@@ -248,7 +175,7 @@ def sweep_section(found: Found) -> Section | str:
         )
         parts.append(
             "<h3>Paired gain over ratio 0 (same seed, same test images) [t-interval over seeds]"
-            "</h3>" + _table(shown)
+            "</h3>" + html_table(shown)
         )
     comp = read("comparisons.csv") if (d / "comparisons.csv").is_file() else pd.DataFrame()
     if len(comp):
@@ -260,10 +187,10 @@ def sweep_section(found: Found) -> Section | str:
             extra=["auroc_ref", "auroc_arm", "delong_p", "acc_diff", "mcnemar_p"],
         )
         shown = shown.rename(columns={"auroc_diff": "AUROC gain [paired bootstrap CI]"})
-        parts.append("<h3>Per-seed paired tests</h3>" + _table(shown))
+        parts.append("<h3>Per-seed paired tests</h3>" + html_table(shown))
     failed = results[results["status"] == "failed"]
     if len(failed):
-        parts.append("<h3>Failed cells</h3>" + _table(failed[["key", "error"]]))
+        parts.append("<h3>Failed cells</h3>" + html_table(failed[["key", "error"]]))
     return Section("Ablation sweep", "sweep", Markup("".join(parts)), list(doc.get("notes", [])))
 
 
@@ -293,67 +220,16 @@ def roc_section(found: Found, positive: str = "covid") -> Section | str:
     curves = _roc_curves(found.roc_runs, positive)
     if curves:
         title = f"ROC, {positive} vs rest (test split)"
-        parts.append(_figure(plots.roc_plot(curves, title), title))
+        parts.append(html_figure(plots.roc_plot(curves, title), title))
     for _, run in found.roc_runs[:1]:
         pngs = sorted(run.glob("*.png")) + sorted((run / "plots").glob("*.png"))
         if pngs:
             parts.append(
                 '<div class="grid">'
-                + "".join(_figure(p, f"{run.name}/{p.name}") for p in pngs[:6])
+                + "".join(html_figure(p, f"{run.name}/{p.name}") for p in pngs[:6])
                 + "</div>"
             )
     if not parts:
         return f"predictions.csv has no p_{positive} column or only one class"
     notes = [found.roc_note] if found.roc_note else []
     return Section("ROC curves", "roc", Markup("".join(parts)), notes)
-
-
-# ------------------------------------------------------------------ Grad-CAM
-def _upscaled(png: Path, limit: int = 1100) -> int:
-    """Display width for a small contact sheet: twice its pixels, at most ``limit``."""
-    from PIL import Image
-
-    with Image.open(png) as im:
-        return min(2 * im.width, limit)
-
-
-def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
-    import pandas as pd
-
-    if not found.explain_dirs:
-        return "no `cxr explain` output (explain.json) found"
-    parts, notes = [], []
-    for d in found.explain_dirs:
-        doc = json.loads((d / "explain.json").read_text())
-        rows = []
-        for group, scores in doc.get("scores", {}).items():
-            for name, s in scores.items():
-                if s.get("n"):
-                    ci = s.get("ci95") or [math.nan, math.nan]
-                    rows.append(
-                        {
-                            "images": group,
-                            "score": name,
-                            "n": s["n"],
-                            "mean": s["mean"],
-                            "ci_low": ci[0],
-                            "ci_high": ci[1],
-                            "random baseline": s.get("baseline"),
-                        }
-                    )
-        parts.append(
-            f"<h3>{escape(str(doc.get('method', 'map')))} on {doc.get('images', '?')} "
-            f"images ({escape(str(d))})</h3>"
-        )
-        if rows:
-            parts.append(_table(pd.DataFrame(rows)))
-        else:
-            parts.append('<p class="note">no lesion or lung masks: localization not scored</p>')
-        imgs = [d / s for s in doc.get("sheets", [])][:sheets]
-        if not imgs:
-            imgs = sorted((d / "overlays").glob("*.png"))[:4]
-        if imgs:
-            figs = "".join(_figure(p, p.name, _upscaled(p)) for p in imgs if p.is_file())
-            parts.append(f'<div class="grid">{figs}</div>')
-        notes += [str(n) for n in doc.get("notes", [])]
-    return Section("Grad-CAM examples and localization", "gradcam", Markup("".join(parts)), notes)
