@@ -26,15 +26,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# in pipeline order, as `cxr --help` lists them
 app.add_typer(data_commands.app, name="data")
-app.add_typer(explain_commands.app, name="explain")
 app.add_typer(gan_commands.app, name="gan")
-app.command("ablate")(ablate_commands.ablate)
-app.command("report")(report_commands.report)
-app.command("demo")(demo_commands.demo)
 app.command("classify")(classify_commands.classify)
 app.command("predict")(classify_commands.predict)
 app.command("export")(classify_commands.export)
+app.add_typer(explain_commands.app, name="explain")
+app.command("ablate")(ablate_commands.ablate)
+app.command("report")(report_commands.report)
+app.command("demo")(demo_commands.demo)
 
 
 def main() -> None:
@@ -49,16 +50,16 @@ def main() -> None:
     except typer.Abort:
         typer.echo("cxr: aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-
+    except Exception as exc:  # usage errors (bad option value, unknown option) land here
+        # typer >= 0.29 vendors its own click; match click-style exceptions by shape so this
+        # works with both: they carry an exit_code, and usage errors know how to show() themselves
+        exit_code = getattr(exc, "exit_code", None)
+        if not isinstance(exit_code, int):
+            raise
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(exit_code)
 
 if __name__ == "__main__":
     main()

@@ -33,3 +33,14 @@ def test_user_error_is_one_line(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip() == "cxr: error: bad option --x: must be >= 0"
+
+
+def test_bad_option_value_is_a_usage_line_not_a_traceback() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "cxr.cli", "data", "phantom", "--out", "x", "--patients", "many"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "--patients" in out.stderr or "integer" in out.stderr
