@@ -59,8 +59,11 @@ def ablate(
         int | None, Opt(help="Paired bootstrap resamples (by patient) [1000].")
     ] = None,
 ) -> None:
-    """Grid of classify runs (backbone x synthetic ratio x loss x seed, plus classical
-    baselines), each in its own hashed run dir; resumable; results.csv, summary, paired tests."""
+    """Sweep backbones x synthetic ratios x losses x seeds, with classical baselines.
+
+    Each cell is a `cxr classify` run in its own hashed run dir; finished cells are skipped
+    on rerun. Writes results.csv, a summary with CIs and paired tests against ratio 0.
+    """
     from cxr.config import SweepConfig, build_config
     from cxr.experiments.ablate import run_sweep
 

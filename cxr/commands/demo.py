@@ -18,8 +18,11 @@ def demo(
     ] = False,
     config: Annotated[Path | None, typer.Option(help="YAML file with DemoConfig keys.")] = None,
 ) -> None:
-    """Phantoms -> index -> split -> CycleGAN -> synth -> small ablation -> explain -> report.
-    Resumable: a rerun skips finished stages. Prints where the report is."""
+    """Run the whole pipeline on built-in phantom X-rays and write the HTML report.
+
+    phantoms -> index -> split -> CycleGAN -> synth -> small ablation -> explain -> report.
+    Resumable: a rerun skips finished stages. Prints where the report is.
+    """
     from cxr.config import DemoConfig, build_config
     from cxr.experiments.demo import run_demo
 

@@ -15,8 +15,11 @@ def report(
     *,
     out: Annotated[Path | None, typer.Option(help="HTML file to write [DIR/report.html].")] = None,
 ) -> None:
-    """Write an HTML report (dataset, split and leakage checks, GAN samples, FID/KID, sweep
-    table and plots, ROC curves, Grad-CAM); images are embedded, nothing is fetched."""
+    """Write one self-contained HTML report for a run, sweep or demo folder.
+
+    Sections: dataset, split and leakage checks, GAN samples, FID/KID, sweep table and plots,
+    ROC curves, Grad-CAM. Images are embedded; nothing is fetched.
+    """
     from cxr.experiments.report import build_report
 
     build_report(path, out)
