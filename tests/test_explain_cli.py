@@ -118,6 +118,9 @@ def test_explain_writes_overlays_sheets_and_scores(tiny: dict[str, Path], tmp_pa
     assert pg["baseline"] == pytest.approx(np.pi * 5 * 4 / SIZE**2, rel=0.25)
     assert summary["scores"]["all"]["lung_energy"]["n"] == 8
     assert "pointing game" in res.output and "random baseline" in res.output
+    # resnet18 at 48 px hooks a 2x2 map: said, since such maps cannot localize
+    assert summary["cam_grid"] == [2, 2]
+    assert any("2x2 grid at 48 px" in n for n in summary["notes"])
     from PIL import Image
 
     assert Image.open(out / "overlays" / "p0_s0.png").size == (SIZE, SIZE)

@@ -134,3 +134,70 @@ def test_missing_cam_layer_is_a_clear_error() -> None:
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.LazyLinear(2))
     with pytest.raises(ConfigError, match="cam_layer"):
         fastcam.fast_cam(model, _batch(1), torch.tensor([0]))
+
+
+class CornerNet(nn.Module):
+    """Hand-set local detector: the cam layer responds only where the input is bright.
+
+    A 3x3 box filter -> ReLU(sum - 4.5) is positive only where a 3x3 window is
+    bright (pixels at +1 on a -1 background), then 2x2 average pooling halves
+    the grid (so upsampling must map cells back to the right pixels). The head
+    is ``sign * mean``: the bright spot is evidence for class 1 (``sign=+1``)
+    or, through the one-logit sign flip, for class 0 (``sign=-1``).
+    """
+
+    def __init__(self, num_classes: int, sign: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.fill_(1.0)
+            self.conv.bias.fill_(-4.5)
+        self.cam_layer = nn.Sequential(nn.ReLU(), nn.AvgPool2d(2))
+        self.fc = nn.Linear(1, num_classes)
+        with torch.no_grad():
+            self.fc.bias.zero_()
+            w = torch.full((num_classes, 1), -sign)
+            w[-1] = sign
+            self.fc.weight.copy_(w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.cam_layer(self.conv(x)).mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("engine", ["fast", "library"])
+@pytest.mark.parametrize(
+    ("num_classes", "sign", "target"), [(2, 1.0, 1), (1, 1.0, 1), (1, -1.0, 0), (3, 1.0, 2)]
+)
+def test_cam_peak_lands_on_the_evidence(
+    engine: str, num_classes: int, sign: float, target: int
+) -> None:
+    """Regression: the map's maximum sits on the only evidence, in an asymmetric corner.
+
+    Catches transposed axes, flips, off-by-one upsampling and a wrong target
+    sign (a flipped sign makes the map flat, so the peak spreads everywhere).
+    """
+    from cxr.classifier.explain.scores import pointing_game
+
+    x = torch.full((2, 1, 32, 32), -1.0)
+    evidence = np.zeros((2, 32, 32), dtype=bool)
+    evidence[0, 2:8, 22:28] = True  # top right
+    evidence[1, 24:30, 3:9] = True  # bottom left
+    x[torch.from_numpy(evidence)[:, None]] = 1.0
+    model = CornerNet(num_classes, sign).eval()
+    for method in ("gradcam", "gradcam++"):
+        maps, _ = explain_batch(
+            model, x, torch.tensor([target, target]), method=method, engine=engine
+        )
+        for i in range(2):
+            assert pointing_game(maps[i], evidence[i]) == 1.0, (method, i)
+            assert maps[i][evidence[i]].mean() > 4 * maps[i][~evidence[i]].mean()
+
+
+def test_cam_grid_and_coarse_grid_note() -> None:
+    model = TinyNet().train()
+    assert cam.cam_grid(model, 32) == (16, 16)
+    assert model.training  # the probe restores the mode it found
+    assert cam.cam_grid(model, 12) == (6, 6)
+    assert cam.coarse_grid_note((16, 16), 32) is None
+    note = cam.coarse_grid_note((4, 4), 128)
+    assert note is not None and "4x4" in note and "128 px" in note

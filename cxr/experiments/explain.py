@@ -136,6 +136,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     """Explain every selected image; write overlays, sheets, CSV and explain.json."""
     from rich.console import Console
 
+    from cxr.classifier.explain.cam import CAM_METHODS, cam_grid, coarse_grid_note
     from cxr.classifier.explain.localize import involved_fraction
     from cxr.classifier.explain.overlay import caption, save_rgb
     from cxr.classifier.explain.runner import explain_items
@@ -206,6 +207,12 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     elapsed = time.perf_counter() - t0
     sheets = _write_sheets(out, tiles, cfg)
     summary = _summarise(rows, cfg, info, device, elapsed, sheets)
+    if cfg.method in CAM_METHODS:
+        grid = cam_grid(model, info.image_size, info.in_chans)
+        summary["cam_grid"] = list(grid)
+        note = coarse_grid_note(grid, info.image_size)
+        if note:
+            summary["notes"].append(note)
     _write_tables(out, rows, summary)
     _print_summary(console, summary, out)
     return ExplainResult(out, len(rows), summary)

@@ -29,6 +29,14 @@ if TYPE_CHECKING:
     from torch import nn
 
 CAM_METHODS: tuple[str, ...] = ("gradcam", "gradcam++")
+#: fewest cells per side of the hooked map for a CAM that can localize: a
+#: stride-32 backbone at the usual 224 px gives 7 x 7 (Selvaraju et al. 2017).
+#: Coarser grids come from small inputs, where every cell's receptive field
+#: spans the whole image, so the class evidence may be pooled in any cell: on
+#: phantoms, resnet18 at 128 px (4 x 4) pointed at the same spot beside the heart
+#: for every COVID image (pointing game 0.00, random 0.05), at 256 px (8 x 8) at
+#: the lesions (0.67); input-gradient saliency localized at both sizes.
+MIN_CAM_CELLS = 7
 
 
 def cam_layer_of(model: nn.Module) -> nn.Module:
@@ -40,6 +48,36 @@ def cam_layer_of(model: nn.Module) -> nn.Module:
             "the layer Grad-CAM hooks"
         )
     return layer
+
+
+def cam_grid(model: nn.Module, image_size: int, in_chans: int = 1) -> tuple[int, int]:
+    """``(h, w)`` of the hooked layer's map for a square input of ``image_size`` px."""
+    import torch
+
+    layer = cam_layer_of(model)
+    shape: list[int] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: shape.extend(out.shape[-2:]))
+    was_training = model.training
+    try:
+        p = next(model.parameters())
+        model.eval()  # a probe must not move batch-norm statistics
+        with torch.no_grad():
+            model(torch.zeros(1, in_chans, image_size, image_size, device=p.device, dtype=p.dtype))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return int(shape[0]), int(shape[1])
+
+
+def coarse_grid_note(grid: tuple[int, int], image_size: int) -> str | None:
+    """A warning when the CAM grid is too coarse to localize (see :data:`MIN_CAM_CELLS`)."""
+    if min(grid) >= MIN_CAM_CELLS:
+        return None
+    return (
+        f"Grad-CAM maps come from a {grid[0]}x{grid[1]} grid at {image_size} px: each cell sees "
+        f"most of the image, so the maps cannot localize (need >= {MIN_CAM_CELLS} cells a side); "
+        "train the classifier at >= 224 px (--image-size) or use --method saliency"
+    )
 
 
 def library_cam(
