@@ -127,7 +127,8 @@ class SweepConfig:
     synthetic: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5)
     seeds: int = 3  # training seeds 0..seeds-1, paired across arms
     losses: tuple[str, ...] = ("ce",)
-    # classical arms at ratio 0: "oversample" (balance only), "augment" (albumentations only)
+    # classical arms at ratio 0: "oversample" (balance only), "augment" (albumentations on
+    # the minority class only)
     baselines: tuple[str, ...] = ()
     # empty: use the manifest's split; else re-split per seed (one GAN per split)
     split_seeds: tuple[int, ...] = ()
@@ -229,6 +230,7 @@ class ClassifyConfig:
     synthetic_ratio: float = 0.0
     augment: str = "standard"  # albumentations pipeline: none | light | standard | strong
     aug_share: float = 0.3  # share of real training draws that are augmented
+    aug_scope: str = "all"  # classes aug_share applies to: all | minority (docs/mixing.md)
     balance: str = "none"  # none | oversample | class-weights
     image_size: int = 224
     resize_mode: str = "pad"

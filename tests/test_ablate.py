@@ -360,6 +360,9 @@ def test_resolve_classify_arms_and_resource_passthrough() -> None:
     assert (gan["synthetic_ratio"], gan["augment"]) == (0.3, "none")
     assert (over["balance"], over["augment"]) == ("oversample", "none")
     assert (aug["balance"], aug["augment"]) == ("none", "light")
+    # the augment baseline is albumentations on the minority class only
+    assert aug["aug_scope"] == "minority"
+    assert ref["aug_scope"] == gan["aug_scope"] == over["aug_scope"] == "all"
     assert ref["epochs"] == 3 and ref["seed"] == 1
     assert (ref["devices"], ref["strategy"]) == ("2", "ddp")  # passed through to Lightning
     # resources do not change a cell's identity; the data's content key does

@@ -45,6 +45,20 @@ def test_classify_options_reach_the_config(tmp_path, monkeypatch) -> None:
     assert cfg.synthetic_ratio == 0.3 and cfg.synthetic_manifest == "g.csv"
     assert (cfg.devices, cfg.precision, cfg.manifest) == ("2", "16-mixed", "m.csv")
     assert seen["out"] == tmp_path / "run"
+    assert cfg.aug_scope == "all"  # the default
+
+
+def test_aug_scope_reaches_the_config(tmp_path, monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr("cxr.experiments.classify.run_classify",
+                        lambda cfg, out: seen.update(cfg=cfg))
+    yml = tmp_path / "c.yaml"
+    yml.write_text("aug_scope: all\n")
+    res = runner.invoke(app, ["classify", "--manifest", "m.csv", "--out", str(tmp_path / "run"),
+                              "--config", str(yml), "--aug-scope", "minority",
+                              "--aug-share", "0.5"])
+    assert res.exit_code == 0, res.output
+    assert (seen["cfg"].aug_scope, seen["cfg"].aug_share) == ("minority", 0.5)  # CLI > YAML
 
 
 def test_classify_end_to_end_then_predict(tmp_path) -> None:

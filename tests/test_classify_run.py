@@ -153,6 +153,18 @@ def test_with_synthetic_needs_gan_images(data) -> None:
         run_classify(_cfg(data, backbone="inception_v3"), data["root"] / "x", progress=False)
     with pytest.raises(ConfigError, match="--loss 'mse'"):
         run_classify(_cfg(data, loss="mse"), data["root"] / "x", progress=False)
+    with pytest.raises(ConfigError, match="--aug-scope 'covid' is not one of: all, minority"):
+        run_classify(_cfg(data, aug_scope="covid"), data["root"] / "x", progress=False)
+
+
+def test_aug_scope_minority_reaches_the_sampler(data) -> None:
+    every = prepare_data(_cfg(data, aug_share=0.5), progress=False).first_plan.counts
+    mino = prepare_data(_cfg(data, aug_share=0.5, aug_scope="minority"), progress=False)
+    pos = mino.positive_index
+    counts = mino.first_plan.counts
+    assert counts[pos] == every[pos] and counts[pos]["augmented"] > 0
+    assert all(v["augmented"] == 0 for c, v in counts.items() if c != pos)
+    assert any(v["augmented"] > 0 for c, v in every.items() if c != pos)
 
 
 def test_training_draws_replay_by_seed_and_epoch(data) -> None:

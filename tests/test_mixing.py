@@ -80,14 +80,17 @@ def test_hand_computed_example() -> None:
 
 
 @pytest.mark.parametrize(
-    ("R", "r", "a", "balance"),
+    ("R", "r", "a", "balance", "scope"),
     list(itertools.product([1, 7, 20], [0.0, 0.25, 0.5, 0.75], [0.0, 0.3, 1.0],
-                           ["none", "oversample", "class-weights"])),
+                           ["none", "oversample", "class-weights"], ["all", "minority"])),
 )
-def test_counts_follow_documented_formulas(R: int, r: float, a: float, balance: str) -> None:
+def test_counts_follow_documented_formulas(
+    R: int, r: float, a: float, balance: str, scope: str
+) -> None:
     n_major = {1: 45, 2: 12}
     labels, origins = _rows({COVID: R, **n_major}, n_gan=70)
-    plan = _plan(labels, origins, with_synthetic=r, aug_share=a, balance=balance, seed=5)
+    plan = _plan(labels, origins, with_synthetic=r, aug_share=a, balance=balance, seed=5,
+                 aug_scope=scope)
     g = _half_up(R * r / (1 - r))
     base = {COVID: R + g, **n_major}
     if balance == "oversample":
@@ -98,7 +101,9 @@ def test_counts_follow_documented_formulas(R: int, r: float, a: float, balance: 
     else:
         gan_draws = g
         real_draws = {COVID: R, **n_major}
-    expected = {c: {"real": d - _half_up(a * d), "augmented": _half_up(a * d),
+    # aug_scope "minority": A_min = rnd(a * D_min), A_c = 0 for every other class
+    share = {c: a if scope == "all" or c == COVID else 0.0 for c in real_draws}
+    expected = {c: {"real": d - _half_up(share[c] * d), "augmented": _half_up(share[c] * d),
                     "gan": gan_draws if c == COVID else 0} for c, d in real_draws.items()}
     assert plan.counts == expected
     assert _realised(plan, labels, origins) == expected
@@ -106,6 +111,37 @@ def test_counts_follow_documented_formulas(R: int, r: float, a: float, balance: 
     if balance != "oversample":
         # no resampling: no row drawn twice
         assert len(set(plan.indices.tolist())) == len(plan)
+
+
+def test_minority_scope_augments_only_the_minority() -> None:
+    # D_min = 21 real COVID draws, a = 0.5 -> rnd(10.5) = 11 augmented; none elsewhere
+    labels, origins = _rows({COVID: 21, 1: 30, 2: 9}, n_gan=0)
+    kw = {"aug_share": 0.5, "balance": "none", "seed": 2, "epoch": 3}
+    mino = _plan(labels, origins, aug_scope="minority", **kw)
+    assert mino.counts == {0: {"real": 10, "augmented": 11, "gan": 0},
+                           1: {"real": 30, "augmented": 0, "gan": 0},
+                           2: {"real": 9, "augmented": 0, "gan": 0}}
+    assert mino.counts == _realised(mino, labels, origins)
+    assert (labels[mino.indices[mino.augment]] == COVID).all()
+    # the scope changes only the flags: same rows, same order, same minority flags
+    every = _plan(labels, origins, aug_scope="all", **kw)
+    np.testing.assert_array_equal(mino.indices, every.indices)
+    is_min = labels[every.indices] == COVID
+    np.testing.assert_array_equal(mino.augment[is_min], every.augment[is_min])
+    assert every.augment[~is_min].any() and not mino.augment[~is_min].any()
+    # the default is "all"
+    default = _plan(labels, origins, **kw)
+    np.testing.assert_array_equal(default.augment, every.augment)
+    # through the sampler too
+    sampler = MixingSampler.from_arrays(labels, origins, minority=COVID, with_synthetic=0.0,
+                                        aug_share=0.5, balance="oversample", seed=2,
+                                        aug_scope="minority")
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        plan = sampler.plan
+        assert (labels[plan.indices[plan.augment]] == COVID).all()
+        # oversampled to D_min = 30 draws (repeats included): rnd(0.5 * 30) = 15
+        assert plan.counts[COVID]["augmented"] == 15 and plan.counts[1]["augmented"] == 0
 
 
 def test_gan_share_matches_r_when_exact() -> None:
@@ -153,6 +189,7 @@ def test_oversample_equalises_classes() -> None:
         ({"with_synthetic": -0.1}, "with_synthetic"),
         ({"aug_share": 1.5}, r"aug_share must be in \[0, 1\], got 1.5"),
         ({"balance": "smote"}, "unknown balance 'smote'.*oversample"),
+        ({"aug_scope": "covid"}, r"unknown aug_scope 'covid' \(valid: all, minority\)"),
         ({"with_synthetic": 0.8}, "needs 40 GAN images for 10 real.*only 20 GAN rows"),
     ],
 )

@@ -97,6 +97,8 @@ def test_sweep_report_has_every_section_and_is_self_contained(sweep_dir: Path) -
     assert "passed" in html  # the leakage check ran on manifest + GAN rows
     assert "41.5" in html and "0.031" in html  # FID/KID table
     assert "Student-t" in html  # CI method stated
+    # the classical arms present are described (this sweep has oversample only)
+    assert "oversample = oversampling only" in html and "augment = albumentations" not in html
     assert "GAN trained on the train split only." in html
 
 

@@ -24,15 +24,22 @@ Definitions (one epoch; all counts exact, ``rnd(x) = floor(x + 0.5)``, round hal
     plus ``e_c = T - b_c`` extra draws *with replacement*. For the minority the
     extras are split so the GAN share is kept: ``e_gan = rnd(e_c * G / b_min)``
     extras come from the chosen GAN rows, ``e_c - e_gan`` from its real rows.
-* ``aug_share = a`` in [0, 1]: of the ``D_c`` real draws of class ``c`` (repeats
-  included), exactly ``rnd(a * D_c)`` chosen uniformly at random are marked
-  ``augment=True`` (they go through albumentations). GAN draws are never
-  augmented: the minority's three pools are real, augmented-real and GAN.
+* ``aug_share = a`` in [0, 1] and ``aug_scope`` in {"all", "minority"}: of the
+  ``D_c`` real draws of class ``c`` (repeats included), exactly ``rnd(a * D_c)``
+  chosen uniformly at random are marked ``augment=True`` (they go through
+  albumentations). With ``aug_scope="all"`` (the default) this holds for every
+  class; with ``"minority"`` only the minority is augmented (``rnd(a * D_min)``
+  draws) and every other class gets none, which is the classical "albumentations
+  on the minority class only" baseline. The scope changes only the augment
+  flags: the same (seed, epoch) draws the same rows in the same order either
+  way. GAN draws are never augmented: the minority's three pools are real,
+  augmented-real and GAN.
 * The draws are shuffled. Everything is drawn from
   ``numpy.random.default_rng([seed, epoch])``: the same (seed, epoch) gives the
   same plan; another epoch gives another GAN subset, augment mask and order.
 
-``EpochPlan.counts[c] = {"real": D_c - rnd(a D_c), "augmented": rnd(a D_c), "gan": ...}``.
+``EpochPlan.counts[c] = {"real": D_c - A_c, "augmented": A_c, "gan": ...}`` with
+``A_c = rnd(a D_c)``, except ``A_c = 0`` for ``c != minority`` when ``aug_scope="minority"``.
 
 DataLoader use: :class:`MixingSampler` yields ``(index, augment)`` pairs;
 :class:`MixedDataset` sends each pair to a plain or an augmenting dataset over
@@ -54,6 +61,7 @@ from cxr.errors import ConfigError
 
 BALANCE_MODES: tuple[str, ...] = ("none", "oversample", "class-weights")
 POOLS: tuple[str, ...] = ("real", "augmented", "gan")
+AUG_SCOPES: tuple[str, ...] = ("all", "minority")  # classes whose real draws are augmented
 
 
 def rnd(x: float) -> int:
@@ -79,7 +87,7 @@ class EpochPlan:
 
 def _check_args(
     labels: np.ndarray, origins: np.ndarray, with_synthetic: float, aug_share: float,
-    balance: str,
+    balance: str, aug_scope: str,
 ) -> None:
     if labels.ndim != 1 or origins.shape != labels.shape:
         raise ConfigError(
@@ -92,6 +100,8 @@ def _check_args(
         raise ConfigError(f"aug_share must be in [0, 1], got {aug_share}")
     if balance not in BALANCE_MODES:
         raise ConfigError(f"unknown balance '{balance}' (valid: {', '.join(BALANCE_MODES)})")
+    if aug_scope not in AUG_SCOPES:
+        raise ConfigError(f"unknown aug_scope '{aug_scope}' (valid: {', '.join(AUG_SCOPES)})")
     bad = sorted(set(origins.tolist()) - {"real", "gan"})
     if bad:
         raise ConfigError(f"mixing: origin must be 'real' or 'gan', got {bad}")
@@ -107,11 +117,16 @@ def build_epoch_indices(
     balance: str,
     seed: int,
     epoch: int,
+    aug_scope: str = "all",
 ) -> EpochPlan:
-    """Draw one epoch's training schedule (semantics in the module docstring)."""
+    """Draw one epoch's training schedule (semantics in the module docstring).
+
+    ``aug_scope="all"`` augments a share ``aug_share`` of every class's real
+    draws; ``"minority"`` of the minority's only.
+    """
     labels = np.asarray(labels).astype(np.int64)
     origins = np.asarray(origins).astype(str)
-    _check_args(labels, origins, with_synthetic, aug_share, balance)
+    _check_args(labels, origins, with_synthetic, aug_share, balance, aug_scope)
     rng = np.random.default_rng([int(seed), int(epoch)])
 
     is_gan = origins == "gan"
@@ -149,8 +164,10 @@ def build_epoch_indices(
             real_draws = np.concatenate([real_draws, rng.choice(real[c], extra - e_gan)])
             if e_gan:
                 gan_draws = np.concatenate([gan_draws, rng.choice(gan[c], e_gan)])
-        n_aug = rnd(aug_share * real_draws.size)
+        share = aug_share if aug_scope == "all" or c == minority else 0.0
+        n_aug = rnd(share * real_draws.size)
         aug_mask = np.zeros(real_draws.size, dtype=bool)
+        # drawn for every class whatever the scope, so the scope changes only the flags
         aug_mask[rng.permutation(real_draws.size)[:n_aug]] = True
         parts_idx += [real_draws, gan_draws]
         parts_aug += [aug_mask, np.zeros(gan_draws.size, dtype=bool)]
@@ -205,7 +222,11 @@ class MixingSampler(Sampler[tuple[int, bool]]):
 
     @classmethod
     def from_arrays(cls, labels: np.ndarray, origins: np.ndarray, **kwargs: Any) -> MixingSampler:
-        """Sampler over :func:`build_epoch_indices` with fixed keyword options (not ``epoch``)."""
+        """Sampler over :func:`build_epoch_indices` with fixed keyword options (not ``epoch``).
+
+        The options are ``minority``, ``with_synthetic``, ``aug_share``, ``balance``,
+        ``seed`` and optionally ``aug_scope`` (``"all"`` or ``"minority"``).
+        """
         planner = _Planner(np.asarray(labels), np.asarray(origins), kwargs)
         planner(0)  # fail early on bad options
         return cls(planner)

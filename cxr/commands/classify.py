@@ -37,6 +37,9 @@ def classify(
     aug_share: Annotated[
         float | None, typer.Option(help="Share of real draws augmented (default 0.3).")
     ] = None,
+    aug_scope: Annotated[
+        str | None, typer.Option(help="Classes augmented: all or minority (default all).")
+    ] = None,
     balance: Annotated[
         str | None, typer.Option(help="none, oversample or class-weights (default none).")
     ] = None,
@@ -70,9 +73,9 @@ def classify(
         synthetic_manifest=None if synthetic_manifest is None else str(synthetic_manifest),
         backbone=backbone, task=task, synthetic_ratio=with_synthetic, epochs=epochs,
         batch_size=batch_size, image_size=image_size, lr=lr, loss=loss, augment=augment,
-        aug_share=aug_share, balance=balance, pretrained=pretrained, transfer=transfer,
-        unfreeze_epoch=unfreeze_epoch, precision=precision, accelerator=accelerator,
-        devices=devices, strategy=strategy, workers=workers, seed=seed,
+        aug_share=aug_share, aug_scope=aug_scope, balance=balance, pretrained=pretrained,
+        transfer=transfer, unfreeze_epoch=unfreeze_epoch, precision=precision,
+        accelerator=accelerator, devices=devices, strategy=strategy, workers=workers, seed=seed,
     )
     run_classify(cfg, out)
 

@@ -1,7 +1,7 @@
 """`cxr ablate`: a resumable grid of classify runs with paired statistics.
 
 The grid is backbone x synthetic ratio (plus classical baselines: oversampling
-only, augmentation only) x loss x training seed x split seed, as in the
+only; albumentations on the minority class only) x loss x training seed x split seed, as in the
 ablations of GAN-augmented COVID-19 detection papers (e.g. Waheed et al.,
 "CovidGAN", IEEE Access 8, 2020; Motamed et al., "Data augmentation using
 generative adversarial networks (GANs) for GAN-based detection of pneumonia and

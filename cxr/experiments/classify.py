@@ -41,7 +41,7 @@ class ClassifyResult:
 
 def check_options(cfg: ClassifyConfig) -> None:
     """Fail fast, before any data is read, on options that cannot work."""
-    from cxr.augment.mixing import BALANCE_MODES
+    from cxr.augment.mixing import AUG_SCOPES, BALANCE_MODES
     from cxr.augment.pipelines import pipeline_names
     from cxr.classifier.backbones import backbone_class
     from cxr.classifier.losses import LOSSES
@@ -54,6 +54,7 @@ def check_options(cfg: ClassifyConfig) -> None:
         (cfg.loss, LOSSES, "--loss"),
         (cfg.transfer, TRANSFER_MODES, "--transfer"),
         (cfg.balance, BALANCE_MODES, "--balance"),
+        (cfg.aug_scope, AUG_SCOPES, "--aug-scope"),
         (cfg.augment, ("none", *pipeline_names()), "--augment"),
     ):
         if value not in valid:

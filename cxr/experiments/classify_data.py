@@ -148,8 +148,8 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     train = df[masks["train"]]
     kwargs = dict(
         minority=classes.index(POSITIVE), with_synthetic=cfg.synthetic_ratio,
-        aug_share=cfg.aug_share if cfg.augment != "none" else 0.0, balance=cfg.balance,
-        seed=cfg.seed,
+        aug_share=cfg.aug_share if cfg.augment != "none" else 0.0, aug_scope=cfg.aug_scope,
+        balance=cfg.balance, seed=cfg.seed,
     )
     sampler = MixingSampler.from_arrays(
         targets[masks["train"]], train["origin"].to_numpy().astype(str), **kwargs

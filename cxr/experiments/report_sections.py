@@ -123,6 +123,12 @@ def leakage_section(found: Found) -> Section | str:
 
 
 # -------------------------------------------------------------------- sweep
+BASELINE_TEXT = {  # what each classical arm of cxr.experiments.sweep_classify does
+    "oversample": "oversample = oversampling only (no augmentation)",
+    "augment": "augment = albumentations on the minority class only (no oversampling)",
+}
+
+
 def sweep_section(found: Found) -> Section | str:
     import pandas as pd
 
@@ -155,6 +161,10 @@ def sweep_section(found: Found) -> Section | str:
     ]
     if figs:
         parts.append('<div class="grid">' + "".join(figs) + "</div>")
+    present = set(summary["baseline"].astype(str)) if "baseline" in summary.columns else set()
+    arms = [text for name, text in BASELINE_TEXT.items() if name in present]
+    if arms:
+        parts.append("<p>Classical baselines at ratio 0: " + escape("; ".join(arms)) + ".</p>")
     keys = ["backbone", "loss", "arm", "n_seeds"]
     parts.append(
         "<h3>Mean over seeds [t-interval]</h3>" + html_table(display_table(summary, keys, head))

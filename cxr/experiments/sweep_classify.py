@@ -4,18 +4,23 @@ The arms differ in exactly the knobs being compared; everything else comes from
 the sweep's base classify config (``classify_config`` YAML, then ``classify``
 overrides):
 
-============== ================ ======== =========== ===================
-arm            synthetic_ratio  balance  augment     synthetic manifest
-============== ================ ======== =========== ===================
-syn0 (ref.)    0                none     none        -
-syn<r>         r                none     none        the split's GAN rows
-oversample     0                oversample none      -
-augment        0                none     base augment (``standard`` if none)
-============== ================ ======== =========== ===================
+============== =============== ========== ============== ========== ====================
+arm            synthetic_ratio balance    augment        aug_scope  synthetic manifest
+============== =============== ========== ============== ========== ====================
+syn0 (ref.)    0               none       none           base       -
+syn<r>         r               none       none           base       the split's GAN rows
+oversample     0               oversample none           base       -
+augment        0               none       base augment   minority   -
+                                          (``standard``
+                                          if none)
+============== =============== ========== ============== ========== ====================
 
-so the GAN is compared with the cheaper alternatives on equal terms. Note that
-the mixing sampler (:mod:`cxr.augment.mixing`) augments a share ``aug_share`` of
-every class's real draws, not only the minority's.
+so the GAN is compared with the cheaper alternatives on equal terms: the
+``augment`` arm is albumentations on the minority (COVID-19) class only, a share
+``aug_share`` (from the base config) of its real draws per epoch, and no other
+class is augmented (:mod:`cxr.augment.mixing`, ``aug_scope="minority"``), just as
+GAN images are added to the minority only. With ``augment: none`` the other arms
+augment nothing, so their ``aug_scope`` (the base config's) has no effect.
 
 Resource options (devices, strategy, accelerator, workers, cache dir) are
 passed to Lightning but left out of the cell's hash: moving a sweep to a GPU
@@ -47,8 +52,9 @@ def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> 
     arm: dict[str, Any] = {"synthetic_ratio": cell.ratio, "balance": "none", "augment": "none"}
     if cell.baseline == "oversample":
         arm["balance"] = "oversample"
-    elif cell.baseline == "augment":
+    elif cell.baseline == "augment":  # albumentations on the minority class only
         arm["augment"] = base.augment if base.augment != "none" else "standard"
+        arm["aug_scope"] = "minority"
     if cell.ratio > 0 and not inputs.synthetic_manifest:
         raise ConfigError(
             f"cell {cell.prefix()}: synthetic ratio {cell.ratio:g} needs GAN images "
