@@ -97,6 +97,9 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
     ]
     if progress:
         callbacks.append(RichProgressBar())
+    from cxr.experiments.lightning_quiet import quiet_lightning
+
+    quiet_lightning()
     return L.Trainer(
         max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=devices,
         strategy=cfg.strategy, precision=cfg.precision,  # type: ignore[arg-type]

@@ -176,6 +176,9 @@ def train_gan(
     cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *(callbacks or [])]
     if progress:
         cbs.append(RichProgressBar())
+    from cxr.experiments.lightning_quiet import quiet_lightning
+
+    quiet_lightning()
     trainer = L.Trainer(
         max_epochs=cfg.epochs + cfg.epochs_decay,
         accelerator=cfg.accelerator,
