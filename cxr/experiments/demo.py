@@ -38,7 +38,7 @@ def effective(cfg: DemoConfig) -> DemoConfig:
         classify_epochs=2,
         seeds=1,
         backbones=cfg.backbones[:1],
-        explain_images=min(cfg.explain_images, 4),
+        explain_images=4,
     )
 
 
@@ -181,20 +181,26 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
         always=True,
     )
     best = _best_cell(out / "sweep")
-    subset = _explain_subset(split, data / "explain-subset.csv", cfg.explain_images)
-    ex_cfg = ExplainConfig(
-        checkpoint=str(Path(best["run_dir"]) / "best.ckpt"),
-        manifest=str(subset),
-        split="test",
-        out=str(out / "explain"),
-        device="cpu",
-        seed=cfg.seed,
+    subset = (
+        _explain_subset(split, data / "explain-subset.csv", cfg.explain_images)
+        if cfg.explain_images
+        else split
     )
-    stages.run(
-        "explain",
-        [config_to_dict(ex_cfg), best],
-        lambda: run_explain(ex_cfg, console=console).summary.get("images"),
-    )
+    for method in cfg.explain_methods:
+        ex_cfg = ExplainConfig(
+            checkpoint=str(Path(best["run_dir"]) / "best.ckpt"),
+            manifest=str(subset),
+            split="test",
+            method=method,
+            out=str(out / "explain" / method),
+            device="cpu",
+            seed=cfg.seed,
+        )
+        stages.run(
+            f"explain ({method})",
+            [config_to_dict(ex_cfg), best],
+            lambda ex_cfg=ex_cfg: run_explain(ex_cfg, console=console).summary.get("images"),
+        )
     report = stages.run(
         "report", None, lambda: str(build_report(out, console=console)), always=True
     )
