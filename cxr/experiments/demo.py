@@ -196,11 +196,11 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
             device="cpu",
             seed=cfg.seed,
         )
-        stages.run(
-            f"explain ({method})",
-            [config_to_dict(ex_cfg), best],
-            lambda ex_cfg=ex_cfg: run_explain(ex_cfg, console=console).summary.get("images"),
-        )
+
+        def explain(ex_cfg: ExplainConfig = ex_cfg) -> Any:
+            return run_explain(ex_cfg, console=console).summary.get("images")
+
+        stages.run(f"explain ({method})", [config_to_dict(ex_cfg), best], explain)
     report = stages.run(
         "report", None, lambda: str(build_report(out, console=console)), always=True
     )
