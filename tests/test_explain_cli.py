@@ -241,3 +241,77 @@ def test_progression_without_lung_masks_uses_the_labelled_estimate(
     )
     assert rec["lung_source"] == "none"
     assert all(s["involved"] is None for s in rec["studies"])
+
+
+def test_progression_common_scale_fields_and_threshold(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    args = [
+        "explain",
+        "progression",
+        "--checkpoint",
+        str(tiny["ckpt"]),
+        "--manifest",
+        str(tiny["manifest"]),
+        "--patient",
+        "P0",
+        "--device",
+        "cpu",
+    ]
+    recs = {}
+    for thr in ("0.5", "0.9"):
+        res = CliRunner().invoke(
+            app, [*args, "--involved-threshold", thr, "--out", str(tmp_path / thr)]
+        )
+        assert res.exit_code == 0, res.output
+        recs[thr] = json.loads(
+            (tmp_path / thr / "progression" / "toy_P0" / "progression.json").read_text()
+        )
+    rec = recs["0.5"]
+    assert rec["involved_threshold"] == 0.5 and "common scale" in rec["involved_definition"]
+    peaks = [s["map_peak"] for s in rec["studies"]]
+    assert all(0.0 <= p <= 1.0 for p in peaks) and max(peaks) == pytest.approx(1.0)
+    assert rec["common_scale"] == pytest.approx(max(s["raw_peak"] for s in rec["studies"]))
+    assert all(isinstance(s["predicted_positive"], bool) for s in rec["studies"])
+    # a higher common-scale level never counts more lung
+    for lo, hi in zip(recs["0.5"]["studies"], recs["0.9"]["studies"], strict=True):
+        assert hi["involved"] <= lo["involved"]
+    res = CliRunner().invoke(
+        app, [*args, "--involved-threshold", "1.5", "--out", str(tmp_path / "bad")]
+    )
+    assert "--involved-threshold" in str(res.exception)
+
+
+def test_explain_gates_involvement_by_the_decision(tiny: dict[str, Path], tmp_path: Path) -> None:
+    import pandas as pd
+
+    from cxr.experiments.explain import gated_involvement
+
+    assert gated_involvement(0.3, pred=1, target=1) == 0.3
+    assert gated_involvement(0.3, pred=0, target=1) == 0.0
+    assert gated_involvement(None, pred=0, target=1) is None
+    out = tmp_path / "rest"
+    res = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            "--checkpoint",
+            str(tiny["ckpt"]),
+            "--manifest",
+            str(tiny["manifest"]),
+            "--target",
+            "rest",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out / "explanations.csv")
+    other = df[df["pred"] != "rest"]
+    assert len(other) > 0  # the toy model calls (nearly) everything covid
+    assert (other["involved_lung_fraction"] == 0.0).all()
+    assert (df[df["pred"] == "rest"]["involved_lung_fraction"] > 0.0).all()
+    summary = json.loads((out / "explain.json").read_text())
+    assert "predicted as the explained class" in summary["involved_lung_fraction_rule"]

@@ -201,3 +201,50 @@ def test_cam_grid_and_coarse_grid_note() -> None:
     assert cam.coarse_grid_note((16, 16), 32) is None
     note = cam.coarse_grid_note((4, 4), 128)
     assert note is not None and "4x4" in note and "128 px" in note
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "saliency", "smoothgrad"])
+def test_raw_maps_give_back_the_per_image_maps(method: str) -> None:
+    from cxr.classifier.explain import map_peaks, normalise_maps
+
+    model = TinyNet().eval()
+    with torch.no_grad():  # raw maps of order 1: the 1e-7 guards of min-max stay negligible
+        model.fc.weight.mul_(1000.0)
+    x = _batch(3, 32)
+    t = torch.tensor([0, 1, 2])
+    kw = {"method": method, "smooth_samples": 3, "seed": 1}
+    norm, _ = explain_batch(model, x, t, **kw)
+    raw, logits = explain_batch(model, x, t, normalise=False, **kw)
+    assert raw.shape == (3, 32, 32) and logits.shape == (3, 3)
+    assert np.isfinite(raw).all() and raw.min() >= 0.0
+    np.testing.assert_allclose(normalise_maps(raw, method), norm, atol=1e-4)
+    peaks = map_peaks(raw, method)
+    assert peaks.shape == (3,)
+    if method in ("gradcam", "gradcam++"):
+        np.testing.assert_allclose(peaks, raw.reshape(3, -1).max(axis=1))
+    else:
+        assert np.all(peaks <= raw.reshape(3, -1).max(axis=1))
+
+
+def test_raw_cam_scales_with_the_class_score() -> None:
+    """Doubling the head's weights doubles dy/dA and the raw map; the per-image map is unchanged."""
+    torch.manual_seed(0)
+    model = TinyNet().eval()
+    x, t = _batch(2), torch.tensor([0, 1])
+    raw1, _ = explain_batch(model, x, t, normalise=False)
+    norm1, _ = explain_batch(model, x, t)
+    with torch.no_grad():
+        model.fc.weight.mul_(2.0)
+    raw2, _ = explain_batch(model, x, t, normalise=False)
+    norm2, _ = explain_batch(model, x, t)
+    np.testing.assert_allclose(raw2, 2.0 * raw1, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(norm2, norm1, atol=1e-5)
+
+
+def test_raw_maps_need_the_fast_engine() -> None:
+    from cxr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="engine fast"):
+        explain_batch(
+            TinyNet().eval(), _batch(1), torch.tensor([0]), engine="library", normalise=False
+        )

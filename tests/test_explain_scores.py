@@ -125,3 +125,49 @@ def test_coarse_lung_estimate_finds_dark_fields_inside_the_body() -> None:
     assert scores.mask_iou(est, lungs) > 0.8
     assert not est[2, 2]  # outside air touches the border and is dropped
     assert not localize.estimate_lung_mask(np.zeros((32, 32), np.uint8)).any()
+
+
+def _blob(amplitude: float, size: int = 32, sigma: float = 5.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    return (amplitude * np.exp(-((yy - 16) ** 2 + (xx - 16) ** 2) / (2 * sigma**2))).astype(
+        np.float32
+    )
+
+
+def test_common_scale_involvement_grows_with_the_evidence() -> None:
+    """A patient's maps with growing peaks -> growing involvement (~0 for a near-zero map).
+
+    The per-image rule (hottest 20 % of a map normalised on its own) gives the
+    same region for all of them: it cannot tell weak evidence from strong.
+    """
+    lung = np.ones((32, 32), dtype=bool)
+    raws = [_blob(a) for a in (1e-4, 0.6, 0.8, 1.0)]
+    commons, scale = localize.common_scale(raws)
+    assert scale == pytest.approx(1.0)
+    inv = [
+        localize.involved_fraction(localize.common_region(c, threshold=0.5), lung) for c in commons
+    ]
+    assert inv[0] == pytest.approx(0.0, abs=1e-9)
+    assert inv[1] < inv[2] < inv[3]
+    assert inv[1] > 0.0
+    per_image = [
+        localize.involved_fraction(localize.threshold_map(r / r.max(), rule="top"), lung)
+        for r in raws
+    ]
+    assert max(per_image) - min(per_image) < 1e-9  # the old, constant-by-construction measure
+
+
+def test_common_scale_edge_cases_and_peaks() -> None:
+    z = np.zeros((8, 8), np.float32)
+    commons, scale = localize.common_scale([z, z])
+    assert scale == 0.0 and all(not c.any() for c in commons)
+    assert localize.common_scale([]) == ([], 0.0)
+    # a robust peak (e.g. a percentile) may sit below the maximum: values above clip to 1
+    a = _blob(2.0, size=16)
+    commons, scale = localize.common_scale([a], peaks=[1.0])
+    assert scale == 1.0 and commons[0].max() == 1.0
+    with pytest.raises(ValueError, match="peaks"):
+        localize.common_scale([a], peaks=[1.0, 2.0])
+    with pytest.raises(ConfigError, match="threshold"):
+        localize.common_region(commons[0], threshold=0.0)
+    assert not localize.common_region(np.zeros((4, 4)), threshold=1.0).any()

@@ -132,12 +132,20 @@ def progression(
             help="Without a lung mask, use a coarse heuristic lung estimate (default: on)."
         ),
     ] = None,
-    threshold: Threshold = None,
-    top_fraction: TopFraction = None,
+    involved_threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Involved region: raw map / the patient's largest peak >= this (default: 0.5)."
+        ),
+    ] = None,
     device: Device = None,
     config: Config = None,
 ) -> None:
-    """Studies ordered by day: overlay strip and a plot of P(COVID) and involved lung fraction."""
+    """Studies ordered by day: overlay strip and a plot of P(COVID) and involved lung fraction.
+
+    The maps of a patient's studies share one scale (raw map / the largest peak
+    over the studies), so the involved lung fraction can grow and shrink over time.
+    """
     from cxr.config import ExplainConfig, build_config
     from cxr.experiments.explain_progression import run_progression
 
@@ -153,8 +161,7 @@ def progression(
         batch_size=batch_size,
         lung_masks=_str(lung_masks),
         lung_estimate=lung_estimate,
-        threshold=threshold,
-        top_fraction=top_fraction,
+        involved_threshold=involved_threshold,
         device=device,
     )
     run_progression(cfg)

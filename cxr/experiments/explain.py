@@ -3,13 +3,26 @@
 For each image of a manifest split (or the given files): the chosen map
 (Grad-CAM, Grad-CAM++, saliency, SmoothGrad; :mod:`cxr.classifier.explain`),
 an overlay PNG with the thresholded regions outlined, the involved lung
-fraction where a lung mask exists, and - wherever lesion / lung masks exist -
+fraction where a lung mask exists (gated by the decision, see below), and -
+wherever lesion / lung masks exist -
 the pointing game, energy and IoU scores beside their random baselines.
 Contact sheets group the overlays by true x predicted class. Outputs in
 ``cfg.out``: ``overlays/*.png``, ``sheets/*.png``, ``explanations.csv``,
 ``explain.json``, ``config.yaml``.
 
-Progression views live in :mod:`cxr.experiments.explain_progression`.
+**Involved lung fraction, gated.** Each map is normalised per image and the
+region keeps its hottest ``top_fraction`` (or Otsu), so every image - a
+clear film too - gets a region of about the same size: the region says
+*where* the evidence for the explained class lies, not that there is any.
+The ``involved_lung_fraction`` (CSV, and its mean in ``explain.json``) is
+therefore reported only for images the classifier predicts *as* the
+explained class; for the others it is 0 (the model does not decide for that
+class, so no lung is counted as involved by it). With ``--target predicted``
+the two always agree and nothing is gated; with ``--target covid`` the
+images predicted not-COVID read 0. The overlays still draw the per-image
+region for every image. Progression views, which compare one patient's
+studies on a common scale instead, live in
+:mod:`cxr.experiments.explain_progression`.
 """
 
 from __future__ import annotations
@@ -80,6 +93,16 @@ def true_class(label: str, classes: tuple[str, ...], positive: str) -> str:
     if len(classes) == 2 and positive in classes:
         return classes[1 - classes.index(positive)]
     return label
+
+
+def gated_involvement(fraction: float | None, pred: int, target: int) -> float | None:
+    """The involved lung fraction if the image is predicted as the explained class, else 0.
+
+    ``None`` (no lung mask) stays ``None``. See the module docstring for why.
+    """
+    if fraction is None:
+        return None
+    return fraction if pred == target else 0.0
 
 
 def render_overlay(ex: Any, cfg: ExplainConfig) -> np.ndarray:
@@ -172,7 +195,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
             truth, pred = true_class(ex.item.label, classes, positive), classes[ex.pred]
             rgb = render_overlay(ex, cfg)
             path = save_rgb(out / "overlays" / f"{ex.item.key}.png", rgb)
-            inv = involved_fraction(ex.region, ex.lung)
+            inv = gated_involvement(involved_fraction(ex.region, ex.lung), ex.pred, ex.target)
             p_pos = (
                 float(ex.probs[classes.index(positive)]) if positive in classes else float("nan")
             )
@@ -258,6 +281,11 @@ def _summarise(
         "with_lesion_mask": sum(r["pointing"] is not None for r in rows),
         "with_lung_mask": len(inv),
         "involved_lung_fraction_mean": float(np.mean(inv)) if inv else None,
+        "involved_lung_fraction_rule": (
+            f"per-image region ({cfg.threshold}"
+            + (f" {cfg.top_fraction:g}" if cfg.threshold == "top" else "")
+            + ") & lung / lung; 0 for images not predicted as the explained class"
+        ),
         "notes": [] if inv else ["no lung masks: involved lung fraction and lung energy skipped"],
         "baselines": {
             "pointing": "analytic: mask area fraction (uniform random point)",

@@ -13,7 +13,10 @@ Same maps as pytorch-grad-cam (Selvaraju et al. 2017; Chattopadhay et al.
 
 Normalisation follows the library exactly (ReLU -> min-max with ``1e-7`` ->
 bilinear resize with half-pixel centres, as ``cv2.resize`` -> min-max again),
-which a test checks to ``< 1e-4`` max abs difference.
+which a test checks to ``< 1e-4`` max abs difference. With ``normalise=False``
+both min-max steps are skipped: the raw ``ReLU(sum_k alpha_k^c A^k)`` upsampled
+to the input size, whose magnitude can be compared across images (the common
+scale of progression views; the library cannot give these maps).
 """
 
 from __future__ import annotations
@@ -59,10 +62,13 @@ def fast_cam(
     target: torch.Tensor,
     *,
     method: str = "gradcam",
+    normalise: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Maps ``(B, H, W)`` in ``[0, 1]`` and logits ``(B, K)``, both on ``images.device``.
 
     ``target`` holds the explained class index per image (a tensor ``(B,)``).
+    ``normalise=False`` returns the un-normalised maps (``>= 0``, in the units of
+    the class score times the activations) instead of per-image ``[0, 1]``.
     The forward hook is removed before returning, also on error.
     """
     import torch
@@ -98,7 +104,10 @@ def fast_cam(
         acts = acts.detach()
         w = _weights(acts, grads, method)
         cam = torch.relu((w[:, :, None, None] * acts).sum(dim=1, keepdim=True))
-        cam = _minmax(cam)
+        if normalise:
+            cam = _minmax(cam)
         cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)
-        cam = _minmax(cam)[:, 0]
+        if normalise:
+            cam = _minmax(cam)
+        cam = cam[:, 0]  # raw: still >= 0, bilinear weights are convex
     return cam, logits.detach().reshape(len(x), -1)

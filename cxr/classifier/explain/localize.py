@@ -10,10 +10,19 @@ its connected regions are traced as contours and bounding boxes (OpenCV), and
 the **involved lung fraction** is the share of the lung mask covered by the
 region, ``|R & L| / |L|`` - a coarse analogue of the radiologist's "percent of
 lung involved". It needs a lung mask; without one the figure is not reported.
+
+Both rules see a map normalised per image, so they say *where* an image's
+evidence is, never *how much* there is: every map, even that of a clear film,
+yields a region of about the same size. To follow one patient over time,
+:func:`common_scale` puts the raw maps of all studies on one scale (each
+divided by the largest peak among them) and :func:`common_region` keeps the
+pixels at or above a fixed level of that scale (0.5 by default), so a study
+with weak evidence gets a small region or none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +65,40 @@ def threshold_map(heat: np.ndarray, *, rule: str = "top", top_fraction: float = 
     u8 = np.rint(np.clip(heat, 0.0, 1.0) * 255).astype(np.uint8)
     level, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     return u8 > level
+
+
+def common_scale(
+    raw_maps: Sequence[np.ndarray], peaks: Sequence[float] | None = None
+) -> tuple[list[np.ndarray], float]:
+    """Raw (un-normalised, ``>= 0``) maps on one scale, and that scale.
+
+    Each map is divided by ``max(peaks)`` (default: the largest map value
+    among all maps) and clipped to ``[0, 1]``; with a zero or non-finite scale
+    every map comes back all-zero. ``peaks`` lets a method pick a robust peak
+    per map (the 99th percentile for saliency, see
+    :func:`cxr.classifier.explain.map_peaks`).
+    """
+    maps = [np.asarray(m, dtype=np.float32) for m in raw_maps]
+    if not maps:
+        return [], 0.0
+    if peaks is None:
+        peaks = [float(m.max()) if m.size else 0.0 for m in maps]
+    if len(peaks) != len(maps):
+        raise ValueError(f"{len(peaks)} peaks for {len(maps)} maps")
+    scale = float(max(peaks))
+    if not np.isfinite(scale) or scale <= 0.0:
+        return [np.zeros(m.shape, dtype=np.float32) for m in maps], 0.0
+    return [np.clip(np.nan_to_num(m / scale), 0.0, 1.0) for m in maps], scale
+
+
+def common_region(common: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
+    """``(H, W) bool``: pixels whose common-scale value is ``>= threshold`` (and above 0)."""
+    common = np.asarray(common, dtype=np.float32)
+    if common.ndim != 2:
+        raise ValueError(f"expected a 2-D map, got shape {common.shape}")
+    if not 0.0 < threshold <= 1.0:
+        raise ConfigError(f"involved threshold must be in (0, 1], got {threshold}")
+    return (common >= threshold) & (common > 0)
 
 
 def find_regions(mask: np.ndarray, *, min_area: int = 1) -> list[Region]:

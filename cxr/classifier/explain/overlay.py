@@ -79,9 +79,13 @@ def caption(rgb: np.ndarray, lines: Sequence[str]) -> np.ndarray:
 
 
 def contact_sheet(
-    tiles: Sequence[np.ndarray], *, columns: int = 6, title: str = "", pad: int = 4
+    tiles: Sequence[np.ndarray],
+    *,
+    columns: int = 6,
+    title: str | Sequence[str] = "",
+    pad: int = 4,
 ) -> np.ndarray:
-    """Grid of RGB tiles (padded to the largest tile) with an optional title band."""
+    """Grid of RGB tiles (padded to the largest tile) with an optional title band (line(s))."""
     if not tiles:
         raise ValueError("contact_sheet needs at least one tile")
     th = max(t.shape[0] for t in tiles)
@@ -93,8 +97,10 @@ def contact_sheet(
         r, c = divmod(i, cols)
         y, x = pad + r * (th + pad), pad + c * (tw + pad)
         sheet[y : y + t.shape[0], x : x + t.shape[1]] = t
-    if title:
-        head = caption(np.zeros((0, sheet.shape[1], 3), dtype=np.uint8), [title])
+    lines = [title] if isinstance(title, str) else list(title)
+    lines = [t for t in lines if t]
+    if lines:
+        head = caption(np.zeros((0, sheet.shape[1], 3), dtype=np.uint8), lines)
         sheet = np.concatenate([head, sheet], axis=0)
     return sheet
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxr.classifier.explain import explain_batch
+from cxr.classifier.explain import explain_batch, map_peaks, normalise_maps
 from cxr.classifier.explain.inputs import Item, load_item
 from cxr.classifier.explain.localize import Region, find_regions, threshold_map
 from cxr.errors import ConfigError
@@ -37,6 +37,8 @@ class Explained:
     lesion: np.ndarray | None
     region: np.ndarray  # bool (S, S): thresholded map
     regions: list[Region]
+    raw: np.ndarray | None = None  # float32 (S, S) >= 0, un-normalised (keep_raw only)
+    peak: float | None = None  # the raw value ``heat`` scales to 1 (keep_raw only)
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -92,10 +94,14 @@ def explain_items(
     seed: int = 0,
     lung_fallback: Callable[[np.ndarray], np.ndarray | None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    keep_raw: bool = False,
 ) -> Iterator[Explained]:
     """Explain ``items`` in batches; ``info`` is the checkpoint's ClassifierInfo.
 
     ``lung_fallback(image)`` supplies a lung mask where the item has none.
+    ``keep_raw`` also keeps each raw map and its peak (see
+    :func:`~cxr.classifier.explain.map_peaks`), for a common scale across
+    images; ``heat`` is then derived from the raw map (fast engine only).
     """
     import torch
 
@@ -116,7 +122,7 @@ def explain_items(
             probs = probabilities(model(x).reshape(len(x), -1)).float().cpu().numpy()
         pred = predict_index(probs, classes, info.positive, info.threshold)
         tgt = pred if fixed is None else np.full(len(chunk), fixed)
-        heat, _ = explain_batch(
+        maps, _ = explain_batch(
             model,
             x,
             torch.as_tensor(tgt, device=device),
@@ -125,7 +131,13 @@ def explain_items(
             smooth_samples=smooth_samples,
             smooth_sigma=smooth_sigma,
             seed=seed + start,
+            normalise=not keep_raw,
         )
+        if keep_raw:
+            raw, peaks = maps, map_peaks(maps, method)
+            heat = normalise_maps(raw, method)
+        else:
+            raw, peaks, heat = None, None, maps
         for i, (it, (img, lung, lesion)) in enumerate(zip(chunk, loaded, strict=True)):
             if lung is None and lung_fallback is not None:
                 lung = lung_fallback(img)
@@ -141,6 +153,8 @@ def explain_items(
                 lesion,
                 region,
                 find_regions(region, min_area=max(1, region.size // 1000)),
+                None if raw is None else raw[i],
+                None if peaks is None else float(peaks[i]),
             )
         if on_batch is not None:
             on_batch(len(chunk))

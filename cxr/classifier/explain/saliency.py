@@ -8,8 +8,9 @@
 
 Maps are normalised per image to ``[0, 1]`` by their 99th percentile (values
 above are clipped), the visualisation Smilkov et al. describe, so that a few
-extreme gradients do not wash out the map. Only the input receives a gradient
-(``torch.autograd.grad``), never the parameters.
+extreme gradients do not wash out the map; ``normalise=False`` returns the
+raw ``|gradient|`` maps instead (comparable across images). Only the input
+receives a gradient (``torch.autograd.grad``), never the parameters.
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ def _normalise(maps: torch.Tensor, q: float = 0.99) -> torch.Tensor:
 
 
 def saliency(
-    model: nn.Module, images: torch.Tensor, target: torch.Tensor
+    model: nn.Module, images: torch.Tensor, target: torch.Tensor, *, normalise: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Vanilla gradient maps ``(B, H, W)`` in ``[0, 1]`` and logits ``(B, K)``."""
+    """Vanilla gradient maps ``(B, H, W)`` in ``[0, 1]`` (or raw) and logits ``(B, K)``."""
     g, logits = _grad_abs(model, images, target)
-    return _normalise(g), logits
+    return (_normalise(g) if normalise else g), logits
 
 
 def smoothgrad(
@@ -60,8 +61,9 @@ def smoothgrad(
     samples: int = 16,
     sigma: float = 0.15,
     seed: int = 0,
+    normalise: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """SmoothGrad maps ``(B, H, W)`` in ``[0, 1]`` and the clean-input logits ``(B, K)``.
+    """SmoothGrad maps ``(B, H, W)`` in ``[0, 1]`` (or raw) and the clean-input logits ``(B, K)``.
 
     ``sigma`` is relative to the network input range ``[-1, 1]`` (width 2).
     """
@@ -77,4 +79,4 @@ def smoothgrad(
         total += g
     with torch.no_grad():
         logits = model(images).reshape(len(images), -1)
-    return _normalise(total / samples), logits
+    return (_normalise(total / samples) if normalise else total / samples), logits
