@@ -119,6 +119,7 @@ def _explain_subset(split_manifest: Path, out: Path, n: int) -> Path:
 
 
 def _best_cell(sweep_dir: Path) -> dict[str, Any]:
+    """The finished cell with the best *validation* AUROC (never chosen on test)."""
     from cxr.experiments.sweep_results import read_table
 
     res = read_table(sweep_dir / "results.csv")
@@ -127,12 +128,20 @@ def _best_cell(sweep_dir: Path) -> dict[str, Any]:
         from cxr.errors import CxrError
 
         raise CxrError(f"{sweep_dir}: no finished cell to explain (see results.csv)")
-    metric = "auroc" if "auroc" in done.columns else None
-    best = done.sort_values(metric, ascending=False).iloc[0] if metric else done.iloc[0]
+
+    def val_auroc(run_dir: str) -> float:
+        path = Path(run_dir) / "run.json"
+        value = json.loads(path.read_text()).get("best_val_auroc") if path.is_file() else None
+        return float(value) if value is not None else float("-inf")
+
+    scores = [val_auroc(str(d)) for d in done["run_dir"]]
+    pick = max(range(len(scores)), key=scores.__getitem__)
+    best = done.iloc[pick]
     return {
         "key": str(best["key"]),
         "run_dir": str(best["run_dir"]),
-        "auroc": float(best[metric]) if metric else None,
+        "val_auroc": scores[pick],
+        "auroc": float(best["auroc"]) if "auroc" in done.columns else None,
     }
 
 
@@ -212,6 +221,9 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
         table.add_row(name, status, f"{seconds:.1f}")
     table.add_row("total", "", f"{time.perf_counter() - t0:.1f}")
     console.print(table)
-    console.print(f"explained cell: {best['key']} (test AUROC {best['auroc']})")
+    console.print(
+        f"explained cell: {best['key']} (chosen by validation AUROC {best['val_auroc']:.3f};"
+        f" test AUROC {best['auroc']})"
+    )
     console.print(f"[bold green]report:[/] {Path(report).resolve()}")
     return Path(report)
