@@ -121,3 +121,12 @@ def test_t_interval():
     assert (lo, hi) == pytest.approx((0.82 - half, 0.82 + half))
     m1, lo1, hi1 = t_interval([0.7])
     assert m1 == 0.7 and np.isnan(lo1) and np.isnan(hi1)
+
+
+def test_t_interval_clips_to_the_metric_range() -> None:
+    from cxr.experiments.stats import t_interval
+
+    mean, lo, hi = t_interval([0.99, 0.80], bounds=(0.0, 1.0))
+    assert lo >= 0.0 and hi == 1.0 and lo < mean < hi
+    _, raw_lo, raw_hi = t_interval([0.99, 0.80])
+    assert raw_hi > 1.0 and raw_lo < 0.0  # two seeds: the raw t-interval is wider than [0, 1]

@@ -167,7 +167,8 @@ def sweep_section(found: Found) -> Section | str:
         parts.append("<p>Classical baselines at ratio 0: " + escape("; ".join(arms)) + ".</p>")
     keys = ["backbone", "loss", "arm", "n_seeds"]
     parts.append(
-        "<h3>Mean over seeds [t-interval]</h3>" + html_table(display_table(summary, keys, head))
+        "<h3>Mean over seeds [t-interval, clipped to [0, 1]]</h3>"
+        + html_table(display_table(summary, keys, head))
     )
     gains = read("gains.csv") if (d / "gains.csv").is_file() else pd.DataFrame()
     if len(gains):

@@ -202,11 +202,15 @@ def paired_bootstrap_auc(
 
 
 def t_interval(
-    values: Sequence[float] | np.ndarray, confidence: float = 0.95
+    values: Sequence[float] | np.ndarray,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval over independent replicates (e.g. seeds).
 
     Fewer than two finite values give a NaN interval: one seed has no spread.
+    ``bounds`` clips the interval to the metric's range (e.g. (0, 1) for AUROC): a
+    t-interval over 2-3 seeds easily reaches past it, and "AUROC 1.17" reads as a bug.
     """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
@@ -219,4 +223,6 @@ def t_interval(
     if sem == 0.0:
         return mean, mean, mean
     lo, hi = stats.t.interval(confidence, df=v.size - 1, loc=mean, scale=sem)
+    if bounds is not None:
+        lo, hi = max(float(lo), bounds[0]), min(float(hi), bounds[1])
     return mean, float(lo), float(hi)

@@ -157,7 +157,10 @@ def summarise(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         row = dict(zip(GROUP, keys, strict=True))
         row["n_seeds"] = len(grp)
         for m in metrics:
-            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(grp[m].to_numpy(), confidence)
+            # every headline metric (accuracy, AUROC, sensitivity, ECE, ...) lives in [0, 1]
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(
+                grp[m].to_numpy(), confidence, bounds=(0.0, 1.0)
+            )
         rows.append(row)
     return pd.DataFrame(
         rows, columns=[*GROUP, "n_seeds"] + [f"{m}{s}" for m in metrics for s in ("", "_lo", "_hi")]
@@ -265,7 +268,9 @@ def gains(comparisons: pd.DataFrame, confidence: float = 0.95, alpha: float = 0.
         row = dict(zip(GROUP, keys, strict=True))
         row["n_seeds"] = len(grp)
         for m in ("auroc_diff", "acc_diff"):
-            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(grp[m].to_numpy(), confidence)
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(
+                grp[m].to_numpy(), confidence, bounds=(-1.0, 1.0)
+            )
         row["delong_significant"] = int((grp["delong_p"] < alpha).sum())
         row["mcnemar_significant"] = int((grp["mcnemar_p"] < alpha).sum())
         rows.append(row)
