@@ -77,3 +77,26 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def safe_torch_load(
+    path: str | Path, *, what: str = "checkpoint", map_location: Any = "cpu"
+) -> Any:
+    """``torch.load(weights_only=True)`` with one-line errors naming the file.
+
+    weights_only loading runs no pickled code. A missing file, a truncated or foreign
+    archive and a disallowed pickle global all become a :class:`CheckpointError`
+    saying ``<path>: not a readable <what> (<first line of the cause>)``.
+    """
+    import torch
+
+    from cxr.errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle, zip and unsafe-global errors all mean "unusable file"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path}: not a readable {what} ({first})") from None

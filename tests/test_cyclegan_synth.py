@@ -119,5 +119,5 @@ def test_bad_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not found"):
         load_generator(tmp_path / "none.ckpt")
     (tmp_path / "x.ckpt").write_text("junk")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable GAN checkpoint"):
         load_generator(tmp_path / "x.ckpt")

@@ -21,7 +21,7 @@ import torch
 
 from cxr.classifier.backbones import Backbone, create_backbone
 from cxr.errors import CheckpointError, CxrError
-from cxr.fsutil import atomic_save
+from cxr.fsutil import atomic_save, safe_torch_load
 
 FORMAT = "cxr-classifier/1"
 
@@ -72,13 +72,7 @@ def load_classifier(
     A missing, truncated or foreign file raises :class:`CheckpointError` naming it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({msg})") from None
+    obj = safe_torch_load(path, what="checkpoint", map_location=map_location)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a cxr classifier checkpoint (expected format {FORMAT}; "

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import torch
 
 from cxr.errors import CheckpointError
+from cxr.fsutil import safe_torch_load
 
 if TYPE_CHECKING:
     from cxr.classifier.backbones import Backbone
@@ -71,13 +72,7 @@ def strip_prefixes(sd: dict[str, Any], prefixes: tuple[str, ...] = PREFIXES) -> 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a state dict (or a checkpoint holding one) from ``path``, safely."""
-    if not path.is_file():
-        raise CheckpointError(f"weights file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and unsafe-global errors all mean "unusable file"
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable weights file ({msg})") from None
+    obj = safe_torch_load(path, what="weights file")
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

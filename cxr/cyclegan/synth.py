@@ -20,6 +20,7 @@ import torch
 
 from cxr.cyclegan.networks import ResnetGenerator
 from cxr.errors import CheckpointError
+from cxr.fsutil import safe_torch_load
 
 __all__ = [
     "Augmentation",
@@ -46,13 +47,7 @@ def load_generator(
 ) -> tuple[ResnetGenerator, GeneratorInfo]:
     """``G_A`` (source -> target) from a ``cxr gan train`` checkpoint, in eval mode."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"GAN checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+    ckpt = safe_torch_load(path, what="GAN checkpoint", map_location=map_location)
     if not isinstance(ckpt, dict) or "cxr_gan" not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"{path}: not a `cxr gan train` checkpoint (no cxr_gan section)")
     meta, cfg = ckpt["cxr_gan"]["meta"], ckpt["cxr_gan"]["config"]
