@@ -205,6 +205,10 @@ class ExplainConfig:
     threshold: str = "top"
     top_fraction: float = 0.2
     regions: str = "contour"  # contour | box
+    # saliency / smoothgrad only: Gaussian blur (sigma, fraction of the image side) before
+    # regions are taken; the scores then use the smoothed map as displayed. 0 disables
+    region_sigma: float = 0.02
+    region_min_area: float = 0.005  # regions under this fraction of the image are dropped
     pointing_tolerance: int = 0  # pixels (Zhang et al. use 15 at 224 px)
     random_maps: int = 16  # seeded random smooth maps for the IoU baseline
     smooth_samples: int = 16  # SmoothGrad noise samples

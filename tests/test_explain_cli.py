@@ -315,3 +315,39 @@ def test_explain_gates_involvement_by_the_decision(tiny: dict[str, Path], tmp_pa
     assert (df[df["pred"] == "rest"]["involved_lung_fraction"] > 0.0).all()
     summary = json.loads((out / "explain.json").read_text())
     assert "predicted as the explained class" in summary["involved_lung_fraction_rule"]
+
+
+def test_explain_saliency_smooths_before_regions_and_says_so(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    base = [
+        "explain",
+        "--checkpoint",
+        str(tiny["ckpt"]),
+        "--manifest",
+        str(tiny["manifest"]),
+        "--method",
+        "saliency",
+        "--device",
+        "cpu",
+    ]
+    runs = {}
+    for name, extra in (("smooth", []), ("raw", ["--region-sigma", "0", "--region-min-area", "0"])):
+        out = tmp_path / name
+        res = CliRunner().invoke(app, [*base, "--out", str(out), *extra])
+        assert res.exit_code == 0, res.output
+        runs[name] = (
+            json.loads((out / "explain.json").read_text()),
+            pd.read_csv(out / "explanations.csv"),
+        )
+    smooth, raw = runs["smooth"][0], runs["raw"][0]
+    assert smooth["region_smoothing"]["applied"] and smooth["region_smoothing"]["sigma"] == 0.02
+    assert "smoothed map as displayed" in smooth["region_smoothing"]["scores_on"]
+    assert smooth["region_min_area"]["pixels"] == int(np.ceil(0.005 * SIZE**2))
+    assert not raw["region_smoothing"]["applied"] and raw["region_min_area"]["pixels"] == 0
+    # speckle: fewer, larger regions once the map is smoothed and islands are dropped
+    assert runs["smooth"][1]["regions"].mean() < runs["raw"][1]["regions"].mean()
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--region-sigma", "0.7"])
+    assert "--region-sigma" in str(res.exception)

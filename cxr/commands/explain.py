@@ -38,6 +38,17 @@ Threshold = Annotated[
 TopFraction = Annotated[
     float | None, typer.Option(help="Share of pixels kept by 'top' (default: 0.2).")
 ]
+RegionSigma = Annotated[
+    float | None,
+    typer.Option(
+        help="saliency/smoothgrad: Gaussian blur before regions and scores, sigma as a fraction "
+        "of the image side; 0 disables (default: 0.02)."
+    ),
+]
+RegionMinArea = Annotated[
+    float | None,
+    typer.Option(help="Drop regions under this fraction of the image (default: 0.005)."),
+]
 Config = Annotated[Path | None, typer.Option(help="YAML file with ExplainConfig keys.")]
 
 
@@ -72,6 +83,8 @@ def explain(
     ] = None,
     threshold: Threshold = None,
     top_fraction: TopFraction = None,
+    region_sigma: RegionSigma = None,
+    region_min_area: RegionMinArea = None,
     regions: Annotated[str | None, typer.Option(help="Draw regions as contour | box.")] = None,
     device: Device = None,
     seed: Annotated[
@@ -104,6 +117,8 @@ def explain(
         engine=engine,
         threshold=threshold,
         top_fraction=top_fraction,
+        region_sigma=region_sigma,
+        region_min_area=region_min_area,
         regions=regions,
         device=device,
         seed=seed,

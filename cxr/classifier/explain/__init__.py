@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "saliency", "smoothgrad")
+# pixel-level input-gradient maps: speckled, so smoothed before regions are taken (localize)
+GRADIENT_METHODS: tuple[str, ...] = ("saliency", "smoothgrad")
 ENGINES: tuple[str, ...] = ("fast", "library")
 
 

@@ -3,6 +3,12 @@
 Loads images (and masks) resized as in training, predicts, picks the explained
 class per image, computes the maps in batches on the model's device and the
 coarse localization. Yields one :class:`Explained` per image, in order.
+
+For the gradient methods (saliency, SmoothGrad) ``region_sigma > 0`` blurs
+each per-image map (:func:`~cxr.classifier.explain.localize.smooth_map`);
+``heat`` is then the smoothed map - what the overlay shows, what the region
+is cut from, and what the caller scores. ``raw`` (``keep_raw``) stays the
+unsmoothed gradient magnitude.
 """
 
 from __future__ import annotations
@@ -13,9 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxr.classifier.explain import explain_batch, map_peaks, normalise_maps
+from cxr.classifier.explain import GRADIENT_METHODS, explain_batch, map_peaks, normalise_maps
 from cxr.classifier.explain.inputs import Item, load_item
-from cxr.classifier.explain.localize import Region, find_regions, threshold_map
+from cxr.classifier.explain.localize import (
+    Region,
+    attended_region,
+    find_regions,
+    min_area_pixels,
+    smooth_map,
+)
 from cxr.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,13 +41,13 @@ class Explained:
 
     item: Item
     image: np.ndarray  # uint8 (S, S)
-    heat: np.ndarray  # float32 (S, S) in [0, 1]
+    heat: np.ndarray  # float32 (S, S) in [0, 1] (gradient methods: smoothed by region_sigma)
     probs: np.ndarray  # (C,) over info.classes
     pred: int
     target: int
     lung: np.ndarray | None
     lesion: np.ndarray | None
-    region: np.ndarray  # bool (S, S): thresholded map
+    region: np.ndarray  # bool (S, S): thresholded map without components under the min area
     regions: list[Region]
     raw: np.ndarray | None = None  # float32 (S, S) >= 0, un-normalised (keep_raw only)
     peak: float | None = None  # the raw value ``heat`` scales to 1 (keep_raw only)
@@ -89,6 +101,8 @@ def explain_items(
     batch_size: int = 16,
     rule: str = "top",
     top_fraction: float = 0.2,
+    region_sigma: float = 0.0,
+    region_min_area: float = 0.0,
     smooth_samples: int = 16,
     smooth_sigma: float = 0.15,
     seed: int = 0,
@@ -102,6 +116,9 @@ def explain_items(
     ``keep_raw`` also keeps each raw map and its peak (see
     :func:`~cxr.classifier.explain.map_peaks`), for a common scale across
     images; ``heat`` is then derived from the raw map (fast engine only).
+    ``region_sigma`` (fraction of the side; gradient methods only) smooths
+    ``heat``; ``region_min_area`` (fraction of the image) drops smaller
+    components from ``region``. Both default to off.
     """
     import torch
 
@@ -141,11 +158,17 @@ def explain_items(
         for i, (it, (img, lung, lesion)) in enumerate(zip(chunk, loaded, strict=True)):
             if lung is None and lung_fallback is not None:
                 lung = lung_fallback(img)
-            region = threshold_map(heat[i], rule=rule, top_fraction=top_fraction)
+            hm = smooth_map(heat[i], region_sigma if method in GRADIENT_METHODS else 0.0)
+            region = attended_region(
+                hm,
+                rule=rule,
+                top_fraction=top_fraction,
+                min_area=min_area_pixels(hm.shape, region_min_area),
+            )
             yield Explained(
                 it,
                 img,
-                heat[i],
+                hm,
                 probs[i],
                 int(pred[i]),
                 int(tgt[i]),

@@ -11,10 +11,12 @@
   markers, borders: the known shortcut of COVID classifiers; DeGrave et al.
   2021). Baseline: a uniform map puts exactly the mask's area fraction inside
   - analytic.
-* **IoU** of the thresholded map (:func:`~cxr.classifier.explain.localize.threshold_map`)
-  with the lesion mask. No closed form for spatially coherent maps, so the
-  baseline is empirical: the mean IoU of seeded random smooth maps (Gaussian
-  filtered white noise) thresholded by the same rule.
+* **IoU** of the attended region
+  (:func:`~cxr.classifier.explain.localize.attended_region`: the thresholded
+  map without components under ``min_area`` pixels) with the lesion mask. No
+  closed form for spatially coherent maps, so the baseline is empirical: the
+  mean IoU of seeded random smooth maps (Gaussian filtered white noise) whose
+  regions are extracted by the same rule and area filter.
 
 :func:`summarize` gives the mean, a seeded percentile-bootstrap 95 % CI over
 images, and the mean baseline for each score.
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from cxr.classifier.explain.localize import threshold_map
+from cxr.classifier.explain.localize import attended_region
 
 SCORES: tuple[str, ...] = ("pointing", "lesion_energy", "lesion_iou", "lung_energy")
 
@@ -105,13 +107,26 @@ def random_smooth_maps(shape: tuple[int, int], n: int = 16, seed: int = 0) -> np
 
 
 def iou_baseline(
-    mask: np.ndarray, *, rule: str = "top", top_fraction: float = 0.2, n: int = 16, seed: int = 0
+    mask: np.ndarray,
+    *,
+    rule: str = "top",
+    top_fraction: float = 0.2,
+    min_area: int = 0,
+    n: int = 16,
+    seed: int = 0,
 ) -> float:
-    """Mean IoU with ``mask`` of seeded random smooth maps thresholded by the same rule."""
+    """Mean IoU with ``mask`` of seeded random smooth maps, regions taken by the same rule."""
     m = np.asarray(mask, dtype=bool)
     maps = random_smooth_maps(tuple(m.shape), n, seed)
     return float(
-        np.mean([mask_iou(threshold_map(r, rule=rule, top_fraction=top_fraction), m) for r in maps])
+        np.mean(
+            [
+                mask_iou(
+                    attended_region(r, rule=rule, top_fraction=top_fraction, min_area=min_area), m
+                )
+                for r in maps
+            ]
+        )
     )
 
 
@@ -122,11 +137,17 @@ def score_map(
     lung: np.ndarray | None = None,
     rule: str = "top",
     top_fraction: float = 0.2,
+    min_area: int = 0,
     tolerance: int = 0,
     random_maps: int = 16,
     seed: int = 0,
 ) -> dict[str, float | None]:
-    """All scores of one map with their baselines; ``None`` where the mask is missing or empty."""
+    """All scores of one map with their baselines; ``None`` where the mask is missing or empty.
+
+    ``heat`` is the map as scored: for gradient methods the caller passes the
+    smoothed map (:func:`~cxr.classifier.explain.localize.smooth_map`), so the
+    pointing game, energies and the IoU region all see the map as displayed.
+    """
     out: dict[str, float | None] = {}
     for name in SCORES:
         out[name] = out[f"{name}_baseline"] = None
@@ -135,10 +156,15 @@ def score_map(
         out["pointing_baseline"] = pointing_baseline(lesion, tolerance=tolerance)
         out["lesion_energy"] = energy_share(heat, lesion)
         out["lesion_energy_baseline"] = float(np.asarray(lesion, dtype=bool).mean())
-        region = threshold_map(heat, rule=rule, top_fraction=top_fraction)
+        region = attended_region(heat, rule=rule, top_fraction=top_fraction, min_area=min_area)
         out["lesion_iou"] = mask_iou(region, lesion)
         out["lesion_iou_baseline"] = iou_baseline(
-            lesion, rule=rule, top_fraction=top_fraction, n=random_maps, seed=seed
+            lesion,
+            rule=rule,
+            top_fraction=top_fraction,
+            min_area=min_area,
+            n=random_maps,
+            seed=seed,
         )
     if lung is not None and np.asarray(lung, dtype=bool).any():
         out["lung_energy"] = energy_share(heat, lung)
