@@ -14,6 +14,9 @@
 * **Lesion-region change**: mean intensity change inside vs outside the
   expected COVID-19 region (lower, peripheral lungs) from the source's lung
   mask (:mod:`cxr.cyclegan.metrics`).
+* **Difference figures** (with ``out_dir``): ``difference.png`` and
+  ``mean_difference.png``, synthetic - source of the unaugmented outputs
+  (:mod:`cxr.experiments.gan_figures`); file names recorded under ``figures``.
 
 Writes ``eval.json`` and prints a summary table.
 """
@@ -188,7 +191,14 @@ def run_gan_eval(
         _label_preservation(res, model, info, syn, target)
     _region_metrics(res, syn, df)
     if res.out_dir is not None:
+        from cxr.experiments.gan_figures import write_gan_figures
+
         res.out_dir.mkdir(parents=True, exist_ok=True)
+        figures, note = write_gan_figures(syn, res.out_dir)
+        if figures is not None:
+            m["figures"] = figures
+        if note:
+            res.warnings.append(note)
         payload = {**m, "warnings": res.warnings}
         atomic_write_text(res.out_dir / "eval.json", json.dumps(payload, indent=2))
     return res
@@ -255,14 +265,15 @@ def _region_metrics(res: EvalResult, syn: Any, df: Any) -> None:
     from cxr.cyclegan.metrics import region_change
     from cxr.cyclegan.synth import apply_augmentation
     from cxr.data.preprocess import load_preprocessed
+    from cxr.experiments.gan_figures import unaugmented
 
     if "source_image" not in syn or "lung_mask_path" not in syn:
         res.warnings.append("lesion-region change skipped: no source images / lung masks recorded")
         return
     inside, outside = [], []
-    for _, r in syn.iterrows():
-        if not r["lung_mask_path"] or int(r.get("aug_seed", -1) or -1) >= 0:
-            continue  # augmented sources are displaced relative to their mask
+    for _, r in syn[unaugmented(syn)].iterrows():
+        if not isinstance(r["lung_mask_path"], str) or not r["lung_mask_path"]:
+            continue  # augmented sources (filtered above) are displaced relative to their mask
         size = int(r["width"])
         src = apply_augmentation(load_preprocessed(r["source_image"], size, "pad"), -1)
         lung = load_preprocessed(r["lung_mask_path"], size, "pad") > 127

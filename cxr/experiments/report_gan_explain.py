@@ -78,6 +78,27 @@ def _flat(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+_DIFF_CAPTIONS = {
+    "difference": "source | CycleGAN | synthetic - source (unaugmented outputs, shared scale)",
+    "mean_difference": "mean synthetic - source over {n} unaugmented outputs "
+    "(red: GAN adds density; outline: mean lung mask, dashed: expected lesion region)",
+}
+
+
+def _difference_figures(eval_dir: Path, figures: Any) -> list[str]:
+    """The difference PNGs of `cxr gan eval` (names relative to eval.json), when present."""
+    if not isinstance(figures, dict):
+        return []
+    out = []
+    for key, caption in _DIFF_CAPTIONS.items():
+        name = figures.get(key)
+        png = eval_dir / str(name) if name else None
+        if png is not None and png.is_file():
+            text = caption.format(n=figures.get("n_images", "?"))
+            out.append(html_figure(png, text, _upscaled(png, 900)))
+    return [f'<div class="grid">{"".join(out)}</div>'] if out else []
+
+
 def gan_quality_section(found: Found) -> Section | str:
     import pandas as pd
 
@@ -86,16 +107,19 @@ def gan_quality_section(found: Found) -> Section | str:
     parts = []
     for path in found.gan_evals:
         doc = json.loads(Path(path).read_text())
+        figures = doc.get("figures") if isinstance(doc, dict) else None
         if isinstance(doc, dict) and isinstance(doc.get("metrics"), list):
             table = pd.DataFrame(doc["metrics"])
         else:
-            table = pd.DataFrame(_flat(doc), columns=["metric", "value"])
+            body = {k: v for k, v in doc.items() if k != "figures"} if figures else doc
+            table = pd.DataFrame(_flat(body), columns=["metric", "value"])
         table = table.astype(str) if not len(table.columns) else table
         parts.append(f"<h3>{escape(str(path))}</h3>" + html_table(table, 4))
         for note in (
             (doc.get("notes", []) + doc.get("warnings", [])) if isinstance(doc, dict) else []
         ):
             parts.append(f'<p class="note">{escape(str(note))}</p>')
+        parts += _difference_figures(Path(path).parent, figures)
     return Section("GAN quality (FID / KID)", "gan-quality", Markup("".join(parts)))
 
 
