@@ -11,6 +11,8 @@ from cxr.data.manifest import LABELS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cxr.data.provenance import ConfoundingReport
+
 
 @dataclass
 class IndexSummary:
@@ -22,6 +24,7 @@ class IndexSummary:
     skipped: dict[str, int] = field(default_factory=dict)  # short reason -> n
     notices: list[tuple[str, str]] = field(default_factory=list)  # (dataset, message)
     reused: int = 0  # images whose hashes came from the previous manifest
+    confounding: ConfoundingReport | None = None  # label x dataset confounding of the index
 
     @property
     def total_images(self) -> int:
@@ -40,12 +43,16 @@ def short_reason(reason: str) -> str:
 
 
 def count_into(summary: IndexSummary, df: pd.DataFrame, skipped: pd.DataFrame) -> None:
+    from cxr.data.provenance import source_confounding
+
     for (ds, label), grp in df.groupby(["dataset", "label"], sort=True):
         summary.images[(str(ds), str(label))] = len(grp)
         summary.patients[(str(ds), str(label))] = int(grp["patient_id"].nunique())
     for reason in skipped["reason"]:
         short = short_reason(str(reason))
         summary.skipped[short] = summary.skipped.get(short, 0) + 1
+    if len(df):
+        summary.confounding = source_confounding(df)
 
 
 def print_summary(
@@ -71,6 +78,10 @@ def print_summary(
         total = sum(v for (d, _), v in summary.images.items() if d == ds)
         table.add_row(ds, fmt, *cells, str(total))
     console.print(table)
+    if summary.confounding is not None:
+        from cxr.data.provenance import print_confounding
+
+        print_confounding(summary.confounding, console)
     if summary.skipped:
         left = Table(title=f"left out: {summary.total_skipped}")
         left.add_column("reason")

@@ -24,7 +24,8 @@ Nat. Mach. Intell. 2021). The procedure:
    from an evaluation patient.
 
 The same input and seed give the same output; :func:`cxr.data.leakage.check_leakage`
-runs on the result.
+runs on the result, and :func:`cxr.data.provenance.source_confounding` on the whole
+manifest (its warnings join the report's).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from cxr.config import SplitConfig
 from cxr.data.dedup import UnionFind, compute_fine_phash, compute_phash, duplicate_components
 from cxr.data.leakage import LeakageReport, check_leakage
 from cxr.data.manifest import LABELS
+from cxr.data.provenance import ConfoundingReport, source_confounding
 from cxr.errors import ConfigError, ImageReadError, LeakageError, ManifestError
 
 if TYPE_CHECKING:
@@ -62,7 +64,8 @@ class SplitReport:
     hashes_computed: int
     near_rejected: int
     leakage: LeakageReport
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # includes confounding.warnings
+    confounding: ConfoundingReport | None = None  # label x dataset, whole manifest
 
     def table(self) -> Table:
         """Rich table: images / patients per split x label, plus totals."""
@@ -258,6 +261,8 @@ def split_manifest(
     df["split"] = split
 
     leak = check_leakage(df)
+    confounding = source_confounding(df)
+    warnings.extend(confounding.warnings)
     counts = (
         df.assign(n=1)
         .groupby(["split", "label"], sort=True)
@@ -275,6 +280,7 @@ def split_manifest(
         near_rejected=checked["rejected"],
         leakage=leak,
         warnings=warnings,
+        confounding=confounding,
     )
     return df, report
 

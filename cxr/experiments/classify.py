@@ -123,6 +123,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     from cxr.classifier.module import ClassifierModule
     from cxr.classifier.plots import save_all
     from cxr.data.manifest import manifest_key
+    from cxr.data.provenance import print_confounding
     from cxr.experiments.classify_data import make_loaders, prepare_data
     from cxr.experiments.classify_outputs import (
         predict_probs,
@@ -141,6 +142,8 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = prepare_data(cfg, progress=progress)
+    if data.confounding is not None:
+        print_confounding(data.confounding, console)
     loaders = make_loaders(data, cfg)
     save_config(cfg, out)
     plan = data.first_plan
@@ -217,6 +220,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
         "best_val_auroc": None if best_score is None else float(best_score),
         "best_lightning_checkpoint": str(best), "cache": str(data.cache.path),
         "class_weights": None if weights is None else [float(w) for w in weights],
+        "source_confounding": None if data.confounding is None else data.confounding.to_dict(),
     }
     write_json(out / "run.json", run)
     console.print(summary_table(metrics, run | {"out": str(out)}))

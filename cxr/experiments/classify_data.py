@@ -12,6 +12,8 @@ Order of operations (each step refuses with a one-line error):
 4. A hard guard on the exact rows that reach the loaders: validation and test
    are real images only, and their patients are disjoint from training and
    from each other (defence in depth, independent of step 2).
+   :func:`cxr.data.provenance.source_confounding` is computed on the real
+   train+val+test rows the task uses (warned about, recorded in run.json).
 5. The uint8 cache, the per-epoch mixing sampler (:mod:`cxr.augment.mixing`)
    and the DataLoaders.
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from cxr.augment.mixing import EpochPlan, MixingSampler
     from cxr.config import ClassifyConfig
     from cxr.data.cache import ImageCache
+    from cxr.data.provenance import ConfoundingReport
 
 
 @dataclasses.dataclass
@@ -53,6 +56,7 @@ class ClassifyData:
     unsplit: int  # rows without a split (ignored)
     sampler: MixingSampler
     first_plan: EpochPlan
+    confounding: ConfoundingReport | None = None  # dataset x label over the rows used
 
     @property
     def positive_index(self) -> int:
@@ -127,6 +131,7 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     from cxr.augment.mixing import MixingSampler
     from cxr.data.cache import build_cache
     from cxr.data.leakage import check_leakage
+    from cxr.data.provenance import source_confounding
 
     classes = task_classes(cfg.task)
     merged = merge_manifests(cfg)
@@ -141,6 +146,8 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     left_out = {str(k): int(v) for k, v in left.items()}
     masks = {s: (df["split"].to_numpy() == s) & (targets >= 0) for s in ("train", "val", "test")}
     guard_eval_splits(df, masks)
+    used = masks["train"] | masks["val"] | masks["test"]
+    confounding = source_confounding(df[used])
     cache = build_cache(
         df, image_size=cfg.image_size, resize_mode=cfg.resize_mode, cache_dir=cfg.cache_dir,
         workers=max(1, cfg.workers), progress=progress,
@@ -155,7 +162,7 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
         targets[masks["train"]], train["origin"].to_numpy().astype(str), **kwargs
     )
     return ClassifyData(df, cache, classes, targets, masks, left_out, unsplit, sampler,
-                        sampler.plan_fn(0))
+                        sampler.plan_fn(0), confounding)
 
 
 class SeededDraws(Sampler[tuple[int, bool, int]]):

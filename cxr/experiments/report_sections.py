@@ -116,10 +116,23 @@ def leakage_section(found: Found) -> Section | str:
             rows.append(f'<li><span class="ok">passed</span> {what}: {escape(rep.summary())}</li>')
         except LeakageError as exc:
             rows.append(f'<li><span class="bad">FAILED</span> {what}: {escape(str(exc))}</li>')
+        rows.append(f"<li>{confounding_html(df)}</li>")
     notes = list(found.leakage_notes)
     return Section(
         "Split and leakage checks", "leakage", Markup(f"<ul>{''.join(rows)}</ul>"), notes
     )
+
+
+def confounding_html(df: pd.DataFrame) -> str:
+    """Source confounding of a manifest: its measures, label x dataset table and warnings."""
+    from cxr.data.provenance import source_confounding
+
+    rep = source_confounding(df)
+    head = rep.summary()[0]
+    status = '<span class="bad">CONFOUNDED</span>' if rep.warnings else '<span class="ok">ok</span>'
+    warn = "".join(f'<li class="bad">{escape(w)}</li>' for w in rep.warnings)
+    return (f"{status} {escape(head)}" + html_table(rep.frame())
+            + (f"<ul>{warn}</ul>" if warn else ""))
 
 
 # -------------------------------------------------------------------- sweep
