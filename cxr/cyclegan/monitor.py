@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
+from cxr.data.imageio import write_png
 from cxr.data.intensity import from_network, to_network
 from cxr.fsutil import atomic_save, atomic_write_text
 
@@ -34,14 +35,13 @@ __all__ = ["AtomicEpochCheckpoint", "EpochMonitor", "save_grid", "save_loss_plot
 def save_grid(path: str | Path, columns: list[torch.Tensor], nrow_hint: int = 3) -> None:
     """PNG grid: each item of ``columns`` is a ``(K, 1, S, S)`` network-range tensor; row i
     shows item i of every column side by side."""
-    from PIL import Image
     from torchvision.utils import make_grid
 
     k = columns[0].shape[0]
     tiles = torch.stack(columns, dim=1).reshape(k * len(columns), *columns[0].shape[1:])
     grid = make_grid(tiles.float().cpu(), nrow=len(columns), padding=2, pad_value=1.0)
     u8 = from_network(grid[0]).numpy()
-    atomic_save(path, lambda tmp: Image.fromarray(u8, mode="L").save(tmp, format="PNG"))
+    write_png(path, u8)
 
 
 def save_loss_plot(path: str | Path, history: list[dict[str, float]], names: list[str]) -> None:

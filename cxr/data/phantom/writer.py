@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from cxr.config import PhantomConfig, build_config, config_to_dict
+from cxr.data.imageio import write_png
 from cxr.data.phantom.generator import (
     PatientPlan,
     Study,
@@ -37,7 +38,7 @@ from cxr.data.phantom.generator import (
 )
 from cxr.data.phantom.lesions import CLASSES, FINDINGS
 from cxr.errors import ConfigError
-from cxr.fsutil import atomic_save, atomic_write_text
+from cxr.fsutil import atomic_write_text
 
 METADATA_COLUMNS: tuple[str, ...] = (
     "patientid", "offset", "sex", "age", "finding", "view", "modality", "folder", "filename",
@@ -52,13 +53,6 @@ def study_paths(root: Path, name: str) -> tuple[Path, Path, Path]:
 
 def _complete(root: Path, plan: PatientPlan) -> bool:
     return all(p.is_file() for s in plan.studies for p in study_paths(root, plan.filename(s)))
-
-
-def _save_png(path: Path, arr: np.ndarray) -> None:
-    from PIL import Image
-
-    img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8))  # 2-D uint8 -> mode "L"
-    atomic_save(path, lambda tmp: img.save(tmp, format="PNG"))
 
 
 def write_patient(root: Path, cfg: PhantomConfig, index: int) -> int:
@@ -76,9 +70,9 @@ def write_patient(root: Path, cfg: PhantomConfig, index: int) -> int:
 def _write_study(root: Path, plan: PatientPlan, study: Study, size: int) -> None:
     out = render_study(plan, study, size)
     image, lung, lesion = study_paths(root, plan.filename(study))
-    _save_png(lesion, out.lesion_mask.astype(np.uint8) * 255)
-    _save_png(lung, out.lung_mask.astype(np.uint8) * 255)
-    _save_png(image, out.image)  # the image last: its presence marks a finished study
+    write_png(lesion, out.lesion_mask.astype(np.uint8) * 255)
+    write_png(lung, out.lung_mask.astype(np.uint8) * 255)
+    write_png(image, out.image)  # the image last: its presence marks a finished study
 
 
 def _check_previous(root: Path, cfg: PhantomConfig) -> None:
