@@ -67,14 +67,23 @@ class UnionFind:
         return [self.find(i) for i in range(len(self.parent))]
 
 
-def compute_phash(path: str | Path) -> str:
-    """Perceptual hash (hex, as ``str(imagehash.phash(img))``) of a decoded image."""
+def phash_u8(img_u8: np.ndarray) -> str:
+    """Perceptual hash (hex, as ``str(imagehash.phash(img))``) of a decoded uint8 image.
+
+    The one definition of the manifest's ``phash`` column: the indexer writes it and
+    the split fills in missing ones with it, so the two always agree.
+    """
     import imagehash
     from PIL import Image
 
+    return str(imagehash.phash(Image.fromarray(img_u8, mode="L")))
+
+
+def compute_phash(path: str | Path) -> str:
+    """:func:`phash_u8` of the image file at ``path``."""
     from cxr.data.imageio import read_image_u8
 
-    return str(imagehash.phash(Image.fromarray(read_image_u8(path), mode="L")))
+    return phash_u8(read_image_u8(path))
 
 
 def compute_fine_phash(path: str | Path) -> object:

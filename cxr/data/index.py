@@ -55,9 +55,7 @@ def probe_image(path: str, known: tuple[str, int, int, str] | None = None) -> di
     if known is not None and known[0] == digest and known[3]:
         return {"path": path, "content_hash": digest, "width": known[1], "height": known[2],
                 "phash": known[3], "reused": True}
-    import imagehash
-    from PIL import Image
-
+    from cxr.data.dedup import phash_u8
     from cxr.data.imageio import decode_bytes
     from cxr.data.intensity import float_to_uint8
 
@@ -68,7 +66,7 @@ def probe_image(path: str, known: tuple[str, int, int, str] | None = None) -> di
     except Exception as exc:  # a decoder bug must not stop a 30,000-image index
         return {"path": path, "reason": f"decoder error ({type(exc).__name__}: {exc})"}
     return {"path": path, "content_hash": digest, "width": int(u8.shape[1]),
-            "height": int(u8.shape[0]), "phash": str(imagehash.phash(Image.fromarray(u8))),
+            "height": int(u8.shape[0]), "phash": phash_u8(u8),
             "reused": False}
 
 
