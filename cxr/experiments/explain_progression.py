@@ -39,7 +39,6 @@ inside the body), labelled "coarse lung estimate" in the plot and
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,7 +71,7 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
     from rich.console import Console
 
     from cxr.classifier.explain.cam import CAM_METHODS
-    from cxr.classifier.explain.inputs import items_from_manifest, with_mask_dirs
+    from cxr.classifier.explain.inputs import items_from_manifest, safe_name, with_mask_dirs
     from cxr.classifier.explain.localize import estimate_lung_mask
     from cxr.data.manifest import load_manifest
     from cxr.experiments.explain import check_config, load_model, progress_bar
@@ -121,7 +120,7 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
                 cfg,
                 positive,
                 fallback,
-                out / "progression" / _safe(pid),
+                out / "progression" / safe_name(pid, "patient"),
                 pid,
                 lambda n: bar.advance(task, n),
             )
@@ -130,10 +129,6 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
     atomic_write_text(out / "progression.json", json.dumps(index, indent=2, default=str) + "\n")
     _print(console, index, out)
     return index
-
-
-def _safe(pid: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", pid).strip("_") or "patient"
 
 
 def _patient(

@@ -40,15 +40,16 @@ class Item:
     lesion_mask_path: str = ""
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "image"
+def safe_name(name: str, fallback: str = "image") -> str:
+    """``name`` reduced to a portable file name (letters, digits, ``._-``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or fallback
 
 
 def _unique_keys(stems: Iterable[str]) -> list[str]:
     seen: dict[str, int] = {}
     keys = []
     for s in stems:
-        s = _safe(s)
+        s = safe_name(s)
         n = seen.get(s, 0)
         seen[s] = n + 1
         keys.append(s if n == 0 else f"{s}-{n}")
