@@ -62,7 +62,6 @@ def test_aug_scope_reaches_the_config(tmp_path, monkeypatch) -> None:
 
 
 def test_classify_end_to_end_then_predict(tmp_path) -> None:
-    torch.set_num_threads(1)
     manifest = make_split_manifest(tmp_path, patients=40, size=40)
     out = tmp_path / "run"
     res = runner.invoke(app, ["classify", "--manifest", str(manifest), "--out", str(out),

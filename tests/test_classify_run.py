@@ -18,15 +18,6 @@ from cxr.experiments.classify import run_classify
 from cxr.experiments.classify_data import guard_eval_splits, make_loaders, prepare_data
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # 2 shared cores: one intra-op thread is several times faster than two contending
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("cls")

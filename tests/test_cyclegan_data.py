@@ -8,7 +8,6 @@ bright haze in the lower, outer lung zones, with lung masks.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,18 +27,6 @@ from cxr.errors import ConfigError, LeakageError
 from cxr.fsutil import sha256_file
 
 SPLIT_COUNTS = {"train": 5, "val": 2, "test": 2}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Any:
-    """Tiny convs gain nothing from threads; on shared cores extra OpenMP threads spin
-    and made these tests ~10x slower (see docs/benchmarks.md)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _lungs(size: int) -> np.ndarray:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from scipy import linalg
-from test_cyclegan_data import one_torch_thread  # noqa: F401  (autouse)
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from test_cyclegan_data import one_torch_thread  # noqa: F401  (autouse)
 from torch.utils.data import DataLoader
 
 from cxr.config import GanConfig

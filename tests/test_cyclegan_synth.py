@@ -7,10 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_cyclegan_data import (
-    make_tiny_manifest,
-    one_torch_thread,  # noqa: F401  (autouse)
-)
+from test_cyclegan_data import make_tiny_manifest
 from test_cyclegan_train import tiny_cfg
 
 import cxr.data.imageio as imageio

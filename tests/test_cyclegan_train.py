@@ -8,10 +8,7 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
-from test_cyclegan_data import (
-    make_tiny_manifest,
-    one_torch_thread,  # noqa: F401  (autouse)
-)
+from test_cyclegan_data import make_tiny_manifest
 
 from cxr.config import GanConfig
 from cxr.data.manifest import load_manifest, new_manifest, save_manifest

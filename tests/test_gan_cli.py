@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cyclegan_data import one_torch_thread  # noqa: F401  (autouse)
 from typer.testing import CliRunner
 
 from cxr.cli import app

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_cyclegan_data import make_tiny_manifest, one_torch_thread  # noqa: F401  (autouse)
+from test_cyclegan_data import make_tiny_manifest
 
 import cxr.cyclegan.figures as figs
 import cxr.experiments.gan_eval as ge
