@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torchmetrics.functional.classification as tmf
 
-from cxr.classifier import bootstrap as bs
 from cxr.classifier.metrics import evaluate
+from cxr.stats import bootstrap as bs
 
 
 def _data(n: int, n_cls: int, per_patient: int, seed: int = 0):

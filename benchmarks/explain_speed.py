@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from cxr.classifier import create_backbone
-from cxr.classifier.explain import explain_batch
+from cxr.explain import explain_batch
 
 
 def _time(

@@ -44,7 +44,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     from cxr.config import GanConfig
     from cxr.cyclegan.domains import Domains, UnpairedBatches, UnpairedSampler
     from cxr.cyclegan.module import CycleGANModule
-    from cxr.experiments.train_gan import build_networks
+    from cxr.experiments.gan.train import build_networks
 
     size, bs = spec["size"], spec["batch"]
     cfg = GanConfig(

@@ -118,7 +118,7 @@ class GanConfig:
 # ------------------------------------------------------- sweeps, demo (issue 6)
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-    """A grid of classify runs with paired statistics (see cxr.experiments.ablate)."""
+    """A grid of classify runs with paired statistics (see cxr.experiments.sweep.run)."""
 
     manifest: str = ""
     out: str = "runs/sweep"
@@ -186,7 +186,7 @@ class DemoConfig:
 # ------------------------------------------------------------ explain (issue 5)
 @dataclasses.dataclass(frozen=True)
 class ExplainConfig:
-    """`cxr explain` and `cxr explain progression` (see cxr.experiments.explain)."""
+    """`cxr explain` and `cxr explain progression` (see cxr.experiments.explain.run)."""
 
     checkpoint: str = ""
     manifest: str = ""
@@ -226,7 +226,7 @@ class ExplainConfig:
 # ------------------------------------------------------ classifier (issue 4)
 @dataclasses.dataclass(frozen=True)
 class ClassifyConfig:
-    """`cxr classify` (see cxr.experiments.classify); mirrored by configs/classify.yaml."""
+    """`cxr classify` (see cxr.experiments.classify.run); mirrored by configs/classify.yaml."""
 
     manifest: str = ""  # split manifest of real images
     synthetic_manifest: str = ""  # manifest of GAN images (origin=gan), training only

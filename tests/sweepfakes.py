@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 
 from cxr.data.manifest import new_manifest, save_manifest
-from cxr.experiments.ablate import SplitInputs
-from cxr.experiments.sweep_grid import Cell, CellTask
+from cxr.experiments.sweep.grid import Cell, CellTask
+from cxr.experiments.sweep.run import SplitInputs
 
 N_PATIENTS = 40
 LABELS = ("covid", "pneumonia", "normal")

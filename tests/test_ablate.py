@@ -12,10 +12,10 @@ from sweepfakes import fake_cell, resolve
 
 from cxr.config import SweepConfig, build_config
 from cxr.errors import ConfigError
-from cxr.experiments.ablate import SplitInputs, plan_cells, run_cells, run_sweep
-from cxr.experiments.executors import LocalExecutor, make_executor
-from cxr.experiments.sweep_grid import Cell, cell_key, expand_grid
-from cxr.experiments.sweep_results import flatten_metrics
+from cxr.experiments.sweep.executors import LocalExecutor, make_executor
+from cxr.experiments.sweep.grid import Cell, cell_key, expand_grid
+from cxr.experiments.sweep.results import flatten_metrics
+from cxr.experiments.sweep.run import SplitInputs, plan_cells, run_cells, run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 INPUTS = {None: SplitInputs(manifest="m.csv")}
@@ -216,7 +216,7 @@ def test_cli_ablate_passes_the_grid(tmp_path: Path) -> None:
     from cxr.cli import app
 
     sweep = REPO / "configs" / "sweeps" / "headline.yaml"
-    with mock.patch("cxr.experiments.ablate.run_sweep") as run:
+    with mock.patch("cxr.experiments.sweep.run.run_sweep") as run:
         res = CliRunner().invoke(
             app,
             [
@@ -288,7 +288,7 @@ def test_cli_ablate_bad_ratio_is_one_line_error(tmp_path: Path) -> None:
 def test_prepare_inputs_given_split_and_gan_rows(tmp_path: Path) -> None:
     from sweepfakes import make_manifests
 
-    from cxr.experiments.sweep_inputs import prepare_inputs
+    from cxr.experiments.sweep.inputs import prepare_inputs
 
     manifest, synthetic = make_manifests(tmp_path / "data")
     cfg = _cfg(tmp_path, manifest=str(manifest), synthetic_manifest=str(synthetic))
@@ -306,7 +306,7 @@ def test_prepare_inputs_refuses_unsplit_manifest(tmp_path: Path) -> None:
     from sweepfakes import make_manifests
 
     from cxr.data.manifest import load_manifest, save_manifest
-    from cxr.experiments.sweep_inputs import prepare_inputs
+    from cxr.experiments.sweep.inputs import prepare_inputs
 
     manifest, _ = make_manifests(tmp_path / "data")
     df = load_manifest(manifest)
@@ -320,7 +320,7 @@ def test_prepare_inputs_resplits_per_seed(tmp_path: Path) -> None:
     from sweepfakes import make_manifests
 
     from cxr.data.manifest import load_manifest
-    from cxr.experiments.sweep_inputs import prepare_inputs
+    from cxr.experiments.sweep.inputs import prepare_inputs
 
     manifest, _ = make_manifests(tmp_path / "data")
     cfg = _cfg(tmp_path, manifest=str(manifest), synthetic=(0.0,), split_seeds=(0, 1))
@@ -345,7 +345,7 @@ def test_prepare_inputs_resplits_per_seed(tmp_path: Path) -> None:
 
 
 def test_resolve_classify_arms_and_resource_passthrough() -> None:
-    from cxr.experiments.sweep_classify import resolve_classify
+    from cxr.experiments.sweep.cells import resolve_classify
 
     inp = SplitInputs(
         manifest="m.csv", synthetic_manifest="g.csv", manifest_key="k1", synthetic_key="k2"

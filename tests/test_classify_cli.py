@@ -31,7 +31,7 @@ def ckpt(tmp_path) -> Path:
 
 def test_classify_options_reach_the_config(tmp_path, monkeypatch) -> None:
     seen = {}
-    monkeypatch.setattr("cxr.experiments.classify.run_classify",
+    monkeypatch.setattr("cxr.experiments.classify.run.run_classify",
                         lambda cfg, out: seen.update(cfg=cfg, out=out))
     yml = tmp_path / "c.yaml"
     yml.write_text("epochs: 3\nbackbone: vgg16\nloss: focal\n")
@@ -50,7 +50,7 @@ def test_classify_options_reach_the_config(tmp_path, monkeypatch) -> None:
 
 def test_aug_scope_reaches_the_config(tmp_path, monkeypatch) -> None:
     seen = {}
-    monkeypatch.setattr("cxr.experiments.classify.run_classify",
+    monkeypatch.setattr("cxr.experiments.classify.run.run_classify",
                         lambda cfg, out: seen.update(cfg=cfg))
     yml = tmp_path / "c.yaml"
     yml.write_text("aug_scope: all\n")

@@ -14,8 +14,8 @@ from classify_fixtures import make_gan_manifest, make_split_manifest
 from cxr.classifier import load_classifier
 from cxr.config import ClassifyConfig
 from cxr.errors import ConfigError, LeakageError
-from cxr.experiments.classify import run_classify
-from cxr.experiments.classify_data import guard_eval_splits, make_loaders, prepare_data
+from cxr.experiments.classify.data import guard_eval_splits, make_loaders, prepare_data
+from cxr.experiments.classify.run import run_classify
 
 
 @pytest.fixture(scope="module")

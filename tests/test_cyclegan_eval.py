@@ -13,7 +13,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from cxr.cyclegan.metrics import expected_lesion_region, fid_kid, region_change
 from cxr.errors import CheckpointError
-from cxr.experiments.gan_eval import find_inception_weights
+from cxr.experiments.gan.evaluate import find_inception_weights
 
 
 def scipy_fid(a: np.ndarray, b: np.ndarray) -> float:

@@ -17,7 +17,7 @@ from cxr.cyclegan.networks import (
     auto_n_blocks,
     count_parameters,
 )
-from cxr.experiments.train_gan import build_networks
+from cxr.experiments.gan.train import build_networks
 
 
 def test_reference_parameter_counts() -> None:

@@ -15,8 +15,8 @@ from cxr.cyclegan.synth import apply_augmentation, aug_seed_for, load_generator
 from cxr.data.leakage import check_leakage
 from cxr.data.manifest import load_manifest
 from cxr.errors import CheckpointError, ConfigError
-from cxr.experiments.synth import run_synth
-from cxr.experiments.train_gan import train_gan
+from cxr.experiments.gan.synth import run_synth
+from cxr.experiments.gan.train import train_gan
 from cxr.fsutil import sha256_file
 
 

@@ -13,7 +13,7 @@ from test_cyclegan_data import make_tiny_manifest
 from cxr.config import GanConfig
 from cxr.data.manifest import load_manifest, new_manifest, save_manifest
 from cxr.errors import CheckpointError, ConfigError, LeakageError
-from cxr.experiments.train_gan import train_gan
+from cxr.experiments.gan.train import train_gan
 
 
 def tiny_cfg(tmp: Path, **kw: Any) -> GanConfig:

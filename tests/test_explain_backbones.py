@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from cxr.classifier import Backbone, create_backbone, list_backbones
-from cxr.classifier.explain import explain_batch
-from cxr.classifier.explain.cam import library_cam
-from cxr.classifier.explain.fastcam import fast_cam
+from cxr.explain import explain_batch
+from cxr.explain.cam import library_cam
+from cxr.explain.fastcam import fast_cam
 
 
 def _hooks(model: torch.nn.Module) -> int:

@@ -285,7 +285,7 @@ def test_progression_common_scale_fields_and_threshold(
 def test_explain_gates_involvement_by_the_decision(tiny: dict[str, Path], tmp_path: Path) -> None:
     import pandas as pd
 
-    from cxr.experiments.explain import gated_involvement
+    from cxr.experiments.explain.run import gated_involvement
 
     assert gated_involvement(0.3, pred=1, target=1) == 0.3
     assert gated_involvement(0.3, pred=0, target=1) == 0.0

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from cxr.classifier.explain import cam, explain_batch, fastcam, saliency
-from cxr.classifier.explain.targets import class_score, probabilities
+from cxr.explain import cam, explain_batch, fastcam, saliency
+from cxr.explain.targets import class_score, probabilities
 
 
 class TinyNet(nn.Module):
@@ -176,7 +176,7 @@ def test_cam_peak_lands_on_the_evidence(
     Catches transposed axes, flips, off-by-one upsampling and a wrong target
     sign (a flipped sign makes the map flat, so the peak spreads everywhere).
     """
-    from cxr.classifier.explain.scores import pointing_game
+    from cxr.explain.scores import pointing_game
 
     x = torch.full((2, 1, 32, 32), -1.0)
     evidence = np.zeros((2, 32, 32), dtype=bool)
@@ -205,7 +205,7 @@ def test_cam_grid_and_coarse_grid_note() -> None:
 
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++", "saliency", "smoothgrad"])
 def test_raw_maps_give_back_the_per_image_maps(method: str) -> None:
-    from cxr.classifier.explain import map_peaks, normalise_maps
+    from cxr.explain import map_peaks, normalise_maps
 
     model = TinyNet().eval()
     with torch.no_grad():  # raw maps of order 1: the 1e-7 guards of min-max stay negligible

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cxr.classifier.explain import localize, scores
 from cxr.errors import ConfigError
+from cxr.explain import localize, scores
 
 SIZE = 96
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cxr.classifier.explain import localize, scores
 from cxr.errors import ConfigError
+from cxr.explain import localize, scores
 
 
 def _square(shape=(32, 32), y0=8, y1=16, x0=4, x1=12) -> np.ndarray:

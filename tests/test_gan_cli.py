@@ -16,7 +16,7 @@ runner = CliRunner()
 
 
 def test_train_options_reach_train_gan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cxr.experiments.train_gan as tg
+    import cxr.experiments.gan.train as tg
 
     got: dict[str, Any] = {}
 
@@ -70,8 +70,8 @@ def test_train_options_reach_train_gan(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_synth_and_eval_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cxr.experiments.gan_eval as ge
-    import cxr.experiments.synth as sy
+    import cxr.experiments.gan.evaluate as ge
+    import cxr.experiments.gan.synth as sy
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(

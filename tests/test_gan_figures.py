@@ -11,12 +11,12 @@ import pytest
 from test_cyclegan_data import make_tiny_manifest
 
 import cxr.cyclegan.figures as figs
-import cxr.experiments.gan_eval as ge
+import cxr.experiments.gan.evaluate as ge
 from cxr.data.imageio import write_png
 from cxr.data.manifest import load_manifest, new_manifest, save_manifest
 from cxr.data.preprocess import load_preprocessed
 from cxr.errors import CheckpointError
-from cxr.experiments.gan_figures import unaugmented
+from cxr.experiments.gan.figures import unaugmented
 from cxr.fsutil import sha256_file
 
 PNG_MAGIC = b"\x89PNG"

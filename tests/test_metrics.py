@@ -10,7 +10,6 @@ import torch
 import torchmetrics.functional.classification as tmf
 from sklearn import metrics as skm
 
-from cxr.classifier import bootstrap as bs
 from cxr.classifier.metrics import (
     HEADLINE,
     calibration_bins,
@@ -20,6 +19,7 @@ from cxr.classifier.metrics import (
     predict_labels,
 )
 from cxr.errors import ConfigError
+from cxr.stats import bootstrap as bs
 
 CLASSES3 = ["covid", "pneumonia", "normal"]
 

@@ -134,7 +134,7 @@ def test_classify_run_records_confounding(tmp_path: Path) -> None:
 
     from cxr.config import ClassifyConfig
     from cxr.data.manifest import load_manifest, save_manifest
-    from cxr.experiments.classify import run_classify
+    from cxr.experiments.classify.run import run_classify
 
     manifest = make_split_manifest(tmp_path, patients=24, size=32)
     df = load_manifest(manifest)
@@ -161,7 +161,7 @@ def test_classify_run_records_confounding(tmp_path: Path) -> None:
 
 
 def test_report_section_shows_table_and_warnings() -> None:
-    from cxr.experiments.report_sections import confounding_html
+    from cxr.experiments.report.sections import confounding_html
 
     html = confounding_html(_manifest({("A", "covid"): 3, ("B", "normal"): 5}))
     assert "CONFOUNDED" in html and "<table" in html and "label &#x27;covid&#x27;: 100%" in html

@@ -10,8 +10,8 @@ import sweepfakes
 from rich.console import Console
 
 from cxr.config import SweepConfig
-from cxr.experiments.ablate import SplitInputs, run_sweep
-from cxr.experiments.executors import LocalExecutor, RayExecutor
+from cxr.experiments.sweep.executors import LocalExecutor, RayExecutor
+from cxr.experiments.sweep.run import SplitInputs, run_sweep
 
 ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'ray[default]')")
 

@@ -15,9 +15,9 @@ from rich.console import Console
 from sweepfakes import fake_cell, make_manifests, png, resolve
 
 from cxr.config import SweepConfig
-from cxr.experiments.ablate import SplitInputs, run_sweep
-from cxr.experiments.executors import LocalExecutor
-from cxr.experiments.report import build_report
+from cxr.experiments.report.build import build_report
+from cxr.experiments.sweep.executors import LocalExecutor
+from cxr.experiments.sweep.run import SplitInputs, run_sweep
 
 QUIET = Console(quiet=True)
 HEADINGS = (
@@ -103,7 +103,7 @@ def test_sweep_report_has_every_section_and_is_self_contained(sweep_dir: Path) -
 
 
 def test_run_report_notes_absent_sections(tmp_path: Path) -> None:
-    from cxr.experiments.sweep_grid import Cell, CellTask
+    from cxr.experiments.sweep.grid import Cell, CellTask
 
     run = tmp_path / "run"
     run.mkdir()
@@ -172,7 +172,7 @@ def test_cli_report_calls_build_report(tmp_path: Path) -> None:
 
     from cxr.cli import app
 
-    with mock.patch("cxr.experiments.report.build_report") as build:
+    with mock.patch("cxr.experiments.report.build.build_report") as build:
         res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "x.html")])
     assert res.exit_code == 0, res.output
     assert build.call_args.args == (tmp_path, tmp_path / "x.html")

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from cxr.experiments.stats import (
+from cxr.stats.compare import (
     delong_auc_variance,
     delong_test,
     mcnemar_exact,
@@ -124,7 +124,7 @@ def test_t_interval():
 
 
 def test_t_interval_clips_to_the_metric_range() -> None:
-    from cxr.experiments.stats import t_interval
+    from cxr.stats.compare import t_interval
 
     mean, lo, hi = t_interval([0.99, 0.80], bounds=(0.0, 1.0))
     assert lo >= 0.0 and hi == 1.0 and lo < mean < hi

@@ -6,7 +6,7 @@ Sensitivity/specificity/PPV/NPV follow the usual diagnostic-accuracy
 definitions (Altman & Bland, BMJ 1994); expected calibration error is the
 15-bin top-label ECE of Guo et al., "On calibration of modern neural
 networks", ICML 2017. Confidence intervals: 95 % percentile intervals from a
-bootstrap that resamples *patients* (see :mod:`cxr.classifier.bootstrap`),
+bootstrap that resamples *patients* (see :mod:`cxr.stats.bootstrap`),
 as recommended when patients contribute several images (e.g. Roberts et al.,
 "Common pitfalls and recommendations for using machine learning to detect and
 prognosticate for COVID-19", Nat. Mach. Intell. 2021).
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from cxr.classifier import bootstrap as bs
 from cxr.errors import ConfigError
+from cxr.stats import bootstrap as bs
 
 HEADLINE: tuple[str, ...] = ("accuracy", "balanced_accuracy", "auroc", "auroc_macro",
                              "average_precision", "sensitivity", "specificity", "f1", "ece")

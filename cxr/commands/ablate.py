@@ -65,7 +65,7 @@ def ablate(
     on rerun. Writes results.csv, a summary with CIs and paired tests against ratio 0.
     """
     from cxr.config import SweepConfig, build_config
-    from cxr.experiments.ablate import run_sweep
+    from cxr.experiments.sweep.run import run_sweep
 
     cfg = build_config(
         SweepConfig,

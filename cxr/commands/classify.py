@@ -65,7 +65,7 @@ def classify(
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
     from cxr.config import ClassifyConfig, build_config
-    from cxr.experiments.classify import run_classify
+    from cxr.experiments.classify.run import run_classify
 
     cfg = build_config(
         ClassifyConfig, config,
@@ -88,7 +88,7 @@ def predict(
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
     """Print class probabilities and the decision for each image."""
-    from cxr.experiments.predict import run_predict
+    from cxr.experiments.classify.predict import run_predict
 
     run_predict(checkpoint, images, device=device, out_csv=csv)
 
@@ -101,6 +101,6 @@ def export(
     atol: Annotated[float, typer.Option(help="Largest allowed |onnxruntime - PyTorch|.")] = 1e-4,
 ) -> None:
     """Export to ONNX (dynamic batch), verified against PyTorch under onnxruntime."""
-    from cxr.experiments.export import run_export
+    from cxr.experiments.classify.export import run_export
 
     run_export(checkpoint, onnx, opset=opset, atol=atol)

@@ -99,7 +99,7 @@ def explain(
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
     from cxr.config import ExplainConfig, build_config
-    from cxr.experiments.explain import run_explain
+    from cxr.experiments.explain.run import run_explain
 
     cfg = build_config(
         ExplainConfig,
@@ -162,7 +162,7 @@ def progression(
     over the studies), so the involved lung fraction can grow and shrink over time.
     """
     from cxr.config import ExplainConfig, build_config
-    from cxr.experiments.explain_progression import run_progression
+    from cxr.experiments.explain.progression import run_progression
 
     cfg = build_config(
         ExplainConfig,

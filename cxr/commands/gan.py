@@ -67,7 +67,7 @@ def train(
     from rich.console import Console
 
     from cxr.config import GanConfig, build_config
-    from cxr.experiments.train_gan import summary_table, train_gan
+    from cxr.experiments.gan.train import summary_table, train_gan
 
     saved = out / "config.yaml"
     cfg = build_config(
@@ -110,7 +110,7 @@ def synth(
     """Translate train-split source images into the target class; resumable, with provenance."""
     from rich.console import Console
 
-    from cxr.experiments.synth import run_synth, synth_table
+    from cxr.experiments.gan.synth import run_synth, synth_table
 
     result = run_synth(
         checkpoint=checkpoint,
@@ -147,7 +147,7 @@ def evaluate(
     """FID/KID vs held-out real images, label preservation, lesion-region intensity change."""
     from rich.console import Console
 
-    from cxr.experiments.gan_eval import eval_table, run_gan_eval
+    from cxr.experiments.gan.evaluate import eval_table, run_gan_eval
 
     res = run_gan_eval(
         manifest=manifest,

@@ -20,6 +20,6 @@ def report(
     Sections: dataset, split and leakage checks, GAN samples, FID/KID, sweep table and plots,
     ROC curves, Grad-CAM. Images are embedded; nothing is fetched.
     """
-    from cxr.experiments.report import build_report
+    from cxr.experiments.report.build import build_report
 
     build_report(path, out)

@@ -120,7 +120,7 @@ def _explain_subset(split_manifest: Path, out: Path, n: int) -> Path:
 
 def _best_cell(sweep_dir: Path) -> dict[str, Any]:
     """The finished cell with the best *validation* AUROC (never chosen on test)."""
-    from cxr.experiments.sweep_results import read_table
+    from cxr.experiments.sweep.results import read_table
 
     res = read_table(sweep_dir / "results.csv")
     done = res[res["status"] == "done"]
@@ -151,9 +151,9 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
     from cxr.data.index import build_index
     from cxr.data.phantom import generate_phantoms
     from cxr.data.split import split_file
-    from cxr.experiments.ablate import run_sweep
-    from cxr.experiments.explain import run_explain
-    from cxr.experiments.report import build_report
+    from cxr.experiments.explain.run import run_explain
+    from cxr.experiments.report.build import build_report
+    from cxr.experiments.sweep.run import run_sweep
 
     console = console or Console()
     cfg = effective(cfg)

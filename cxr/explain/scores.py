@@ -12,7 +12,7 @@
   2021). Baseline: a uniform map puts exactly the mask's area fraction inside
   - analytic.
 * **IoU** of the attended region
-  (:func:`~cxr.classifier.explain.localize.attended_region`: the thresholded
+  (:func:`~cxr.explain.localize.attended_region`: the thresholded
   map without components under ``min_area`` pixels) with the lesion mask. No
   closed form for spatially coherent maps, so the baseline is empirical: the
   mean IoU of seeded random smooth maps (Gaussian filtered white noise) whose
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from cxr.classifier.explain.localize import attended_region
+from cxr.explain.localize import attended_region
 
 SCORES: tuple[str, ...] = ("pointing", "lesion_energy", "lesion_iou", "lung_energy")
 
@@ -145,7 +145,7 @@ def score_map(
     """All scores of one map with their baselines; ``None`` where the mask is missing or empty.
 
     ``heat`` is the map as scored: for gradient methods the caller passes the
-    smoothed map (:func:`~cxr.classifier.explain.localize.smooth_map`), so the
+    smoothed map (:func:`~cxr.explain.localize.smooth_map`), so the
     pointing game, energies and the IoU region all see the map as displayed.
     """
     out: dict[str, float | None] = {}

@@ -56,7 +56,7 @@ def explain_batch(
     """
     import torch
 
-    from cxr.classifier.explain import cam, fastcam, saliency
+    from cxr.explain import cam, fastcam, saliency
 
     if method not in METHODS:
         raise ConfigError(f"unknown explanation method {method!r} (valid: {', '.join(METHODS)})")
@@ -98,7 +98,7 @@ def normalise_maps(raw: np.ndarray, method: str) -> np.ndarray:
     """
     import torch
 
-    from cxr.classifier.explain import cam, fastcam, saliency
+    from cxr.explain import cam, fastcam, saliency
 
     if method not in METHODS:
         raise ConfigError(f"unknown explanation method {method!r} (valid: {', '.join(METHODS)})")

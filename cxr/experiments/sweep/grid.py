@@ -35,6 +35,18 @@ CELL_JSON = "cell.json"
 
 
 @dataclass(frozen=True)
+class SplitInputs:
+    """What the cells of one split seed train on."""
+
+    manifest: str
+    synthetic_manifest: str = ""
+    gan_dir: str = ""
+    manifest_key: str = ""
+    synthetic_key: str = ""
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Cell:
     backbone: str
     ratio: float

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cxr.classifier.explain.overlay import caption, contact_sheet
+from cxr.explain.overlay import caption, contact_sheet
 from cxr.fsutil import atomic_save
 
 

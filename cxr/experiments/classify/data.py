@@ -25,11 +25,10 @@ number of DataLoader workers and after a resume.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
 from cxr.classifier.tasks import POSITIVE, task_classes, task_targets
 from cxr.errors import ConfigError, LeakageError, ManifestError
@@ -165,48 +164,10 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
                         sampler.plan_fn(0), confounding)
 
 
-class SeededDraws(Sampler[tuple[int, bool, int]]):
-    """``(index, augment, seed)`` per draw of a :class:`MixingSampler` epoch."""
-
-    def __init__(self, sampler: MixingSampler, seed: int) -> None:
-        self.sampler = sampler
-        self.seed = int(seed)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def __iter__(self) -> Iterator[tuple[int, bool, int]]:
-        plan = self.sampler.plan
-        n = len(plan)
-        seeds = np.random.SeedSequence([self.seed, plan.epoch, 7]).generate_state(max(n, 1))
-        for k, (i, aug) in enumerate(plan.pairs()):
-            yield i, aug, int(seeds[k])
-
-
-class SeededMixedDataset(Dataset[dict[str, Any]]):
-    """Route ``(index, augment, seed)``: reseed the pipeline, then read augmented or plain."""
-
-    def __init__(self, plain: Dataset[dict[str, Any]], augmented: Dataset[dict[str, Any]] | None,
-                 pipeline: Any = None) -> None:
-        self.plain, self.augmented, self.pipeline = plain, augmented, pipeline
-
-    def __len__(self) -> int:
-        return len(self.plain)  # type: ignore[arg-type]
-
-    def __getitem__(self, key: tuple[int, bool, int]) -> dict[str, Any]:
-        index, aug, seed = key
-        if aug and self.augmented is not None:
-            self.pipeline.set_random_seed(int(seed))
-            return self.augmented[int(index)]
-        return self.plain[int(index)]
-
-
 def make_loaders(data: ClassifyData, cfg: ClassifyConfig) -> dict[str, DataLoader]:
     """Training loader over the mixing plan; val/test loaders in manifest order."""
     from cxr.augment.pipelines import ArrayTransform, build_pipeline
+    from cxr.augment.sampling import SeededDraws, SeededMixedDataset
     from cxr.data.dataset import XrayDataset
 
     def dataset(split: str, transform: Any = None) -> XrayDataset:

@@ -5,7 +5,7 @@ class per image, computes the maps in batches on the model's device and the
 coarse localization. Yields one :class:`Explained` per image, in order.
 
 For the gradient methods (saliency, SmoothGrad) ``region_sigma > 0`` blurs
-each per-image map (:func:`~cxr.classifier.explain.localize.smooth_map`);
+each per-image map (:func:`~cxr.explain.localize.smooth_map`);
 ``heat`` is then the smoothed map - what the overlay shows, what the region
 is cut from, and what the caller scores. ``raw`` (``keep_raw``) stays the
 unsmoothed gradient magnitude.
@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxr.classifier.explain import GRADIENT_METHODS, explain_batch, map_peaks, normalise_maps
-from cxr.classifier.explain.inputs import Item, load_item
-from cxr.classifier.explain.localize import (
+from cxr.errors import ConfigError
+from cxr.explain import GRADIENT_METHODS, explain_batch, map_peaks, normalise_maps
+from cxr.explain.inputs import Item, load_item
+from cxr.explain.localize import (
     Region,
     attended_region,
     find_regions,
     min_area_pixels,
     smooth_map,
 )
-from cxr.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -114,7 +114,7 @@ def explain_items(
 
     ``lung_fallback(image)`` supplies a lung mask where the item has none.
     ``keep_raw`` also keeps each raw map and its peak (see
-    :func:`~cxr.classifier.explain.map_peaks`), for a common scale across
+    :func:`~cxr.explain.map_peaks`), for a common scale across
     images; ``heat`` is then derived from the raw map (fast engine only).
     ``region_sigma`` (fraction of the side; gradient methods only) smooths
     ``heat``; ``region_min_area`` (fraction of the image) drops smaller
@@ -122,8 +122,8 @@ def explain_items(
     """
     import torch
 
-    from cxr.classifier.explain.targets import probabilities
     from cxr.data.intensity import to_network
+    from cxr.explain.targets import probabilities
 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")

@@ -8,7 +8,7 @@ generative adversarial networks (GANs) for GAN-based detection of pneumonia and
 COVID-19 in chest X-ray images", Informatics in Medicine Unlocked 27, 2021), but
 with what those papers lacked: every arm paired by seed with the ratio-0
 reference on the same patient-level test split, and the difference tested
-(:mod:`cxr.experiments.sweep_results`).
+(:mod:`cxr.experiments.sweep.results`).
 
 Layout of a sweep directory::
 
@@ -36,11 +36,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cxr.config import SweepConfig, save_config
 from cxr.errors import ConfigError
-from cxr.experiments.executors import Executor, make_executor
-from cxr.experiments.sweep_grid import (
+from cxr.experiments.sweep.executors import Executor, make_executor
+from cxr.experiments.sweep.grid import (
     Cell,
     CellOutcome,
     CellTask,
+    SplitInputs,
     cell_key,
     execute_cell,
     expand_grid,
@@ -48,19 +49,7 @@ from cxr.experiments.sweep_grid import (
 )
 from cxr.fsutil import atomic_write_text
 
-Resolver = Callable[[Cell, "SplitInputs"], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class SplitInputs:
-    """What the cells of one split seed train on."""
-
-    manifest: str
-    synthetic_manifest: str = ""
-    gan_dir: str = ""
-    manifest_key: str = ""
-    synthetic_key: str = ""
-    notes: tuple[str, ...] = ()
+Resolver = Callable[[Cell, SplitInputs], dict[str, Any]]
 
 
 @dataclass
@@ -119,7 +108,7 @@ def run_cells(
     Returns the outcomes of the cells run now and the error message per failed key.
     ``KeyboardInterrupt`` propagates after results.csv is brought up to date.
     """
-    from cxr.experiments.sweep_results import collect_results
+    from cxr.experiments.sweep.results import collect_results
 
     console = console or Console()
     todo = [t for t in tasks if not is_done(t.run_dir)]
@@ -174,13 +163,13 @@ def run_cells(
 
 
 def _default_resolver(cfg: SweepConfig) -> Resolver:
-    from cxr.experiments.sweep_classify import resolve_classify
+    from cxr.experiments.sweep.cells import resolve_classify
 
     return functools.partial(resolve_classify, sweep=cfg)
 
 
 def _default_cell_fn() -> Callable[[CellTask], Any]:
-    from cxr.experiments.sweep_classify import classify_cell
+    from cxr.experiments.sweep.cells import classify_cell
 
     return classify_cell
 
@@ -214,7 +203,7 @@ def run_sweep(
     save_config(cfg, sweep_dir, name="sweep.yaml")
     prepared = inputs is None
     if inputs is None:
-        from cxr.experiments.sweep_inputs import prepare_inputs
+        from cxr.experiments.sweep.inputs import prepare_inputs
 
         inputs = prepare_inputs(cfg, sweep_dir, console=console)
     atomic_write_text(
@@ -241,10 +230,10 @@ def run_sweep(
         console=console,
     )
     if prepared:
-        from cxr.experiments.sweep_inputs import evaluate_gans
+        from cxr.experiments.sweep.inputs import evaluate_gans
 
         evaluate_gans(dict(inputs), tasks, console=console)
-    from cxr.experiments.sweep_summary import write_summary
+    from cxr.experiments.sweep.summary import write_summary
 
     counts = write_summary(cfg, tasks, errors, sweep_dir, inputs=inputs, console=console)
     return SweepResult(sweep_dir, results_csv, counts, [o.key for o in outcomes])

@@ -1,7 +1,7 @@
 """`cxr explain`: heatmaps, coarse localization and measured localization for a test set.
 
 For each image of a manifest split (or the given files): the chosen map
-(Grad-CAM, Grad-CAM++, saliency, SmoothGrad; :mod:`cxr.classifier.explain`),
+(Grad-CAM, Grad-CAM++, saliency, SmoothGrad; :mod:`cxr.explain`),
 an overlay PNG with the thresholded regions outlined, the involved lung
 fraction where a lung mask exists (gated by the decision, see below), and -
 wherever lesion / lung masks exist -
@@ -22,7 +22,7 @@ the two always agree and nothing is gated; with ``--target covid`` the
 images predicted not-COVID read 0. The overlays still draw the per-image
 region for every image. Progression views, which compare one patient's
 studies on a common scale instead, live in
-:mod:`cxr.experiments.explain_progression`.
+:mod:`cxr.experiments.explain.progression`.
 
 **Gradient maps are smoothed before anything is scored.** Saliency and
 SmoothGrad maps are pixel-level speckle; cut into regions directly they give
@@ -72,8 +72,8 @@ class ExplainResult:
 
 def check_config(cfg: ExplainConfig) -> None:
     """One-line errors for bad options before any heavy work."""
-    from cxr.classifier.explain import ENGINES, METHODS
-    from cxr.classifier.explain.localize import THRESHOLD_RULES
+    from cxr.explain import ENGINES, METHODS
+    from cxr.explain.localize import THRESHOLD_RULES
 
     for name, value, valid in (
         ("--method", cfg.method, METHODS),
@@ -103,7 +103,7 @@ def check_config(cfg: ExplainConfig) -> None:
 def load_model(cfg: ExplainConfig) -> tuple[Any, Any, Any]:
     """``(model on its device, ClassifierInfo, device)``."""
     from cxr.classifier import load_classifier
-    from cxr.classifier.explain.runner import resolve_device
+    from cxr.explain.runner import resolve_device
 
     device = resolve_device(cfg.device)
     model, info = load_classifier(cfg.checkpoint, map_location=device)
@@ -132,7 +132,7 @@ def gated_involvement(fraction: float | None, pred: int, target: int) -> float |
 
 
 def render_overlay(ex: Any, cfg: ExplainConfig) -> np.ndarray:
-    from cxr.classifier.explain.overlay import draw_regions, overlay_heatmap
+    from cxr.explain.overlay import draw_regions, overlay_heatmap
 
     return draw_regions(overlay_heatmap(ex.image, ex.heat), ex.regions, style=cfg.regions)
 
@@ -166,7 +166,7 @@ def progress_bar(console: Any) -> Any:
 
 
 def _items(cfg: ExplainConfig) -> list[Any]:
-    from cxr.classifier.explain import inputs
+    from cxr.explain import inputs
 
     if cfg.images:
         items = inputs.items_from_paths(cfg.images)
@@ -185,11 +185,11 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     """Explain every selected image; write overlays, sheets, CSV and explain.json."""
     from rich.console import Console
 
-    from cxr.classifier.explain.cam import CAM_METHODS, cam_grid, coarse_grid_note
-    from cxr.classifier.explain.localize import involved_fraction, min_area_pixels
-    from cxr.classifier.explain.overlay import caption, save_rgb
-    from cxr.classifier.explain.runner import explain_items
-    from cxr.classifier.explain.scores import score_map
+    from cxr.explain.cam import CAM_METHODS, cam_grid, coarse_grid_note
+    from cxr.explain.localize import involved_fraction, min_area_pixels
+    from cxr.explain.overlay import caption, save_rgb
+    from cxr.explain.runner import explain_items
+    from cxr.explain.scores import score_map
 
     console = console or Console()
     check_config(cfg)
@@ -273,7 +273,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
 def _write_sheets(
     out: Path, tiles: dict[tuple[str, str], list[np.ndarray]], cfg: ExplainConfig
 ) -> list[str]:
-    from cxr.classifier.explain.overlay import contact_sheet, save_rgb
+    from cxr.explain.overlay import contact_sheet, save_rgb
 
     names = []
     for (truth, pred), cell in sorted(tiles.items()):
@@ -292,7 +292,7 @@ def _summarise(
     elapsed: float,
     sheets: list[str],
 ) -> dict[str, Any]:
-    from cxr.classifier.explain.scores import summarize
+    from cxr.explain.scores import summarize
 
     groups: dict[str, list[dict[str, Any]]] = {"all": rows}
     for r in rows:
@@ -335,14 +335,14 @@ def _summarise(
 
 
 def _min_area_px(cfg: ExplainConfig, info: Any) -> int:
-    from cxr.classifier.explain.localize import min_area_pixels
+    from cxr.explain.localize import min_area_pixels
 
     return min_area_pixels((info.image_size, info.image_size), cfg.region_min_area)
 
 
 def _smoothing_record(cfg: ExplainConfig, info: Any) -> dict[str, Any]:
     """What ``explain.json`` says about the Gaussian blur of gradient maps (module docstring)."""
-    from cxr.classifier.explain import GRADIENT_METHODS
+    from cxr.explain import GRADIENT_METHODS
 
     applied = cfg.method in GRADIENT_METHODS and cfg.region_sigma > 0
     return {

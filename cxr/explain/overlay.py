@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cxr.classifier.explain.localize import Region
+from cxr.explain.localize import Region
 from cxr.fsutil import atomic_save
 
 _GREEN = (40, 255, 40)

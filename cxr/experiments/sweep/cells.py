@@ -30,14 +30,11 @@ does not invalidate finished cells.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cxr.config import ClassifyConfig, SweepConfig, build_config, config_to_dict
 from cxr.errors import ConfigError
-from cxr.experiments.sweep_grid import Cell, CellTask
-
-if TYPE_CHECKING:
-    from cxr.experiments.ablate import SplitInputs
+from cxr.experiments.sweep.grid import Cell, CellTask, SplitInputs
 
 
 def base_classify(sweep: SweepConfig) -> ClassifyConfig:
@@ -87,7 +84,7 @@ def classify_cell(task: CellTask) -> None:
     import logging
     import warnings
 
-    from cxr.experiments.classify import run_classify
+    from cxr.experiments.classify.run import run_classify
 
     # many cells share one console: keep Lightning's per-run banners out of the live view
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)

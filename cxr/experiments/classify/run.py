@@ -124,8 +124,8 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     from cxr.classifier.plots import save_all
     from cxr.data.manifest import manifest_key
     from cxr.data.provenance import print_confounding
-    from cxr.experiments.classify_data import make_loaders, prepare_data
-    from cxr.experiments.classify_outputs import (
+    from cxr.experiments.classify.data import make_loaders, prepare_data
+    from cxr.experiments.classify.outputs import (
         predict_probs,
         summary_table,
         write_json,

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from cxr.errors import CxrError
-from cxr.experiments import report_plots as plots
+from cxr.experiments.report import plots
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from cxr.experiments.report import Found
+    from cxr.experiments.report.discover import Found
 
 
 @dataclass
@@ -136,7 +136,7 @@ def confounding_html(df: pd.DataFrame) -> str:
 
 
 # -------------------------------------------------------------------- sweep
-BASELINE_TEXT = {  # what each classical arm of cxr.experiments.sweep_classify does
+BASELINE_TEXT = {  # what each classical arm of cxr.experiments.sweep.cells does
     "oversample": "oversample = oversampling only (no augmentation)",
     "augment": "augment = albumentations on the minority class only (no oversampling)",
 }
@@ -150,7 +150,7 @@ def sweep_section(found: Found) -> Section | str:
     d = found.sweep_dir
     if not (d / "summary.csv").is_file():
         return f"{d}: sweep has no summary.csv yet (run `cxr ablate` to the end)"
-    from cxr.experiments.sweep_results import display_table, read_table
+    from cxr.experiments.sweep.results import display_table, read_table
 
     def read(name: str) -> pd.DataFrame:
         return read_table(d / name)

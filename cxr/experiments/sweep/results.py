@@ -8,7 +8,7 @@
 * ``comparisons.csv``: every cell against its reference (same backbone, loss,
   seed and split, ratio 0, no baseline) on the same test images: AUROC
   difference with a patient-level paired bootstrap CI, DeLong's p, McNemar's
-  exact p for accuracy (see :mod:`cxr.experiments.stats`).
+  exact p for accuracy (see :mod:`cxr.stats.compare`).
 * ``gains.csv``: per backbone x loss x arm, the mean paired AUROC gain over seeds
   with a t-interval, and how many seeds DeLong calls significant.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxr.errors import CxrError
-from cxr.experiments.stats import delong_test, mcnemar_exact, paired_bootstrap_auc, t_interval
-from cxr.experiments.sweep_grid import DONE, ERROR, CellTask
+from cxr.experiments.sweep.grid import DONE, ERROR, CellTask
+from cxr.stats.compare import delong_test, mcnemar_exact, paired_bootstrap_auc, t_interval
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,7 +8,7 @@ Lightning's job (``--devices N --strategy ddp``), not the executor's.
 
 Both executors yield :class:`Event` objects as things happen, so the sweep can
 keep a live view and write results after every finished cell. The function a
-cell runs must catch its own errors (see :func:`cxr.experiments.ablate.execute_cell`);
+cell runs must catch its own errors (see :func:`cxr.experiments.sweep.run.execute_cell`);
 an exception that still escapes (a crashed Ray worker, say) is yielded as the
 event's ``error`` so the sweep records it and goes on. ``KeyboardInterrupt``
 stops the loop: the Ray executor cancels the tasks still queued first.

@@ -31,7 +31,7 @@ studies predicted negative). Needs the raw maps, so CAM methods run on the
 
 The lung is the lung mask when the manifest (or ``--lung-masks``) has one;
 otherwise, with ``lung_estimate`` on, the coarse heuristic of
-:func:`cxr.classifier.explain.localize.estimate_lung_mask` (dark regions
+:func:`cxr.explain.localize.estimate_lung_mask` (dark regions
 inside the body), labelled "coarse lung estimate" in the plot and
 ``lung_source: estimate`` in the JSON; with it off the fraction is omitted.
 """
@@ -70,11 +70,11 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
     """Strips, plots and JSON for the selected patients; returns the index written."""
     from rich.console import Console
 
-    from cxr.classifier.explain.cam import CAM_METHODS
-    from cxr.classifier.explain.inputs import items_from_manifest, safe_name, with_mask_dirs
-    from cxr.classifier.explain.localize import estimate_lung_mask
     from cxr.data.manifest import load_manifest
-    from cxr.experiments.explain import check_config, load_model, progress_bar
+    from cxr.experiments.explain.run import check_config, load_model, progress_bar
+    from cxr.explain.cam import CAM_METHODS
+    from cxr.explain.inputs import items_from_manifest, safe_name, with_mask_dirs
+    from cxr.explain.localize import estimate_lung_mask
 
     console = console or Console()
     check_config(cfg)
@@ -144,13 +144,13 @@ def _patient(
 ) -> dict[str, Any]:
     import numpy as np
 
-    from cxr.classifier.explain.overlay import save_rgb
-    from cxr.classifier.explain.progression import (
+    from cxr.explain.overlay import save_rgb
+    from cxr.explain.progression import (
         order_studies,
         plot_progression,
         progression_strip,
     )
-    from cxr.classifier.explain.runner import explain_items
+    from cxr.explain.runner import explain_items
 
     explained = list(
         explain_items(
@@ -221,15 +221,15 @@ def _common_scale_views(
     """One view per study, involvement on the patient's common scale; lung source; JSON extras."""
     import numpy as np
 
-    from cxr.classifier.explain.localize import (
+    from cxr.experiments.explain.run import thumbnail
+    from cxr.explain.localize import (
         common_region,
         common_scale,
         find_regions,
         involved_fraction,
     )
-    from cxr.classifier.explain.overlay import draw_regions, overlay_heatmap
-    from cxr.classifier.explain.progression import StudyView
-    from cxr.experiments.explain import thumbnail
+    from cxr.explain.overlay import draw_regions, overlay_heatmap
+    from cxr.explain.progression import StudyView
 
     # one scale for all of the patient's studies: raw maps / the largest peak among them
     raws, peaks = [], []

@@ -138,7 +138,7 @@ def common_scale(
     among all maps) and clipped to ``[0, 1]``; with a zero or non-finite scale
     every map comes back all-zero. ``peaks`` lets a method pick a robust peak
     per map (the 99th percentile for saliency, see
-    :func:`cxr.classifier.explain.map_peaks`).
+    :func:`cxr.explain.map_peaks`).
     """
     maps = [np.asarray(m, dtype=np.float32) for m in raw_maps]
     if not maps:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cxr.classifier.explain.cam import CAM_METHODS, cam_layer_of
 from cxr.errors import ConfigError
+from cxr.explain.cam import CAM_METHODS, cam_layer_of
 
 if TYPE_CHECKING:
     import torch
@@ -74,7 +74,7 @@ def fast_cam(
     import torch
     import torch.nn.functional as F
 
-    from cxr.classifier.explain.targets import class_score
+    from cxr.explain.targets import class_score
 
     if method not in CAM_METHODS:
         raise ConfigError(f"unknown CAM method {method!r} (valid: {', '.join(CAM_METHODS)})")

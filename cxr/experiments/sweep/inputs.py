@@ -27,8 +27,7 @@ from rich.console import Console
 
 from cxr.config import GanConfig, SplitConfig, SweepConfig, build_config
 from cxr.errors import ConfigError
-from cxr.experiments.ablate import SplitInputs
-from cxr.experiments.sweep_grid import CellTask
+from cxr.experiments.sweep.grid import CellTask, SplitInputs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,8 +89,8 @@ def _train_and_synth(
     cfg: SweepConfig, gan: GanConfig, manifest: Path, gan_dir: Path, seed: int, console: Console
 ) -> Path:
     from cxr.data.manifest import load_manifest
-    from cxr.experiments.synth import run_synth
-    from cxr.experiments.train_gan import train_gan
+    from cxr.experiments.gan.synth import run_synth
+    from cxr.experiments.gan.train import train_gan
 
     run = gan_dir / "train"
     ckpt = run / "checkpoints" / "last.ckpt"
@@ -126,8 +125,8 @@ def evaluate_gans(
     domain features are argued to be more meaningful for radiographs
     (Kynkäänniemi et al., ICLR 2023). Skipped when ``eval/eval.json`` exists.
     """
-    from cxr.experiments.gan_eval import run_gan_eval
-    from cxr.experiments.sweep_grid import is_done
+    from cxr.experiments.gan.evaluate import run_gan_eval
+    from cxr.experiments.sweep.grid import is_done
 
     console = console or Console()
     seen: set[str] = set()

@@ -27,7 +27,7 @@ def _grad_abs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
-    from cxr.classifier.explain.targets import class_score
+    from cxr.explain.targets import class_score
 
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)

@@ -1,6 +1,6 @@
 """Report sections for the GAN stage (samples, FID/KID) and the explain stage (Grad-CAM).
 
-Built from files only, like :mod:`cxr.experiments.report_sections`: the synthetic
+Built from files only, like :mod:`cxr.experiments.report.sections`: the synthetic
 manifest and training grids of `cxr gan train/synth`, ``eval.json`` of `cxr gan eval`
 (FID, Heusel et al. 2017; KID, Bińkowski et al. 2018) and ``explain.json`` plus
 contact sheets of `cxr explain` (Grad-CAM, Selvaraju et al. 2017).
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from cxr.errors import CxrError
-from cxr.experiments import report_plots as plots
-from cxr.experiments.report_sections import Section, html_figure, html_table, read_manifest
+from cxr.experiments.report import plots
+from cxr.experiments.report.sections import Section, html_figure, html_table, read_manifest
 
 if TYPE_CHECKING:
-    from cxr.experiments.report import Found
+    from cxr.experiments.report.discover import Found
 
 
 # ---------------------------------------------------------------------- GAN

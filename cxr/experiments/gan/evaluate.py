@@ -16,7 +16,7 @@
   mask (:mod:`cxr.cyclegan.metrics`).
 * **Difference figures** (with ``out_dir``): ``difference.png`` and
   ``mean_difference.png``, synthetic - source of the unaugmented outputs
-  (:mod:`cxr.experiments.gan_figures`); file names recorded under ``figures``.
+  (:mod:`cxr.experiments.gan.figures`); file names recorded under ``figures``.
 
 Writes ``eval.json`` and prints a summary table.
 """
@@ -191,7 +191,7 @@ def run_gan_eval(
         _label_preservation(res, model, info, syn, target)
     _region_metrics(res, syn, df)
     if res.out_dir is not None:
-        from cxr.experiments.gan_figures import write_gan_figures
+        from cxr.experiments.gan.figures import write_gan_figures
 
         res.out_dir.mkdir(parents=True, exist_ok=True)
         figures, note = write_gan_figures(syn, res.out_dir)
@@ -265,7 +265,7 @@ def _region_metrics(res: EvalResult, syn: Any, df: Any) -> None:
     from cxr.cyclegan.metrics import region_change
     from cxr.cyclegan.synth import apply_augmentation
     from cxr.data.preprocess import load_preprocessed
-    from cxr.experiments.gan_figures import unaugmented
+    from cxr.experiments.gan.figures import unaugmented
 
     if "source_image" not in syn or "lung_mask_path" not in syn:
         res.warnings.append("lesion-region change skipped: no source images / lung masks recorded")

@@ -95,7 +95,7 @@ def library_cam(
     import torch
     from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
 
-    from cxr.classifier.explain.targets import library_targets
+    from cxr.explain.targets import library_targets
 
     classes = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus}
     if method not in classes:

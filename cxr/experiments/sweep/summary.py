@@ -20,8 +20,8 @@ from rich.table import Table
 
 from cxr.config import SweepConfig
 from cxr.errors import CxrError
-from cxr.experiments.sweep_grid import CellTask
-from cxr.experiments.sweep_results import (
+from cxr.experiments.sweep.grid import CellTask, SplitInputs
+from cxr.experiments.sweep.results import (
     collect_results,
     compare_to_reference,
     display_table,
@@ -33,8 +33,6 @@ from cxr.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from cxr.experiments.ablate import SplitInputs
 
 
 HEAD_METRICS = ("auroc", "accuracy", "sensitivity", "specificity")
