@@ -1,6 +1,6 @@
 # Two entry points, each self-contained on a fresh machine:
 #   make demo   -> virtualenv + install + the end-to-end run on built-in phantom data
-#   make test   -> virtualenv + install + the test suite
+#   make test   -> virtualenv + install + the import contracts (pyproject.toml) + the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/cxr demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
