@@ -11,9 +11,9 @@ from test_cyclegan_data import make_tiny_manifest
 from test_cyclegan_train import tiny_cfg
 
 import cxr.data.imageio as imageio
-from cxr.cyclegan.synth import apply_augmentation, aug_seed_for, load_generator
+from cxr.cyclegan.synth import apply_augmentation, aug_seed_for, load_generator, stratified_order
 from cxr.data.leakage import check_leakage
-from cxr.data.manifest import load_manifest
+from cxr.data.manifest import load_manifest, save_manifest
 from cxr.errors import CheckpointError, ConfigError
 from cxr.experiments.gan.synth import run_synth
 from cxr.experiments.gan.train import train_gan
@@ -118,3 +118,41 @@ def test_bad_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "x.ckpt").write_text("junk")
     with pytest.raises(CheckpointError, match="not a readable GAN checkpoint"):
         load_generator(tmp_path / "x.ckpt")
+
+
+def test_stratified_order_prefixes_follow_collection_shares() -> None:
+    strata = ["a"] * 60 + ["b"] * 30 + ["c"] * 10
+    order = stratified_order(strata, seed=3)
+    assert sorted(order.tolist()) == list(range(100))
+    assert np.array_equal(order, stratified_order(strata, seed=3))  # replayable
+    assert not np.array_equal(order, stratified_order(strata, seed=4))
+    labels = np.asarray(strata)
+    for k in (5, 10, 37, 50):
+        got = {s: int((labels[order[:k]] == s).sum()) for s in "abc"}
+        for s, share in (("a", 0.6), ("b", 0.3), ("c", 0.1)):
+            assert abs(got[s] - k * share) <= 1, (k, got)
+    # not manifest order: the first ten are not rows 0..9
+    assert sorted(order[:10].tolist()) != list(range(10))
+
+
+def test_synth_draws_sources_at_random_stratified_by_collection(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    manifest, ckpt = trained
+    df = load_manifest(manifest)
+    src = np.flatnonzero(((df["split"] == "train") & (df["label"] == "normal")).to_numpy())
+    assert src.size >= 4
+    # the second half of the train normals (in manifest order) come from another collection
+    ds = df["dataset"].to_numpy().copy()
+    ds[src[src.size // 2 :]] = "other"
+    two = tmp_path / "two.csv"
+    save_manifest(df.assign(dataset=ds), two)
+    picked = {}
+    for seed in (0, 1):
+        res = run_synth(checkpoint=ckpt, manifest=two, out_dir=tmp_path / f"s{seed}", n=2,
+                        seed=seed, progress=False)
+        out = load_manifest(res.manifest)
+        assert sorted(out["dataset"]) == ["other+cyclegan", "tiny+cyclegan"]  # one of each
+        picked[seed] = out["source_image"].tolist()
+    first_rows = df["image_path"].iloc[src[:2]].tolist()
+    assert picked[0] != first_rows or picked[1] != first_rows

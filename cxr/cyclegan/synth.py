@@ -7,6 +7,11 @@ than there are sources, later rounds apply a seeded pre-translation
 augmentation (small affine + intensity; drawn by :func:`draw_augmentation`,
 applied by :func:`apply_augmentation`, MONAI-style) so outputs differ, and
 the seed is recorded so the exact input can be rebuilt.
+
+Sources are visited in a seeded random order stratified by collection
+(:func:`stratified_order`): any first ``n`` outputs come from the collections in
+proportion to their share of the source pool, so ``--n 50`` is a random sample
+of every collection rather than the first 50 rows of the manifest.
 """
 
 from __future__ import annotations
@@ -29,7 +34,29 @@ __all__ = [
     "aug_seed_for",
     "draw_augmentation",
     "load_generator",
+    "stratified_order",
 ]
+
+
+def stratified_order(strata: Any, seed: int) -> np.ndarray:
+    """A seeded permutation of ``range(len(strata))`` whose every prefix is stratified.
+
+    Within each stratum the order is a random shuffle; stratum ``s`` of size
+    ``n_s`` places its ``j``-th item at key ``(j + u_s) / n_s`` with a random
+    offset ``u_s`` in [0, 1), and all items are sorted by key (systematic
+    sampling per stratum). A prefix of length ``k`` then holds
+    ``k * n_s / N`` items of stratum ``s`` up to rounding (within one). A pure
+    function of ``(strata, seed)``: a resumed job replays the same order.
+    """
+    labels = np.asarray(strata, dtype=str)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
+    keys = np.empty(labels.size)
+    tiebreak = rng.random(labels.size)
+    for name in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == name)
+        idx = idx[rng.permutation(idx.size)]
+        keys[idx] = (np.arange(idx.size) + rng.random()) / idx.size
+    return np.lexsort((tiebreak, keys))
 
 
 @dataclass(frozen=True)

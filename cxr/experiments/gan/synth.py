@@ -2,10 +2,13 @@
 
 CycleGAN generator ``G`` (Zhu et al., ICCV 2017) applied to train-split,
 real-origin source images only (a held-out patient never feeds synthesis).
-Output ``i`` is ``images/gan_<i:06d>.png``, made from source ``i mod
-n_sources``; from the second pass on the source gets the seeded augmentation
-of :mod:`cxr.cyclegan.synth`. Provenance per output: source image and
-patient, augmentation seed, sha256 of the checkpoint.
+Output ``i`` is ``images/gan_<i:06d>.png``, made from source ``order[i mod
+n_sources]``, where ``order`` is a seeded random permutation of the sources
+stratified by collection (:func:`cxr.cyclegan.synth.stratified_order`), so any
+``n`` is a random sample of every collection; from the second pass on the
+source gets the seeded augmentation of :mod:`cxr.cyclegan.synth`. Provenance
+per output: source image and patient, augmentation seed, sha256 of the
+checkpoint.
 
 Resumable and atomic: every PNG is written via a temp file + rename, so an
 existing file is complete; a rerun skips existing outputs and
@@ -76,7 +79,13 @@ def run_synth(
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from cxr.cyclegan.domains import select_sources
-    from cxr.cyclegan.synth import apply_augmentation, aug_seed_for, load_generator, translate_batch
+    from cxr.cyclegan.synth import (
+        apply_augmentation,
+        aug_seed_for,
+        load_generator,
+        stratified_order,
+        translate_batch,
+    )
     from cxr.data.imageio import write_png
     from cxr.data.manifest import load_manifest, manifest_key
     from cxr.data.preprocess import load_preprocessed
@@ -89,6 +98,8 @@ def run_synth(
     net, info = load_generator(checkpoint)
     df = load_manifest(manifest)
     src = df.iloc[select_sources(df, info.source)].reset_index(drop=True)
+    # a seeded random order, stratified by collection: the first n are a fair sample
+    src = src.iloc[stratified_order(src["dataset"], seed)].reset_index(drop=True)
     n_src = len(src)
     _job_file(
         out_dir,
