@@ -15,6 +15,7 @@ from cxr.commands import ablate as ablate_commands
 from cxr.commands import classify as classify_commands
 from cxr.commands import data as data_commands
 from cxr.commands import demo as demo_commands
+from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
 from cxr.commands import report as report_commands
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(data_commands.app, name="data")
 app.add_typer(gan_commands.app, name="gan")
 app.command("classify")(classify_commands.classify)
+app.command("evaluate")(evaluate_commands.evaluate)
 app.command("predict")(classify_commands.predict)
 app.command("export")(classify_commands.export)
 app.add_typer(explain_commands.app, name="explain")

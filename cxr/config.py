@@ -260,6 +260,24 @@ class ClassifyConfig:
     workers: int = 2  # DataLoader workers (0 = main process)
     cache_dir: str = ".cxr-cache"
     seed: int = 0
+    # external test sets "NAME=MANIFEST": evaluated at the validation threshold, never trained on
+    external: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+    """`cxr evaluate`: a trained classifier on any manifest, without retraining."""
+
+    checkpoint: str = ""  # best.ckpt of a `cxr classify` run
+    manifest: str = ""
+    split: str = "test"  # a manifest split (train | val | test) or "all"
+    out: str = "runs/evaluate"
+    batch_size: int = 0  # 0 = the checkpoint's (as the run evaluated its test split)
+    bootstrap: int = -1  # patient-bootstrap resamples; -1 = the checkpoint's
+    seed: int = -1  # bootstrap seed; -1 = the checkpoint's
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    workers: int = 0  # DataLoader workers
+    cache_dir: str = ".cxr-cache"
 
 
 # ------------------------------------------------------------------ machinery

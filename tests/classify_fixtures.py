@@ -48,3 +48,24 @@ def make_gan_manifest(manifest: Path, out_dir: Path, *, copies: int = 2,
     path = out_dir / "manifest.csv"
     save_manifest(new_manifest(rows), path)
     return path
+
+
+def make_sources_manifest(root: Path, names: tuple[str, ...], *, seed: int = 0,
+                          patients: int = 32, size: int = 48, split: bool = True) -> Path:
+    """Phantom collections named ``names`` (other seeds: other patients and images), indexed
+    into one manifest (``dataset`` = the name) and, with ``split``, split by patient."""
+    from cxr.data.index import build_index
+    from cxr.data.phantom import generate_phantoms
+    from cxr.data.split import split_file
+
+    roots = []
+    for k, name in enumerate(names):
+        cfg = PhantomConfig(patients=patients, seed=seed + 101 * k, image_size=size,
+                            mix_normal=0.4, mix_bacterial=0.15, mix_viral=0.15, mix_covid=0.3,
+                            longitudinal_fraction=0.1, max_studies=2)
+        roots.append(generate_phantoms(root / name, cfg, workers=1, progress=False))
+    manifest = root / "manifest.csv"
+    build_index(roots, manifest, names=list(names), workers=1, progress=False)
+    if split:
+        split_file(manifest, SplitConfig(val=0.25, test=0.3, seed=seed), progress=False)
+    return manifest

@@ -61,7 +61,7 @@ def test_binary_run_writes_everything_and_is_reused(data, monkeypatch) -> None:
     preds = pd.read_csv(out / "predictions.csv")
     manifest = pd.read_csv(data["manifest"])
     assert len(preds) == (manifest["split"] == "test").sum()
-    assert list(preds.columns) == ["image_path", "patient_id", "label", "manifest_label",
+    assert list(preds.columns) == ["image_path", "patient_id", "dataset", "label", "manifest_label",
                                    "p_rest", "p_covid", "prediction"]
     np.testing.assert_allclose(preds[["p_rest", "p_covid"]].sum(1), 1.0, atol=1e-5)
     assert set(preds["label"]) <= {"rest", "covid"}

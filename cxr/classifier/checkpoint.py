@@ -4,7 +4,7 @@ The file is a plain ``torch.save`` dict that loads with ``weights_only=True``::
 
     {"format": "cxr-classifier/1",
      "info": {classes, task, backbone, image_size, resize_mode, threshold,
-              positive, in_chans, manifest_key},
+              positive, in_chans, manifest_key, eval_batch_size, bootstrap, seed},
      "state_dict": backbone weights}
 
 so predict / explain / gan-eval rebuild the network from the registry without
@@ -41,6 +41,11 @@ class ClassifierInfo:
     in_chans: int = 1
     #: manifest_key of the training manifest (provenance)
     manifest_key: str = ""
+    #: how the run evaluated its test split, so `cxr evaluate` can reproduce it exactly:
+    #: inference batch size, patient-bootstrap resamples and seed
+    eval_batch_size: int = 32
+    bootstrap: int = 1000
+    seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from cxr.classifier import bootstrap as bs
 from cxr.classifier.metrics import _num, evaluate, predict_labels
+from cxr.stats import bootstrap as bs
 
 _CHUNK = 256
 
@@ -115,7 +115,7 @@ def within_source(
                 "auroc_pooled": bs.auroc(w, yp, score), **_rates(w, yp, called)}
 
     point = figures(np.ones((1, yp.size)))
-    codes, n_pat = bs.patient_codes(pids)
+    codes, n_pat = bs.patient_codes(pids.tolist())
     rng = np.random.default_rng(seed)
     boot: dict[str, list[np.ndarray]] = {k: [] for k in point}
     for start in range(0, n_boot, _CHUNK):

@@ -62,6 +62,11 @@ def classify(
     strategy: Annotated[str | None, typer.Option(help="Lightning strategy, e.g. ddp.")] = None,
     workers: Annotated[int | None, typer.Option(help="DataLoader workers (default 2).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    external: Annotated[
+        list[str] | None,
+        typer.Option(help="External test set NAME=MANIFEST (repeatable): evaluated at the "
+                          "validation threshold, leakage-checked against training."),
+    ] = None,
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
     from cxr.config import ClassifyConfig, build_config
@@ -76,6 +81,7 @@ def classify(
         aug_share=aug_share, aug_scope=aug_scope, balance=balance, pretrained=pretrained,
         transfer=transfer, unfreeze_epoch=unfreeze_epoch, precision=precision,
         accelerator=accelerator, devices=devices, strategy=strategy, workers=workers, seed=seed,
+        external=tuple(external) if external else None,
     )
     run_classify(cfg, out)
 

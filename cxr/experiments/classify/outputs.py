@@ -45,12 +45,13 @@ def write_predictions(
     pred: np.ndarray,
     classes: tuple[str, ...],
 ) -> Path:
-    """``predictions.csv``: one row per test image (``label``/``prediction`` are class names)."""
+    """``predictions.csv``: one row per image (``label``/``prediction`` are class names)."""
     import pandas as pd
 
     out = pd.DataFrame({
         "image_path": rows["image_path"].to_numpy(),
         "patient_id": rows["patient_id"].to_numpy(),
+        "dataset": rows["dataset"].to_numpy(),
         "label": [classes[i] for i in y],
         "manifest_label": rows["label"].to_numpy(),
         **{f"p_{c}": np.round(probs[:, k], 6) for k, c in enumerate(classes)},
@@ -66,26 +67,18 @@ def write_json(path: Path, obj: dict[str, Any]) -> Path:
     return path
 
 
-def _ci(entry: dict[str, Any]) -> str:
-    v, lo, hi = entry.get("value"), entry.get("ci_low"), entry.get("ci_high")
-    if v is None:
-        return "n/a"
-    if lo is None or hi is None:
-        return f"{v:.3f}"
-    return f"{v:.3f}  [{lo:.3f}, {hi:.3f}]"
-
-
 def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
-    """Headline test metrics with 95% CIs, and the facts of the run."""
+    """Headline test metrics with 95% CIs, per source and external, and the facts of the run."""
     from rich.table import Table
+
+    from cxr.experiments.evaluate.tables import external_rows, headline_rows, source_rows
 
     t = Table(title=f"cxr classify: {run['backbone']} {run['task']} -> {run['out']}")
     t.add_column("test metric (95% CI by patient)")
     t.add_column("value")
-    for key in ("auroc", "auroc_macro", "sensitivity", "specificity", "balanced_accuracy",
-                "f1", "average_precision", "ece"):
-        if key in metrics.get("headline", {}):
-            t.add_row(key, _ci(metrics["headline"][key]))
+    headline_rows(t, metrics)
+    source_rows(t, metrics)
+    external_rows(t, metrics.get("external") or {})
     thr = run.get("threshold")
     decision = "argmax" if thr is None else f"P(covid) >= {thr:.4f} (val, sens {run['target']})"
     t.add_row("decision", decision)

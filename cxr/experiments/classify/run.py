@@ -15,9 +15,13 @@ Run directory::
     metrics.json       test metrics + CIs       predictions.csv   one row per test image
     run.json           draws, GAN count, ...    plots/        ROC, PR, confusion, calibration
     checkpoints/       Lightning best/last      logs/         CSV training log
+    external/<NAME>/   metrics.json, predictions.csv, plots/ of each ``--external`` set
 
-A finished run directory is not retrained (its summary is shown again); a
-killed run continues from ``checkpoints/last.ckpt``.
+``metrics.json`` also holds ``by_dataset``, ``within_source`` and ``external``
+(:mod:`cxr.experiments.evaluate`). A finished run directory is not retrained
+(its summary is shown again; ``--external`` sets not yet evaluated are
+evaluated from ``best.ckpt``); a killed run continues from
+``checkpoints/last.ckpt``.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cxr.config import ClassifyConfig, config_to_dict, load_saved_config, save_config
 from cxr.errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    from cxr.experiments.classify.data import ClassifyData
 
 
 @dataclasses.dataclass
@@ -59,6 +66,10 @@ def check_options(cfg: ClassifyConfig) -> None:
     ):
         if value not in valid:
             raise ConfigError(f"{opt} {value!r} is not one of: {', '.join(valid)}")
+    if cfg.external:
+        from cxr.experiments.evaluate.external import parse_external
+
+        parse_external(cfg.external)
     if not 0.0 <= cfg.synthetic_ratio < 1.0:
         raise ConfigError(f"--with-synthetic must be in [0, 1), got {cfg.synthetic_ratio}")
     for name in ("epochs", "batch_size"):
@@ -71,12 +82,41 @@ def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
     if not all(p.is_file() for p in need):
         return None
     saved = load_saved_config(ClassifyConfig, out)
-    if saved != cfg:
-        diff = [k for k, v in config_to_dict(cfg).items() if config_to_dict(saved)[k] != v]
+    if dataclasses.replace(saved, external=cfg.external) != cfg:
+        diff = [k for k, v in config_to_dict(cfg).items()
+                if config_to_dict(saved)[k] != v and k != "external"]
         raise ConfigError(f"{out} holds a finished run with a different config "
                           f"({', '.join(diff)}); use a new --out")
+    metrics = json.loads((out / "metrics.json").read_text())
+    if saved.external != cfg.external:
+        metrics = _add_external(cfg, out, metrics)
     run = json.loads((out / "run.json").read_text()) | {"reused": True}
-    return ClassifyResult(out, json.loads((out / "metrics.json").read_text()), run, True)
+    return ClassifyResult(out, metrics, run, True)
+
+
+def _add_external(cfg: ClassifyConfig, out: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate the ``--external`` sets a finished run has not seen, from its ``best.ckpt``."""
+    from cxr.classifier import load_classifier
+    from cxr.experiments.classify.data import merge_manifests
+    from cxr.experiments.classify.outputs import write_json
+    from cxr.experiments.evaluate.external import evaluate_external, parse_external
+    from cxr.experiments.evaluate.score import resolve_device
+
+    have = metrics.get("external") or {}
+    todo = [s for s, (name, path) in zip(cfg.external, parse_external(cfg.external), strict=True)
+            if (have.get(name) or {}).get("manifest") != str(path)]
+    if todo:
+        device = resolve_device("cpu" if cfg.accelerator == "cpu" else "auto")
+        model, info = load_classifier(out / "best.ckpt", map_location=device)
+        merged = merge_manifests(cfg)
+        dev = merged[merged["split"].isin(["train", "val"])]
+        have = have | evaluate_external(todo, model, info, dev, out=out, cache_dir=cfg.cache_dir,
+                                        workers=cfg.workers, device=device, progress=False)
+    metrics = metrics | {"external": have}
+    write_json(out / "metrics.json", metrics)
+    save_config(dataclasses.replace(cfg, external=tuple(sorted(set(cfg.external) | set(
+        load_saved_config(ClassifyConfig, out).external)))), out)
+    return metrics
 
 
 def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
@@ -109,6 +149,32 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
     )
 
 
+def evaluate_saved(cfg: ClassifyConfig, out: Path, data: ClassifyData, device: Any, *,
+                   progress: bool) -> dict[str, Any]:
+    """Test split (and ``cfg.external`` sets) scored from the saved ``best.ckpt``.
+
+    Scoring the reloaded checkpoint through :mod:`cxr.experiments.evaluate.score`
+    is what lets `cxr evaluate` reproduce these numbers exactly.
+    """
+    from cxr.classifier import load_classifier
+    from cxr.experiments.evaluate.external import evaluate_external
+    from cxr.experiments.evaluate.score import score, set_metrics, write_set
+
+    model, info = load_classifier(out / "best.ckpt", map_location=device)
+    test = data.masks["test"]
+    scored = score(model, info, data.df[test].reset_index(drop=True), data.targets[test],
+                   cache_dir=cfg.cache_dir, workers=cfg.workers, device=device,
+                   progress=progress, label="test")
+    metrics = set_metrics(scored, info)
+    if cfg.external:
+        dev = data.df[data.masks["train"] | data.masks["val"]]
+        metrics["external"] = evaluate_external(
+            cfg.external, model, info, dev, out=out, cache_dir=cfg.cache_dir,
+            workers=cfg.workers, device=device, progress=progress)
+    write_set(out, scored, info, metrics_name="metrics.json", metrics=metrics)
+    return metrics
+
+
 def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True) -> ClassifyResult:
     """Train, choose the threshold on validation, evaluate on test; see the module docstring."""
     import lightning as L
@@ -119,18 +185,12 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     from cxr.augment.mixing import class_weights
     from cxr.classifier import ClassifierInfo, create_backbone, save_classifier
     from cxr.classifier.losses import build_loss
-    from cxr.classifier.metrics import choose_threshold, evaluate, predict_labels
+    from cxr.classifier.metrics import choose_threshold
     from cxr.classifier.module import ClassifierModule
-    from cxr.classifier.plots import save_all
     from cxr.data.manifest import manifest_key
     from cxr.data.provenance import print_confounding
     from cxr.experiments.classify.data import make_loaders, prepare_data
-    from cxr.experiments.classify.outputs import (
-        predict_probs,
-        summary_table,
-        write_json,
-        write_predictions,
-    )
+    from cxr.experiments.classify.outputs import predict_probs, summary_table, write_json
 
     out = Path(out)
     console = Console(stderr=True, quiet=not progress)
@@ -184,23 +244,15 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     if n_cls == 2:
         threshold = choose_threshold(data.targets[r_val] == pos, p_val[:, pos],
                                      cfg.target_sensitivity)
-    p_test, r_test = predict_probs(module.backbone, loaders["test"], device, progress=progress,
-                                   label="test")
-    y_test = data.targets[r_test]
-    test_rows = data.df.iloc[r_test]
-    metrics = evaluate(y_test, p_test, test_rows["patient_id"].tolist(), data.classes,
-                       positive="covid", threshold=threshold, n_boot=cfg.bootstrap, seed=cfg.seed)
-    write_json(out / "metrics.json", metrics)
-    write_predictions(out / "predictions.csv", test_rows, y_test, p_test,
-                      predict_labels(p_test, pos, threshold), data.classes)
-    save_all(y_test, p_test, data.classes, out / "plots", positive="covid", threshold=threshold)
     train_df = data.rows("train")
     info = ClassifierInfo(
         classes=data.classes, task=cfg.task, backbone=cfg.backbone, image_size=cfg.image_size,
         resize_mode=cfg.resize_mode, threshold=threshold, positive="covid",
-        manifest_key=manifest_key(train_df),
+        manifest_key=manifest_key(train_df), eval_batch_size=cfg.batch_size,
+        bootstrap=cfg.bootstrap, seed=cfg.seed,
     )
     save_classifier(out / "best.ckpt", module.backbone.cpu(), info)
+    metrics = evaluate_saved(cfg, out, data, device, progress=progress)
     best_score = ckpt_cb.best_model_score if ckpt_cb else None
     run = {
         "backbone": cfg.backbone, "task": cfg.task, "classes": list(data.classes),
@@ -220,6 +272,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
         "best_val_auroc": None if best_score is None else float(best_score),
         "best_lightning_checkpoint": str(best), "cache": str(data.cache.path),
         "class_weights": None if weights is None else [float(w) for w in weights],
+        "external": sorted(metrics.get("external") or {}),
         "source_confounding": None if data.confounding is None else data.confounding.to_dict(),
     }
     write_json(out / "run.json", run)

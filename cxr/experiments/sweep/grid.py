@@ -126,7 +126,8 @@ def expand_grid(
 # passed to the cell but not part of its identity: where it runs and where its inputs lie
 # (the inputs' *content* keys are part of the resolved config instead)
 HASH_FREE = frozenset(
-    {"devices", "strategy", "accelerator", "workers", "cache_dir", "manifest", "synthetic_manifest"}
+    {"devices", "strategy", "accelerator", "workers", "cache_dir", "manifest", "synthetic_manifest",
+     "external"}
 )
 
 

@@ -1,0 +1,1 @@
+"""`cxr evaluate` and external validation: score trained classifiers on any manifest."""
