@@ -12,8 +12,8 @@ from classify_fixtures import make_sources_manifest
 from cxr.config import ClassifyConfig, EvaluateConfig
 from cxr.data.manifest import load_manifest, save_manifest
 from cxr.errors import ConfigError, LeakageError
+from cxr.experiments.classify.external import parse_external
 from cxr.experiments.classify.run import run_classify
-from cxr.experiments.evaluate.external import parse_external
 from cxr.experiments.evaluate.run import run_evaluate
 
 
@@ -129,3 +129,29 @@ def test_parse_external_errors(tmp_path) -> None:
                      ([f"a={f}", f"a={f}"], "given twice"), (["a=/nope.csv"], "not a file")):
         with pytest.raises(ConfigError, match=msg):
             parse_external(bad)
+
+
+def test_cli_external_is_repeatable_and_evaluate_options_reach_the_config(tmp_path,
+                                                                          monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from cxr.cli import app
+
+    seen: dict = {}
+    monkeypatch.setattr("cxr.experiments.classify.run.run_classify",
+                        lambda cfg, out: seen.update(classify=cfg))
+    monkeypatch.setattr("cxr.experiments.evaluate.run.run_evaluate",
+                        lambda cfg: seen.update(evaluate=cfg))
+    runner = CliRunner()
+    res = runner.invoke(app, ["classify", "--manifest", "m.csv", "--out", str(tmp_path / "r"),
+                              "--external", "a=x.csv", "--external", "b=y.csv"])
+    assert res.exit_code == 0, res.output
+    assert seen["classify"].external == ("a=x.csv", "b=y.csv")
+    res = runner.invoke(app, ["evaluate", "--checkpoint", "c.ckpt", "--manifest", "m.csv",
+                              "--out", str(tmp_path / "e"), "--split", "all", "--bootstrap",
+                              "200"])
+    assert res.exit_code == 0, res.output
+    cfg = seen["evaluate"]
+    assert (cfg.checkpoint, cfg.manifest, cfg.split, cfg.bootstrap) == ("c.ckpt", "m.csv",
+                                                                         "all", 200)
+    assert (cfg.seed, cfg.batch_size) == (-1, 0)  # the checkpoint's unless given

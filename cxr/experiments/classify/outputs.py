@@ -71,7 +71,7 @@ def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
     """Headline test metrics with 95% CIs, per source and external, and the facts of the run."""
     from rich.table import Table
 
-    from cxr.experiments.evaluate.tables import external_rows, headline_rows, source_rows
+    from cxr.experiments.classify.tables import external_rows, headline_rows, source_rows
 
     t = Table(title=f"cxr classify: {run['backbone']} {run['task']} -> {run['out']}")
     t.add_column("test metric (95% CI by patient)")

@@ -18,7 +18,7 @@ Run directory::
     external/<NAME>/   metrics.json, predictions.csv, plots/ of each ``--external`` set
 
 ``metrics.json`` also holds ``by_dataset``, ``within_source`` and ``external``
-(:mod:`cxr.experiments.evaluate`). A finished run directory is not retrained
+(:mod:`cxr.experiments.classify.score`). A finished run directory is not retrained
 (its summary is shown again; ``--external`` sets not yet evaluated are
 evaluated from ``best.ckpt``); a killed run continues from
 ``checkpoints/last.ckpt``.
@@ -67,7 +67,7 @@ def check_options(cfg: ClassifyConfig) -> None:
         if value not in valid:
             raise ConfigError(f"{opt} {value!r} is not one of: {', '.join(valid)}")
     if cfg.external:
-        from cxr.experiments.evaluate.external import parse_external
+        from cxr.experiments.classify.external import parse_external
 
         parse_external(cfg.external)
     if not 0.0 <= cfg.synthetic_ratio < 1.0:
@@ -98,9 +98,9 @@ def _add_external(cfg: ClassifyConfig, out: Path, metrics: dict[str, Any]) -> di
     """Evaluate the ``--external`` sets a finished run has not seen, from its ``best.ckpt``."""
     from cxr.classifier import load_classifier
     from cxr.experiments.classify.data import merge_manifests
+    from cxr.experiments.classify.external import evaluate_external, parse_external
     from cxr.experiments.classify.outputs import write_json
-    from cxr.experiments.evaluate.external import evaluate_external, parse_external
-    from cxr.experiments.evaluate.score import resolve_device
+    from cxr.experiments.classify.score import resolve_device
 
     have = metrics.get("external") or {}
     todo = [s for s, (name, path) in zip(cfg.external, parse_external(cfg.external), strict=True)
@@ -153,12 +153,12 @@ def evaluate_saved(cfg: ClassifyConfig, out: Path, data: ClassifyData, device: A
                    progress: bool) -> dict[str, Any]:
     """Test split (and ``cfg.external`` sets) scored from the saved ``best.ckpt``.
 
-    Scoring the reloaded checkpoint through :mod:`cxr.experiments.evaluate.score`
+    Scoring the reloaded checkpoint through :mod:`cxr.experiments.classify.score`
     is what lets `cxr evaluate` reproduce these numbers exactly.
     """
     from cxr.classifier import load_classifier
-    from cxr.experiments.evaluate.external import evaluate_external
-    from cxr.experiments.evaluate.score import score, set_metrics, write_set
+    from cxr.experiments.classify.external import evaluate_external
+    from cxr.experiments.classify.score import score, set_metrics, write_set
 
     model, info = load_classifier(out / "best.ckpt", map_location=device)
     test = data.masks["test"]

@@ -1,1 +1,1 @@
-"""`cxr evaluate` and external validation: score trained classifiers on any manifest."""
+"""`cxr evaluate`: score a trained classifier on any manifest (scoring: classify.score)."""

@@ -6,7 +6,7 @@ validation-chosen threshold (used as is, never re-tuned on the evaluated set),
 and how the run evaluated its own test split (inference batch size, bootstrap
 resamples and seed). So ``cxr evaluate --checkpoint RUN/best.ckpt --manifest
 M --split test`` on the run's manifest reproduces ``RUN/metrics.json``
-exactly (same code path: :mod:`cxr.experiments.evaluate.score`).
+exactly (same code path: :mod:`cxr.experiments.classify.score`).
 
 Leakage: when the checkpoint lies in its run directory (``config.yaml``
 beside it) and that run's manifest is still there with the same training
@@ -88,14 +88,14 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: bool = True) -> EvaluateResul
     from cxr.classifier import load_classifier
     from cxr.data.crossleak import check_disjoint
     from cxr.data.manifest import load_manifest
-    from cxr.experiments.evaluate.score import (
+    from cxr.experiments.classify.score import (
         resolve_device,
         score,
         set_metrics,
         task_rows,
         write_set,
     )
-    from cxr.experiments.evaluate.tables import evaluate_table
+    from cxr.experiments.classify.tables import evaluate_table
 
     if not cfg.checkpoint or not cfg.manifest:
         raise ConfigError("cxr evaluate needs --checkpoint and --manifest")

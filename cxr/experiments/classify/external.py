@@ -4,7 +4,7 @@ An internal test split shares its hospitals, scanners and preprocessing with
 training; a model can score well on it by recognising them (Zech et al., PLoS
 Med. 2018; DeGrave et al., Nat. Mach. Intell. 2021). Each ``--external
 NAME=MANIFEST`` set is evaluated exactly like the internal test split
-(:mod:`cxr.experiments.evaluate.score`): the validation-chosen threshold, never
+(:mod:`cxr.experiments.classify.score`): the validation-chosen threshold, never
 re-tuned; patient-level bootstrap CIs; ``by_dataset`` and ``within_source``.
 All real rows of the manifest whose label the task uses are evaluated,
 whatever their ``split`` column says (an external set is test data only).
@@ -61,7 +61,7 @@ def evaluate_external(
     """Leakage-check, score and write every external set; ``{name: metrics}``."""
     from cxr.data.crossleak import check_disjoint
     from cxr.data.manifest import load_manifest
-    from cxr.experiments.evaluate.score import score, set_metrics, task_rows, write_set
+    from cxr.experiments.classify.score import score, set_metrics, task_rows, write_set
 
     results: dict[str, dict[str, Any]] = {}
     sets = parse_external(specs)
