@@ -19,8 +19,9 @@ from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
 from cxr.commands import report as report_commands
+from cxr.commands.options import CxrTyper
 
-app = typer.Typer(
+app = CxrTyper(
     name="cxr",
     help="GAN-augmented COVID-19 detection on chest X-rays, with leakage-safe evaluation.",
     no_args_is_help=True,

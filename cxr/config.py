@@ -12,6 +12,12 @@ The resolved config is written as ``config.yaml`` in every run directory so a
 run can be reproduced from its folder alone.
 
 Unknown keys and wrong types fail with a message naming the key.
+
+A field the CLI exposes is declared with :func:`setting`, which records its help
+text (and any extra CLI spelling) as field metadata; ``cxr.commands.options``
+builds the typer option from it, so an option's default and help are written once,
+here. This module stays cheap to import (no yaml until a file is read or written)
+because ``cxr --help`` reads these declarations.
 """
 
 from __future__ import annotations
@@ -22,12 +28,36 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from cxr.errors import ConfigError
 from cxr.fsutil import atomic_write_text
 
 T = TypeVar("T")
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    cli: str | tuple[str, ...] = (),
+    metavar: str | None = None,
+    aliases: tuple[str, ...] = (),
+) -> Any:
+    """A config field that the CLI exposes: ``epochs: int = setting(20, "Maximum epochs.")``.
+
+    ``help`` is the option's help text (the CLI appends the default; do not write it
+    here); ``cli`` is a documented spelling used instead of ``--<field-name>`` (e.g.
+    ``--with-synthetic`` for ``synthetic_ratio``); ``metavar`` overrides the type label;
+    ``aliases`` are old key names still accepted in YAML files and on the command line.
+    """
+    meta: dict[str, Any] = {"help": help, "cli": (cli,) if isinstance(cli, str) else cli}
+    if metavar is not None:
+        meta["metavar"] = metavar
+    if aliases:
+        meta["aliases"] = aliases
+    if isinstance(default, (dict, list)):
+        copy = type(default)
+        return dataclasses.field(default_factory=lambda: copy(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 # ---------------------------------------------------------------- data stage
@@ -35,9 +65,9 @@ T = TypeVar("T")
 class PhantomConfig:
     """Built-in synthetic chest radiographs (see cxr.data.phantom)."""
 
-    patients: int = 200
-    seed: int = 0
-    image_size: int = 256
+    patients: int = setting(200, "Number of patients.")
+    seed: int = setting(0, "Random seed.")
+    image_size: int = setting(256, "Square side in pixels.")
     # class mix by patient; COVID the minority as in real collections
     mix_normal: float = 0.45
     mix_bacterial: float = 0.2
@@ -52,22 +82,24 @@ class PhantomConfig:
 class SplitConfig:
     """Patient-level, label-stratified split (see cxr.data.split)."""
 
-    val: float = 0.15
-    test: float = 0.15
-    seed: int = 0
-    # perceptual-hash Hamming distance at or below which two images are "the same"
-    near_duplicate_bits: int = 4
+    val: float = setting(0.15, "Validation fraction of patients.")
+    test: float = setting(0.15, "Test fraction of patients.")
+    seed: int = setting(0, "Random seed.")
+    near_duplicate_bits: int = setting(
+        4, "Perceptual-hash Hamming distance at or below which two images are duplicates."
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class CacheConfig:
     """Preprocessed uint8 cache (see cxr.data.cache)."""
 
-    image_size: int = 256
-    # "pad": keep aspect ratio, pad to square; "crop": centre crop to square
-    resize_mode: str = "pad"
-    workers: int = 2
-    cache_dir: str = ".cxr-cache"
+    image_size: int = setting(256, "Square side in pixels.")
+    resize_mode: str = setting(
+        "pad", "pad (keep the aspect ratio, pad to square) or crop (centre crop)."
+    )
+    workers: int = setting(2, "Decoding processes.")
+    cache_dir: str = setting(".cxr-cache", "Cache folder.", metavar="PATH")
 
 
 # ----------------------------------------------------------------- GAN stage
@@ -76,20 +108,20 @@ class GanConfig:
     """CycleGAN training (see cxr.cyclegan); defaults are the reference code's."""
 
     # domains by manifest label: A = source(s), B = target (train split, real origin only)
-    source: tuple[str, ...] = ("normal",)
-    target: str = "covid"
-    image_size: int = 256
+    source: tuple[str, ...] = setting(
+        ("normal",), "Source label(s), comma-separated: normal, pneumonia."
+    )
+    target: str = setting("covid", "Target label.")
+    image_size: int = setting(256, "Square image size, a multiple of 4.")
     resize_mode: str = "pad"
     # schedule: constant lr for `epochs`, then linear decay to zero over `epochs_decay`
-    epochs: int = 100
-    epochs_decay: int = 100
-    # 0 = max(len(A), len(B)) / batch_size steps per epoch
-    steps_per_epoch: int = 0
-    batch_size: int = 1
-    # networks: 0 blocks = automatic (9 above 128 px, else 6)
-    ngf: int = 64
-    ndf: int = 64
-    n_blocks: int = 0
+    epochs: int = setting(100, "Epochs at constant learning rate.")
+    epochs_decay: int = setting(100, "Epochs of linear decay to zero afterwards.")
+    steps_per_epoch: int = setting(0, "Steps per epoch; 0 = max(|A|, |B|) / batch size.")
+    batch_size: int = setting(1, "Batch size.")
+    ngf: int = setting(64, "Generator base width.")
+    ndf: int = setting(64, "Discriminator base width.")
+    n_blocks: int = setting(0, "Residual blocks; 0 = 9 above 128 px, else 6.")
     n_layers_d: int = 3
     # objective: cycle weight lambda, identity weight as a fraction of lambda
     lambda_cycle: float = 10.0
@@ -101,17 +133,17 @@ class GanConfig:
     # light on-device augmentation: random shift (fraction of the size), optional h-flip
     aug_shift: float = 0.06
     aug_flip: bool = False
-    seed: int = 0
+    seed: int = setting(0, "Random seed.")
     # Lightning passthrough
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    devices: str = "1"
-    strategy: str = "auto"
-    compile: bool = False
-    num_workers: int = 0
+    precision: str = setting("32-true", "Lightning precision: 32-true, bf16-mixed, 16-mixed.")
+    accelerator: str = setting("auto", "Lightning accelerator: auto, cpu, gpu.")
+    devices: str = setting("1", "Lightning devices: a count, a list such as 0,1, or auto.")
+    strategy: str = setting("auto", "Lightning strategy, e.g. ddp.")
+    compile: bool = setting(False, "torch.compile the networks.")
+    num_workers: int = setting(0, "DataLoader workers (0 = the main process).")
     # monitoring: images per side in the per-epoch grid
     sample_images: int = 4
-    cache_dir: str = ".cxr-cache"
+    cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")
     cache_workers: int = 2
 
 
@@ -120,36 +152,55 @@ class GanConfig:
 class SweepConfig:
     """A grid of classify runs with paired statistics (see cxr.experiments.sweep.run)."""
 
-    manifest: str = ""
-    out: str = "runs/sweep"
-    backbones: tuple[str, ...] = ("vgg16", "resnet50", "efficientnet_b0")
-    # share of synthetic images (ClassifyConfig.synthetic_ratio); 0 = the reference arm
-    synthetic: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5)
-    seeds: int = 3  # training seeds 0..seeds-1, paired across arms
-    losses: tuple[str, ...] = ("ce",)
-    # classical arms at ratio 0: "oversample" (balance only), "augment" (albumentations on
-    # the minority class only)
-    baselines: tuple[str, ...] = ()
-    # empty: use the manifest's split; else re-split per seed (one GAN per split)
-    split_seeds: tuple[int, ...] = ()
-    shared_gan: bool = False  # one GAN for all split seeds (leaks; the report says so)
-    synthetic_manifest: str = ""  # ready GAN rows instead of training a GAN here
+    manifest: str = setting("", "Split manifest of real images.", metavar="PATH")
+    out: str = setting("runs/sweep", "Sweep folder.", metavar="PATH")
+    backbones: tuple[str, ...] = setting(
+        ("vgg16", "resnet50", "efficientnet_b0"), "Backbones, comma-separated."
+    )
+    synthetic: tuple[float, ...] = setting(
+        (0.0, 0.1, 0.3, 0.5),
+        "Synthetic ratios r in [0, 1), comma-separated (classify's --with-synthetic); "
+        "0 is the reference arm.",
+    )
+    seeds: int = setting(3, "Training seeds per arm (0..N-1), paired across arms.")
+    losses: tuple[str, ...] = setting(
+        ("ce",), "Losses, comma-separated: ce, weighted-ce, focal.", cli="--loss"
+    )
+    baselines: tuple[str, ...] = setting(
+        (),
+        "Classical arms at r=0, comma-separated: oversample (balance only), augment "
+        "(albumentations on the minority class only).",
+    )
+    split_seeds: tuple[int, ...] = setting(
+        (),
+        "Re-split per seed, comma-separated (one GAN per split); empty = the manifest's split.",
+    )
+    shared_gan: bool = setting(
+        False, "One GAN for all split seeds (leaks; the report says so)."
+    )
+    synthetic_manifest: str = setting(
+        "", "Ready GAN rows (origin=gan) instead of training a GAN here.", metavar="PATH"
+    )
     synth_per_split: int = 0  # GAN images per split; 0 = enough for the largest ratio
     # base configs and per-field overrides applied to every cell / the GAN
-    classify_config: str = ""
+    classify_config: str = setting(
+        "", "Base ClassifyConfig YAML for every cell.", metavar="PATH"
+    )
     classify: dict[str, Any] = dataclasses.field(default_factory=dict)
-    gan_config: str = ""
+    gan_config: str = setting("", "GanConfig YAML for the sweep's GANs.", metavar="PATH")
     gan: dict[str, Any] = dataclasses.field(default_factory=dict)
     # where cells run
-    executor: str = "local"
-    ray_address: str = ""
-    cpus_per_cell: float = 1.0
-    gpus_per_cell: float = 0.0
-    devices: str = ""  # "" = the classify config's; passed to Lightning
-    strategy: str = ""  # e.g. ddp; passed to Lightning
+    executor: str = setting("local", "Where cells run: local or ray.")
+    ray_address: str = setting("", "Ray cluster address (e.g. auto, ray://head:10001).")
+    cpus_per_cell: float = setting(1.0, "Ray: CPUs reserved per cell.")
+    gpus_per_cell: float = setting(0.0, "Ray: GPUs reserved per cell.")
+    devices: str = setting(
+        "", "Lightning devices per cell, e.g. 2 (DDP); empty = the classify config's."
+    )
+    strategy: str = setting("", "Lightning strategy per cell, e.g. ddp.")
     # statistics
     positive: str = "covid"  # class whose probability is the AUROC score
-    bootstrap: int = 1000  # paired bootstrap resamples (by patient)
+    bootstrap: int = setting(1000, "Paired bootstrap resamples (by patient).")
     confidence: float = 0.95
 
 
@@ -161,8 +212,8 @@ class DemoConfig:
     The sweep part mirrors ``configs/sweeps/demo.yaml``.
     """
 
-    out: str = "demo"
-    fast: bool = False
+    out: str = setting("demo", "Demo folder (demo-fast with --fast).", metavar="PATH")
+    fast: bool = setting(False, "Smaller smoke-test version (one to a few minutes).")
     patients: int = 400
     image_size: int = 64
     seed: int = 0
@@ -188,39 +239,55 @@ class DemoConfig:
 class ExplainConfig:
     """`cxr explain` and `cxr explain progression` (see cxr.experiments.explain.run)."""
 
-    checkpoint: str = ""
-    manifest: str = ""
-    split: str = "test"  # a manifest split, or "all"
-    images: tuple[str, ...] = ()  # explain these files instead of a manifest split
-    method: str = "gradcam"  # gradcam | gradcam++ | saliency | smoothgrad
-    engine: str = "fast"  # CAM methods: fast (batched on the device) | library (pytorch-grad-cam)
-    target: str = "predicted"  # explained class: "predicted" or a class name
-    out: str = "runs/explain"
-    batch_size: int = 16
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    lung_masks: str = ""  # folder of <image stem>.png lung masks (else the manifest's)
-    lesion_masks: str = ""  # folder of <image stem>.png lesion masks (else the manifest's)
-    # coarse localization (per image; not progression): "top" keeps the top_fraction hottest
-    # pixels, "otsu" Otsu's threshold
-    threshold: str = "top"
-    top_fraction: float = 0.2
-    regions: str = "contour"  # contour | box
-    # saliency / smoothgrad only: Gaussian blur (sigma, fraction of the image side) before
-    # regions are taken; the scores then use the smoothed map as displayed. 0 disables
-    region_sigma: float = 0.02
-    region_min_area: float = 0.005  # regions under this fraction of the image are dropped
+    checkpoint: str = setting("", "best.ckpt of a `cxr classify` run.", metavar="PATH")
+    manifest: str = setting("", "Manifest CSV with the images.", metavar="PATH")
+    split: str = setting("test", "Manifest split, or all.")
+    images: tuple[str, ...] = setting(
+        (), "Image file or folder (repeatable) instead of a split.", metavar="PATH"
+    )
+    method: str = setting("gradcam", "gradcam, gradcam++, saliency or smoothgrad.")
+    engine: str = setting(
+        "fast", "CAM engine: fast (batched on the device) or library (pytorch-grad-cam)."
+    )
+    target: str = setting("predicted", "Explained class: predicted, or a class name.")
+    out: str = setting("runs/explain", "Output folder.", metavar="PATH")
+    batch_size: int = setting(16, "Images per batch.")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N.")
+    lung_masks: str = setting(
+        "", "Folder of <image stem>.png lung masks (else the manifest's).", metavar="PATH"
+    )
+    lesion_masks: str = setting(
+        "", "Folder of <image stem>.png lesion masks (else the manifest's).", metavar="PATH"
+    )
+    # coarse localization (per image; not progression)
+    threshold: str = setting(
+        "top", "Region rule: top (the --top-fraction hottest pixels) or otsu (Otsu's threshold)."
+    )
+    top_fraction: float = setting(0.2, "Share of pixels kept by the top rule.")
+    regions: str = setting("contour", "Draw regions as contour or box.")
+    # the scores then use the smoothed map as displayed
+    region_sigma: float = setting(
+        0.02,
+        "saliency/smoothgrad: Gaussian blur before regions and scores, sigma as a fraction "
+        "of the image side; 0 disables.",
+    )
+    region_min_area: float = setting(0.005, "Drop regions under this fraction of the image.")
     pointing_tolerance: int = 0  # pixels (Zhang et al. use 15 at 224 px)
     random_maps: int = 16  # seeded random smooth maps for the IoU baseline
     smooth_samples: int = 16  # SmoothGrad noise samples
     smooth_sigma: float = 0.15  # SmoothGrad noise, fraction of the input range
     max_per_sheet: int = 36  # tiles per contact sheet
-    seed: int = 0
+    seed: int = setting(0, "Seed (SmoothGrad noise, random-map baselines).")
     # progression
-    patient: str = ""
-    all_patients: bool = False
-    lung_estimate: bool = True  # no lung mask: use the coarse heuristic estimate (labelled)
-    # involved region: raw map / the patient's largest peak (common scale) >= this level
-    involved_threshold: float = 0.5
+    patient: str = setting("", "Patient id (full, or the part after 'dataset:').")
+    all_patients: bool = setting(False, "Every patient with more than one study.", cli="--all")
+    lung_estimate: bool = setting(
+        True, "Without a lung mask, use a coarse heuristic lung estimate (labelled as such)."
+    )
+    involved_threshold: float = setting(
+        0.5,
+        "Involved region: raw map / the patient's largest peak (common scale) at or above this.",
+    )
 
 
 # ------------------------------------------------------ classifier (issue 4)
@@ -228,56 +295,75 @@ class ExplainConfig:
 class ClassifyConfig:
     """`cxr classify` (see cxr.experiments.classify.run); mirrored by configs/classify.yaml."""
 
-    manifest: str = ""  # split manifest of real images
-    synthetic_manifest: str = ""  # manifest of GAN images (origin=gan), training only
-    backbone: str = "efficientnet_b0"
-    pretrained: str = "none"  # none | imagenet | path to a state dict
-    transfer: str = "finetune"  # finetune | linear-probe | frozen-then-unfrozen
-    unfreeze_epoch: int = 2  # frozen-then-unfrozen: epoch at which the body starts training
-    task: str = "binary"  # binary (covid vs normal+pneumonia) | 3class
-    loss: str = "ce"  # ce | weighted-ce | focal
+    manifest: str = setting("", "Split manifest of real images.", metavar="PATH")
+    synthetic_manifest: str = setting(
+        "", "Manifest of GAN images (origin=gan), training only.", metavar="PATH"
+    )
+    backbone: str = setting(
+        "efficientnet_b0",
+        "vgg16, resnet18, resnet50, efficientnet_b0, densenet121, squeezenet1_1 or inception_v3.",
+    )
+    pretrained: str = setting("none", "none, imagenet, or the PATH of a state dict.")
+    transfer: str = setting("finetune", "finetune, linear-probe or frozen-then-unfrozen.")
+    unfreeze_epoch: int = setting(2, "frozen-then-unfrozen: epoch at which the body joins.")
+    task: str = setting("binary", "binary (covid vs normal+pneumonia) or 3class.")
+    loss: str = setting("ce", "ce, weighted-ce or focal.")
     focal_gamma: float = 2.0
     focal_alpha: float = 0.25  # weight of the covid class; < 0 disables
-    # --with-synthetic r: GAN images are a share r of the COVID draws (G = R r / (1 - r))
-    synthetic_ratio: float = 0.0
-    augment: str = "standard"  # albumentations pipeline: none | light | standard | strong
-    aug_share: float = 0.3  # share of real training draws that are augmented
-    aug_scope: str = "all"  # classes aug_share applies to: all | minority (docs/mixing.md)
-    balance: str = "none"  # none | oversample | class-weights
-    image_size: int = 224
+    # G = R r / (1 - r) GAN images for R real COVID images (docs/mixing.md)
+    synthetic_ratio: float = setting(
+        0.0, "Share r of the COVID draws that are GAN images.", cli="--with-synthetic"
+    )
+    augment: str = setting(
+        "standard", "albumentations pipeline: none, light, standard or strong."
+    )
+    aug_share: float = setting(0.3, "Share of real training draws that are augmented.")
+    aug_scope: str = setting(
+        "all", "Classes --aug-share applies to: all or minority (docs/mixing.md)."
+    )
+    balance: str = setting("none", "none, oversample or class-weights.")
+    image_size: int = setting(224, "Square input side in pixels.")
     resize_mode: str = "pad"
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 0.0003
+    epochs: int = setting(20, "Maximum epochs.")
+    batch_size: int = setting(32, "Batch size.")
+    lr: float = setting(0.0003, "AdamW learning rate.")
     weight_decay: float = 0.0001
-    patience: int = 5  # early stopping on validation AUROC
+    patience: int = setting(5, "Early stopping: epochs without a better validation AUROC.")
     target_sensitivity: float = 0.9  # binary: threshold chosen on validation at this sensitivity
     bootstrap: int = 1000  # bootstrap resamples (by patient) for the test CIs
-    precision: str = "32-true"  # Lightning precision, e.g. 16-mixed, bf16-mixed
-    accelerator: str = "auto"
-    devices: str = "auto"  # Lightning devices: auto, 1, 2, "0,1"
-    strategy: str = "auto"  # Lightning strategy, e.g. ddp
-    workers: int = 2  # DataLoader workers (0 = main process)
+    precision: str = setting("32-true", "Lightning precision: 32-true, 16-mixed, bf16-mixed.")
+    accelerator: str = setting("auto", "Lightning accelerator: auto, cpu or gpu.")
+    devices: str = setting("auto", "Lightning devices: auto, a count, or a list such as 0,1.")
+    strategy: str = setting("auto", "Lightning strategy, e.g. ddp.")
+    workers: int = setting(2, "DataLoader workers (0 = the main process).")
     cache_dir: str = ".cxr-cache"
-    seed: int = 0
-    # external test sets "NAME=MANIFEST": evaluated at the validation threshold, never trained on
-    external: tuple[str, ...] = ()
+    seed: int = setting(0, "Random seed.")
+    external: tuple[str, ...] = setting(
+        (),
+        "External test set NAME=MANIFEST (repeatable): evaluated at the validation threshold, "
+        "leakage-checked against training, never trained on.",
+        metavar="NAME=PATH",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     """`cxr evaluate`: a trained classifier on any manifest, without retraining."""
 
-    checkpoint: str = ""  # best.ckpt of a `cxr classify` run
-    manifest: str = ""
-    split: str = "test"  # a manifest split (train | val | test) or "all"
-    out: str = "runs/evaluate"
-    batch_size: int = 0  # 0 = the checkpoint's (as the run evaluated its test split)
-    bootstrap: int = -1  # patient-bootstrap resamples; -1 = the checkpoint's
-    seed: int = -1  # bootstrap seed; -1 = the checkpoint's
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    workers: int = 0  # DataLoader workers
-    cache_dir: str = ".cxr-cache"
+    checkpoint: str = setting("", "best.ckpt of a `cxr classify` run.", metavar="PATH")
+    manifest: str = setting("", "Manifest of the images to evaluate.", metavar="PATH")
+    split: str = setting("test", "Rows to evaluate: test, val, train or all.")
+    out: str = setting(
+        "runs/evaluate", "Output directory (metrics.json, predictions, plots).", metavar="PATH"
+    )
+    batch_size: int = setting(
+        0, "Inference batch size; 0 = the run's (reproduces its metrics)."
+    )
+    bootstrap: int = setting(-1, "Patient-bootstrap resamples for the CIs; -1 = the run's.")
+    seed: int = setting(-1, "Bootstrap seed; -1 = the run's.")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N.")
+    workers: int = setting(0, "DataLoader workers (0 = the main process).")
+    cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")
 
 
 # ------------------------------------------------------------------ machinery
@@ -334,11 +420,15 @@ def build_config(cls: type[T], yaml_path: str | Path | None = None, **overrides:
         raise TypeError(f"{cls!r} is not a dataclass")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    # old key names a field still accepts (setting(..., aliases=...))
+    renamed = {a: f.name for f in dataclasses.fields(cls) for a in f.metadata.get("aliases", ())}
     values: dict[str, Any] = {}
     if yaml_path is not None:
         path = Path(yaml_path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
+        import yaml
+
         try:
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
@@ -346,6 +436,7 @@ def build_config(cls: type[T], yaml_path: str | Path | None = None, **overrides:
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path}: expected a mapping at the top level")
         for key, val in loaded.items():
+            key = renamed.get(key, key)
             if key not in names:
                 raise ConfigError(
                     f"config file {path}: unknown key '{key}' for {cls.__name__} "
@@ -353,6 +444,7 @@ def build_config(cls: type[T], yaml_path: str | Path | None = None, **overrides:
                 )
             values[key] = _coerce(val, hints[key], key)
     for key, val in overrides.items():
+        key = renamed.get(key, key)
         if val is None:
             continue
         if key not in names:
@@ -375,6 +467,8 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 def save_config(cfg: Any, run_dir: str | Path, name: str = "config.yaml") -> Path:
     """Write the resolved config into a run directory (atomically)."""
+    import yaml
+
     out = Path(run_dir) / name
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

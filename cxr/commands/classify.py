@@ -7,91 +7,56 @@ from typing import Annotated
 
 import typer
 
+from cxr.commands.options import command_option, option, overrides
+from cxr.config import ClassifyConfig as C
+
 
 def classify(
     *,
-    manifest: Annotated[Path | None, typer.Option(help="Split manifest of real images.")] = None,
-    out: Annotated[Path, typer.Option(help="Run directory (a finished one is not retrained).")],
-    config: Annotated[Path | None, typer.Option(help="YAML file with ClassifyConfig keys.")] = None,
-    backbone: Annotated[
-        str | None, typer.Option(help="vgg16, resnet18, resnet50, efficientnet_b0, densenet121, "
-                                      "squeezenet1_1, inception_v3 (default efficientnet_b0).")
+    manifest: Annotated[Path | None, option(C, "manifest")] = None,
+    out: Annotated[Path, command_option(help="Run directory (a finished one is not retrained).")],
+    config: Annotated[
+        Path | None, command_option(help="YAML file with ClassifyConfig keys.")
     ] = None,
-    task: Annotated[str | None, typer.Option(help="binary (covid vs rest) or 3class.")] = None,
-    with_synthetic: Annotated[
-        float | None, typer.Option(help="Share r of COVID draws that are GAN images (default 0).")
-    ] = None,
-    synthetic_manifest: Annotated[
-        Path | None, typer.Option(help="Manifest of GAN images (origin=gan), training only.")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 20).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 32).")] = None,
-    image_size: Annotated[
-        int | None, typer.Option(help="Square input side in px (default 224).")
-    ] = None,
-    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (default 3e-4).")] = None,
-    loss: Annotated[str | None, typer.Option(help="ce, weighted-ce or focal (default ce).")] = None,
-    augment: Annotated[
-        str | None, typer.Option(help="none, light, standard or strong (default standard).")
-    ] = None,
-    aug_share: Annotated[
-        float | None, typer.Option(help="Share of real draws augmented (default 0.3).")
-    ] = None,
-    aug_scope: Annotated[
-        str | None, typer.Option(help="Classes augmented: all or minority (default all).")
-    ] = None,
-    balance: Annotated[
-        str | None, typer.Option(help="none, oversample or class-weights (default none).")
-    ] = None,
-    pretrained: Annotated[
-        str | None, typer.Option(help="none, imagenet or a state-dict PATH (default none).")
-    ] = None,
-    transfer: Annotated[
-        str | None, typer.Option(help="finetune, linear-probe or frozen-then-unfrozen.")
-    ] = None,
-    unfreeze_epoch: Annotated[
-        int | None, typer.Option(help="frozen-then-unfrozen: epoch the body joins (default 2).")
-    ] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="Lightning precision: 32-true, 16-mixed, bf16-mixed.")
-    ] = None,
-    accelerator: Annotated[
-        str | None, typer.Option(help="auto, cpu or gpu (default auto).")
-    ] = None,
-    devices: Annotated[str | None, typer.Option(help="Lightning devices: auto, N, 0,1.")] = None,
-    strategy: Annotated[str | None, typer.Option(help="Lightning strategy, e.g. ddp.")] = None,
-    workers: Annotated[int | None, typer.Option(help="DataLoader workers (default 2).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
-    external: Annotated[
-        list[str] | None,
-        typer.Option(help="External test set NAME=MANIFEST (repeatable): evaluated at the "
-                          "validation threshold, leakage-checked against training."),
-    ] = None,
+    backbone: Annotated[str | None, option(C, "backbone")] = None,
+    task: Annotated[str | None, option(C, "task")] = None,
+    synthetic_ratio: Annotated[float | None, option(C, "synthetic_ratio")] = None,
+    synthetic_manifest: Annotated[Path | None, option(C, "synthetic_manifest")] = None,
+    epochs: Annotated[int | None, option(C, "epochs")] = None,
+    batch_size: Annotated[int | None, option(C, "batch_size")] = None,
+    image_size: Annotated[int | None, option(C, "image_size")] = None,
+    lr: Annotated[float | None, option(C, "lr")] = None,
+    patience: Annotated[int | None, option(C, "patience")] = None,
+    loss: Annotated[str | None, option(C, "loss")] = None,
+    augment: Annotated[str | None, option(C, "augment")] = None,
+    aug_share: Annotated[float | None, option(C, "aug_share")] = None,
+    aug_scope: Annotated[str | None, option(C, "aug_scope")] = None,
+    balance: Annotated[str | None, option(C, "balance")] = None,
+    pretrained: Annotated[str | None, option(C, "pretrained")] = None,
+    transfer: Annotated[str | None, option(C, "transfer")] = None,
+    unfreeze_epoch: Annotated[int | None, option(C, "unfreeze_epoch")] = None,
+    precision: Annotated[str | None, option(C, "precision")] = None,
+    accelerator: Annotated[str | None, option(C, "accelerator")] = None,
+    devices: Annotated[str | None, option(C, "devices")] = None,
+    strategy: Annotated[str | None, option(C, "strategy")] = None,
+    workers: Annotated[int | None, option(C, "workers")] = None,
+    seed: Annotated[int | None, option(C, "seed")] = None,
+    external: Annotated[list[str] | None, option(C, "external")] = None,
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
-    from cxr.config import ClassifyConfig, build_config
+    from cxr.config import build_config
     from cxr.experiments.classify.run import run_classify
 
-    cfg = build_config(
-        ClassifyConfig, config,
-        manifest=None if manifest is None else str(manifest),
-        synthetic_manifest=None if synthetic_manifest is None else str(synthetic_manifest),
-        backbone=backbone, task=task, synthetic_ratio=with_synthetic, epochs=epochs,
-        batch_size=batch_size, image_size=image_size, lr=lr, loss=loss, augment=augment,
-        aug_share=aug_share, aug_scope=aug_scope, balance=balance, pretrained=pretrained,
-        transfer=transfer, unfreeze_epoch=unfreeze_epoch, precision=precision,
-        accelerator=accelerator, devices=devices, strategy=strategy, workers=workers, seed=seed,
-        external=tuple(external) if external else None,
-    )
+    cfg = build_config(C, config, **overrides(classify, locals(), C))
     run_classify(cfg, out)
 
 
 def predict(
     images: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, DICOM).")],
     *,
-    checkpoint: Annotated[Path, typer.Option(help="best.ckpt of a `cxr classify` run.")],
-    csv: Annotated[Path | None, typer.Option(help="Also write the probabilities here.")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    checkpoint: Annotated[Path, command_option(help="best.ckpt of a `cxr classify` run.")],
+    csv: Annotated[Path | None, command_option(help="Also write the probabilities here.")] = None,
+    device: Annotated[str, command_option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
     """Print class probabilities and the decision for each image."""
     from cxr.experiments.classify.predict import run_predict
@@ -101,10 +66,12 @@ def predict(
 
 def export(
     *,
-    checkpoint: Annotated[Path, typer.Option(help="best.ckpt of a `cxr classify` run.")],
-    onnx: Annotated[Path, typer.Option(help="ONNX file to write.")],
-    opset: Annotated[int, typer.Option(help="ONNX opset version.")] = 17,
-    atol: Annotated[float, typer.Option(help="Largest allowed |onnxruntime - PyTorch|.")] = 1e-4,
+    checkpoint: Annotated[Path, command_option(help="best.ckpt of a `cxr classify` run.")],
+    onnx: Annotated[Path, command_option(help="ONNX file to write.")],
+    opset: Annotated[int, command_option(help="ONNX opset version.")] = 17,
+    atol: Annotated[
+        float, command_option(help="Largest allowed |onnxruntime - PyTorch|.")
+    ] = 1e-4,
 ) -> None:
     """Export to ONNX (dynamic batch), verified against PyTorch under onnxruntime."""
     from cxr.experiments.classify.export import run_export

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
+from cxr.commands.options import CxrTyper, command_option, option, overrides
+from cxr.config import CacheConfig, PhantomConfig, SplitConfig
+
+app = CxrTyper(
     help="Build and check datasets: phantom, index, split, cache.", no_args_is_help=True
 )
 
@@ -15,18 +18,22 @@ app = typer.Typer(
 @app.command("phantom")
 def phantom(
     *,
-    out: Annotated[Path, typer.Option(help="Dataset folder to write (covid-chestxray layout).")],
-    patients: Annotated[int | None, typer.Option(help="Number of patients [200].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [0].")] = None,
-    image_size: Annotated[int | None, typer.Option(help="Square side in pixels [256].")] = None,
-    workers: Annotated[int, typer.Option(help="Rendering processes.")] = 2,
-    config: Annotated[Path | None, typer.Option(help="YAML file with PhantomConfig keys.")] = None,
+    out: Annotated[
+        Path, command_option(help="Dataset folder to write (covid-chestxray layout).")
+    ],
+    patients: Annotated[int | None, option(PhantomConfig, "patients")] = None,
+    seed: Annotated[int | None, option(PhantomConfig, "seed")] = None,
+    image_size: Annotated[int | None, option(PhantomConfig, "image_size")] = None,
+    workers: Annotated[int, command_option(help="Rendering processes.")] = 2,
+    config: Annotated[
+        Path | None, command_option(help="YAML file with PhantomConfig keys.")
+    ] = None,
 ) -> None:
     """Generate synthetic chest X-ray phantoms (normal, bacterial, viral, COVID-19) with masks."""
-    from cxr.config import PhantomConfig, build_config
+    from cxr.config import build_config
     from cxr.data.phantom import generate_phantoms
 
-    cfg = build_config(PhantomConfig, config, patients=patients, seed=seed, image_size=image_size)
+    cfg = build_config(PhantomConfig, config, **overrides(phantom, locals(), PhantomConfig))
     typer.echo(generate_phantoms(out, cfg, workers=workers))
 
 
@@ -34,28 +41,24 @@ def phantom(
 def split(
     manifest: Annotated[Path, typer.Argument(help="Manifest CSV to split.")],
     *,
-    val: Annotated[float | None, typer.Option(help="Validation fraction of patients [0.15].")] = (
-        None
-    ),
-    test: Annotated[float | None, typer.Option(help="Test fraction of patients [0.15].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [0].")] = None,
-    near_duplicate_bits: Annotated[
-        int | None, typer.Option(help="Perceptual-hash distance counted as duplicate [4].")
-    ] = None,
+    val: Annotated[float | None, option(SplitConfig, "val")] = None,
+    test: Annotated[float | None, option(SplitConfig, "test")] = None,
+    seed: Annotated[int | None, option(SplitConfig, "seed")] = None,
+    near_duplicate_bits: Annotated[int | None, option(SplitConfig, "near_duplicate_bits")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Write here instead of overwriting MANIFEST.")
+        Path | None, command_option(help="Write here instead of overwriting MANIFEST.")
     ] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML file with SplitConfig keys.")] = None,
+    config: Annotated[
+        Path | None, command_option(help="YAML file with SplitConfig keys.")
+    ] = None,
 ) -> None:
     """Patient-level, label-stratified train/val/test split; duplicates stay in one split."""
     from rich.console import Console
 
-    from cxr.config import SplitConfig, build_config
+    from cxr.config import build_config
     from cxr.data.split import split_file
 
-    cfg = build_config(
-        SplitConfig, config, val=val, test=test, seed=seed, near_duplicate_bits=near_duplicate_bits
-    )
+    cfg = build_config(SplitConfig, config, **overrides(split, locals(), SplitConfig))
     dest, report = split_file(manifest, cfg, out)
     console = Console()
     console.print(report.table())
@@ -69,19 +72,29 @@ def split(
 def index(
     roots: Annotated[list[Path], typer.Argument(help="Dataset root folder(s), one dataset each.")],
     *,
-    out: Annotated[Path, typer.Option(help="Manifest CSV to write (plus <stem>.skipped.csv).")],
+    out: Annotated[
+        Path, command_option(help="Manifest CSV to write (plus <stem>.skipped.csv).")
+    ],
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="Layout name for every root (default: detected per root)."),
+        command_option(
+            "--format", help="Layout name for every root.", shown_default="detected per root"
+        ),
     ] = None,
     name: Annotated[
         list[str] | None,
-        typer.Option(help="Dataset name, once per root in order (default: the folder's name)."),
+        command_option(
+            help="Dataset name, once per root in order.", shown_default="the folder's name"
+        ),
     ] = None,
     keep_published_split: Annotated[
-        bool, typer.Option(help="Keep a layout's published train/test split (may leak patients).")
+        bool,
+        command_option(
+            "--keep-published-split",
+            help="Keep a layout's published train/test split (may leak patients).",
+        ),
     ] = False,
-    workers: Annotated[int, typer.Option(help="Decoding processes.")] = 2,
+    workers: Annotated[int, command_option(help="Decoding processes.")] = 2,
 ) -> None:
     """Index dataset roots (published layouts) into one manifest; bad files are reported."""
     from cxr.data.index import build_index
@@ -96,24 +109,21 @@ def index(
 def cache(
     manifest: Annotated[Path, typer.Argument(help="Manifest CSV whose images to cache.")],
     *,
-    image_size: Annotated[int | None, typer.Option(help="Square side in pixels [256].")] = None,
-    resize_mode: Annotated[
-        str | None, typer.Option(help="pad (keep aspect, pad) or crop (centre crop) [pad].")
+    image_size: Annotated[int | None, option(CacheConfig, "image_size")] = None,
+    resize_mode: Annotated[str | None, option(CacheConfig, "resize_mode")] = None,
+    cache_dir: Annotated[str | None, option(CacheConfig, "cache_dir")] = None,
+    workers: Annotated[int | None, option(CacheConfig, "workers")] = None,
+    config: Annotated[
+        Path | None, command_option(help="YAML file with CacheConfig keys.")
     ] = None,
-    cache_dir: Annotated[str | None, typer.Option(help="Cache folder [.cxr-cache].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Decoding processes [2].")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML file with CacheConfig keys.")] = None,
 ) -> None:
     """Decode and resize every image once into a memory-mapped uint8 cache (reused, resumable)."""
     from rich.console import Console
 
-    from cxr.config import CacheConfig, build_config
+    from cxr.config import build_config
     from cxr.data.cache import cache_manifest, cache_table
 
-    cfg = build_config(
-        CacheConfig, config, image_size=image_size, resize_mode=resize_mode,
-        cache_dir=cache_dir, workers=workers,
-    )
+    cfg = build_config(CacheConfig, config, **overrides(cache, locals(), CacheConfig))
     built = cache_manifest(manifest, cfg)
     Console().print(cache_table(built))
     typer.echo(built.path)

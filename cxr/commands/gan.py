@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
+from cxr.commands.options import CxrTyper, command_option, option, overrides
+from cxr.config import GanConfig as G
 
-app = typer.Typer(
+app = CxrTyper(
     help="CycleGAN: train source->target, synthesise, evaluate.", no_args_is_help=True
 )
 
@@ -15,82 +16,44 @@ app = typer.Typer(
 @app.command("train")
 def train(
     *,
-    manifest: Annotated[Path, typer.Option(help="Split manifest CSV (train split is used).")],
-    out: Annotated[Path, typer.Option(help="Run folder, e.g. runs/gan-NAME.")],
-    source: Annotated[
-        str | None,
-        typer.Option(help="Source label(s), comma-separated: normal, pneumonia (default normal)."),
-    ] = None,
-    target: Annotated[str | None, typer.Option(help="Target label (default covid).")] = None,
-    image_size: Annotated[
-        int | None, typer.Option(help="Square image size, multiple of 4 (default 256).")
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Epochs at constant learning rate (default 100).")
-    ] = None,
-    epochs_decay: Annotated[
-        int | None, typer.Option(help="Epochs of linear decay to zero afterwards (default 100).")
-    ] = None,
-    steps_per_epoch: Annotated[
-        int | None, typer.Option(help="Steps per epoch; 0 = max(|A|,|B|)/batch (default 0).")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 1).")] = None,
-    ngf: Annotated[int | None, typer.Option(help="Generator base width (default 64).")] = None,
-    ndf: Annotated[int | None, typer.Option(help="Discriminator base width (default 64).")] = None,
-    n_blocks: Annotated[
-        int | None, typer.Option(help="Residual blocks; 0 = 9 above 128 px else 6 (default 0).")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="Lightning precision: 32-true, bf16-mixed, 16-mixed.")
-    ] = None,
-    devices: Annotated[
-        str | None, typer.Option(help="Lightning devices (count, list, auto).")
-    ] = None,
-    strategy: Annotated[
-        str | None, typer.Option(help="Lightning strategy, e.g. ddp (default auto).")
-    ] = None,
-    accelerator: Annotated[str | None, typer.Option(help="cpu, gpu, auto (default auto).")] = None,
-    compile: Annotated[
-        bool | None, typer.Option("--compile/--no-compile", help="torch.compile the networks.")
-    ] = None,
-    num_workers: Annotated[int | None, typer.Option(help="DataLoader workers (default 0).")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML file with GanConfig keys.")] = None,
+    manifest: Annotated[
+        Path, command_option(help="Split manifest CSV (the train split is used).")
+    ],
+    out: Annotated[Path, command_option(help="Run folder, e.g. runs/gan-NAME.")],
+    source: Annotated[str | None, option(G, "source")] = None,
+    target: Annotated[str | None, option(G, "target")] = None,
+    image_size: Annotated[int | None, option(G, "image_size")] = None,
+    epochs: Annotated[int | None, option(G, "epochs")] = None,
+    epochs_decay: Annotated[int | None, option(G, "epochs_decay")] = None,
+    steps_per_epoch: Annotated[int | None, option(G, "steps_per_epoch")] = None,
+    batch_size: Annotated[int | None, option(G, "batch_size")] = None,
+    ngf: Annotated[int | None, option(G, "ngf")] = None,
+    ndf: Annotated[int | None, option(G, "ndf")] = None,
+    n_blocks: Annotated[int | None, option(G, "n_blocks")] = None,
+    seed: Annotated[int | None, option(G, "seed")] = None,
+    precision: Annotated[str | None, option(G, "precision")] = None,
+    devices: Annotated[str | None, option(G, "devices")] = None,
+    strategy: Annotated[str | None, option(G, "strategy")] = None,
+    accelerator: Annotated[str | None, option(G, "accelerator")] = None,
+    compile: Annotated[bool | None, option(G, "compile")] = None,
+    num_workers: Annotated[int | None, option(G, "num_workers")] = None,
+    config: Annotated[Path | None, command_option(help="YAML file with GanConfig keys.")] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue the run in --out from its last epoch.")
+        bool, command_option("--resume", help="Continue the run in --out from its last epoch.")
     ] = False,
-    cache_dir: Annotated[
-        str | None, typer.Option(help="Image cache folder (default .cxr-cache).")
-    ] = None,
+    cache_dir: Annotated[str | None, option(G, "cache_dir")] = None,
 ) -> None:
     """Train a CycleGAN translating train-split SOURCE images into TARGET (e.g. normal -> covid)."""
     from rich.console import Console
 
-    from cxr.config import GanConfig, build_config
+    from cxr.config import build_config
     from cxr.experiments.gan.train import summary_table, train_gan
 
     saved = out / "config.yaml"
     cfg = build_config(
-        GanConfig,
+        G,
         config if config is not None or not (resume and saved.is_file()) else saved,
-        source=source,
-        target=target,
-        image_size=image_size,
-        epochs=epochs,
-        epochs_decay=epochs_decay,
-        steps_per_epoch=steps_per_epoch,
-        batch_size=batch_size,
-        ngf=ngf,
-        ndf=ndf,
-        n_blocks=n_blocks,
-        seed=seed,
-        precision=precision,
-        devices=devices,
-        strategy=strategy,
-        accelerator=accelerator,
-        compile=compile,
-        num_workers=num_workers,
-        cache_dir=cache_dir,
+        **overrides(train, locals(), G),
     )
     result = train_gan(cfg, manifest=manifest, out_dir=out, resume=resume)
     Console().print(summary_table(result))
@@ -99,13 +62,13 @@ def train(
 @app.command("synth")
 def synth(
     *,
-    n: Annotated[int, typer.Option(help="Number of synthetic images to write.")],
-    checkpoint: Annotated[Path, typer.Option(help="`cxr gan train` checkpoint (last.ckpt).")],
-    manifest: Annotated[Path, typer.Option(help="Split manifest; train-split sources are used.")],
-    out: Annotated[Path, typer.Option(help="Output folder (images/ + manifest.csv).")],
-    batch_size: Annotated[int, typer.Option(help="Images per generator call.")] = 32,
-    seed: Annotated[int, typer.Option(help="Seed of the reuse augmentations.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    n: Annotated[int, command_option(help="Number of synthetic images to write.")],
+    checkpoint: Annotated[Path, command_option(help="`cxr gan train` checkpoint (last.ckpt).")],
+    manifest: Annotated[Path, command_option(help="Split manifest; train-split sources are used.")],
+    out: Annotated[Path, command_option(help="Output folder (images/ + manifest.csv).")],
+    batch_size: Annotated[int, command_option(help="Images per generator call.")] = 32,
+    seed: Annotated[int, command_option(help="Seed of the reuse augmentations.")] = 0,
+    device: Annotated[str, command_option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
 ) -> None:
     """Translate train-split source images into the target class; resumable, with provenance."""
     from rich.console import Console
@@ -127,22 +90,25 @@ def synth(
 @app.command("eval")
 def evaluate(
     *,
-    synthetic: Annotated[Path, typer.Option(help="`cxr gan synth` folder or its manifest.csv.")],
+    synthetic: Annotated[Path, command_option(help="`cxr gan synth` folder or its manifest.csv.")],
     manifest: Annotated[
-        Path, typer.Option(help="Split manifest; held-out real images are the reference.")
+        Path, command_option(help="Split manifest; held-out real images are the reference.")
     ],
     features: Annotated[
-        str, typer.Option(help="FID/KID features: inception, xray (classifier), auto.")
+        str, command_option(help="FID/KID features: inception, xray (classifier), auto.")
     ] = "auto",
     classifier: Annotated[
         Path | None,
-        typer.Option(help="Classifier trained on real images (x-ray features, labels)."),
+        command_option(help="Classifier trained on real images (x-ray features, labels)."),
     ] = None,
     inception_weights: Annotated[
-        Path | None, typer.Option(help="Local pt_inception-2015-12-05-6726825d.pth.")
+        Path | None, command_option(help="Local pt_inception-2015-12-05-6726825d.pth.")
     ] = None,
-    kid_subsets: Annotated[int, typer.Option(help="KID subsets.")] = 100,
-    out: Annotated[Path | None, typer.Option(help="Folder for eval.json.")] = None,
+    kid_subsets: Annotated[int, command_option(help="KID subsets.")] = 100,
+    out: Annotated[
+        Path | None,
+        command_option(help="Folder for eval.json and figures (without it, only printed)."),
+    ] = None,
 ) -> None:
     """FID/KID vs held-out real images, label preservation, lesion-region intensity change."""
     from rich.console import Console

@@ -7,13 +7,17 @@ from typing import Annotated
 
 import typer
 
+from cxr.commands.options import command_option
+
 
 def report(
     path: Annotated[
         Path, typer.Argument(help="A classify run dir, a sweep dir, or a demo folder.")
     ],
     *,
-    out: Annotated[Path | None, typer.Option(help="HTML file to write [DIR/report.html].")] = None,
+    out: Annotated[
+        Path | None, command_option(help="HTML file to write.", shown_default="PATH/report.html")
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report for a run, sweep or demo folder.
 
