@@ -126,7 +126,7 @@ def audit(app: typer.Typer) -> list[str]:
                 problems.append(
                     f"{label}: annotated {got!r} but {cls.__name__}.{fname} is {kind!r}"
                 )
-            shown = _expected_field_default(cls, fname, info)
+            shown = None if info.default is ... else _expected_field_default(cls, fname, info)
             if (suffix.group(1) if suffix else None) != shown:
                 problems.append(
                     f"{label}: shows default {suffix.group(1) if suffix else None!r}, "

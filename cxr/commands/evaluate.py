@@ -11,9 +11,9 @@ from cxr.config import EvaluateConfig as V
 
 def evaluate(
     *,
-    checkpoint: Annotated[Path, option(V, "checkpoint")],
-    manifest: Annotated[Path, option(V, "manifest")],
-    out: Annotated[Path, option(V, "out")],
+    checkpoint: Annotated[Path, option(V, "checkpoint", required=True)],
+    manifest: Annotated[Path, option(V, "manifest", required=True)],
+    out: Annotated[Path, option(V, "out", required=True)],
     split: Annotated[str | None, option(V, "split")] = None,
     batch_size: Annotated[int | None, option(V, "batch_size")] = None,
     bootstrap: Annotated[int | None, option(V, "bootstrap")] = None,

@@ -92,11 +92,13 @@ def _field_kind(cls: type, name: str) -> Any:
     return origin if origin is not None else hint
 
 
-def option(cls: type, name: str, *, flag_only: bool = False) -> Any:
+def option(cls: type, name: str, *, flag_only: bool = False, required: bool = False) -> Any:
     """The typer option for config field ``cls.name``: names, help and default from its metadata.
 
     Bool fields become ``--name/--no-name`` flags (``flag_only``: just the names, for
-    switches that are only ever turned on). Use with a ``None`` parameter default.
+    switches that are only ever turned on). Use with a ``None`` parameter default, or
+    ``required=True`` and no parameter default for an option the command cannot run
+    without (its field default is then not shown).
     """
     field = field_of(cls, name)
     if "help" not in field.metadata:
@@ -117,7 +119,7 @@ def option(cls: type, name: str, *, flag_only: bool = False) -> Any:
         decls = names
         if metavar is None and kind in (tuple, list):
             metavar = "LIST"
-    text = _help(field.metadata["help"], shown)
+    text = _help(field.metadata["help"], None if required else shown)
     info = typer.Option(*decls, help=text, metavar=metavar, show_default=False)
     setattr(info, FIELD_ATTR, (cls, name))
     return info
