@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import math
 import pickle
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -16,8 +16,12 @@ from cxr.augment.mixing import (
     EpochPlan,
     MixedDataset,
     MixingSampler,
+    augmented_count,
     build_epoch_indices,
     class_weights,
+    exact,
+    gan_count,
+    rnd,
 )
 from cxr.errors import ConfigError
 
@@ -43,8 +47,15 @@ def _plan(labels, origins, **kw) -> EpochPlan:
     return build_epoch_indices(labels, origins, **args)
 
 
-def _half_up(x: float) -> int:
-    return math.floor(x + 0.5)
+def _half_up(x: Fraction | int) -> int:
+    """Oracle: round half up in integer arithmetic, floor((2n + d) / 2d) for x = n/d."""
+    q = Fraction(x)
+    return (2 * q.numerator + q.denominator) // (2 * q.denominator)
+
+
+def _q(r: float) -> Fraction:
+    """The ratio as the decimal the user typed."""
+    return Fraction(str(r))
 
 
 def _realised(plan: EpochPlan, labels, origins) -> dict[int, dict[str, int]]:
@@ -81,7 +92,7 @@ def test_hand_computed_example() -> None:
 
 @pytest.mark.parametrize(
     ("R", "r", "a", "balance", "scope"),
-    list(itertools.product([1, 7, 20], [0.0, 0.25, 0.5, 0.75], [0.0, 0.3, 1.0],
+    list(itertools.product([1, 3, 7, 20], [0.0, 0.25, 0.35, 0.5, 0.6, 0.75], [0.0, 0.3, 0.7, 1.0],
                            ["none", "oversample", "class-weights"], ["all", "minority"])),
 )
 def test_counts_follow_documented_formulas(
@@ -91,11 +102,11 @@ def test_counts_follow_documented_formulas(
     labels, origins = _rows({COVID: R, **n_major}, n_gan=70)
     plan = _plan(labels, origins, with_synthetic=r, aug_share=a, balance=balance, seed=5,
                  aug_scope=scope)
-    g = _half_up(R * r / (1 - r))
+    g = _half_up(R * _q(r) / (1 - _q(r)))
     base = {COVID: R + g, **n_major}
     if balance == "oversample":
         t = max(base.values())
-        e_gan = _half_up((t - base[COVID]) * g / base[COVID])
+        e_gan = _half_up(Fraction((t - base[COVID]) * g, base[COVID]))
         gan_draws = g + e_gan
         real_draws = {COVID: t - gan_draws, **{c: t for c in n_major}}
     else:
@@ -103,7 +114,7 @@ def test_counts_follow_documented_formulas(
         real_draws = {COVID: R, **n_major}
     # aug_scope "minority": A_min = rnd(a * D_min), A_c = 0 for every other class
     share = {c: a if scope == "all" or c == COVID else 0.0 for c in real_draws}
-    expected = {c: {"real": d - _half_up(share[c] * d), "augmented": _half_up(share[c] * d),
+    expected = {c: {"real": d - _half_up(_q(share[c]) * d), "augmented": _half_up(_q(share[c]) * d),
                     "gan": gan_draws if c == COVID else 0} for c, d in real_draws.items()}
     assert plan.counts == expected
     assert _realised(plan, labels, origins) == expected
@@ -111,6 +122,41 @@ def test_counts_follow_documented_formulas(
     if balance != "oversample":
         # no resampling: no row drawn twice
         assert len(set(plan.indices.tolist())) == len(plan)
+
+
+# a grid of ratios: every 0.05 step plus values whose binary doubles sit just below a half
+RATIOS = tuple(Fraction(k, 20) for k in range(20)) + tuple(
+    Fraction(s) for s in ("0.35", "0.6", "0.7", "0.15", "0.45", "0.55", "0.65", "0.85", "0.99",
+                          "0.1", "0.3", "0.33", "0.375", "0.66", "0.9")
+)
+
+
+@pytest.mark.parametrize("r", sorted(set(RATIOS)), ids=str)
+def test_gan_and_augmented_counts_equal_fraction_oracle(r: Fraction) -> None:
+    ratio = float(r)  # what the CLI hands over
+    assert str(ratio) == str(float(str(ratio)))
+    for R in range(500):
+        assert gan_count(R, ratio) == _half_up(R * r / (1 - r)), (R, ratio)
+        assert augmented_count(R, ratio) == _half_up(r * R), (R, ratio)
+
+
+def test_documented_half_cases_round_up_through_the_plan() -> None:
+    # G = rnd(R * 0.6 / 0.4): R = 1 -> 1.5 -> 2, R = 3 -> 4.5 -> 5 (floats give 1 and 4)
+    for R, g in ((1, 2), (3, 5), (5, 8)):
+        labels, origins = _rows({COVID: R, 1: 40}, n_gan=20)
+        assert _plan(labels, origins, with_synthetic=0.6).counts[COVID]["gan"] == g
+    # aug_share 0.7 of 45 real draws = 31.5 -> 32; 0.35 of 90 = 31.5 -> 32 (floats give 31)
+    labels, origins = _rows({COVID: 45, 1: 90}, n_gan=0)
+    counts = _plan(labels, origins, aug_share=0.7).counts
+    assert counts[COVID]["augmented"] == 32
+    counts = _plan(labels, origins, aug_share=0.35).counts
+    assert counts[1]["augmented"] == 32
+
+
+def test_float_ratios_mean_the_decimal_written() -> None:
+    assert exact(0.6) == Fraction(3, 5) and exact(np.float64(0.35)) == Fraction(7, 20)
+    assert rnd(1.5) == 2 and rnd(Fraction(5, 2)) == 3 and rnd(Fraction(-1, 2)) == 0
+    assert gan_count(1, Fraction(3, 5)) == 2
 
 
 def test_minority_scope_augments_only_the_minority() -> None:

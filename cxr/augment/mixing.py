@@ -8,6 +8,10 @@ The exact semantics are also in ``docs/mixing.md``.
 
 Definitions (one epoch; all counts exact, ``rnd(x) = floor(x + 0.5)``, round half up):
 
+* Counts are computed in exact rational arithmetic (:class:`fractions.Fraction`):
+  a ratio given as a float is read as the decimal it prints as (``0.6`` is 3/5,
+  not the nearest binary double), so ``rnd(1 * 0.6 / 0.4) = rnd(3/2) = 2``.
+
 * Training rows have an integer ``label`` and an ``origin`` in {"real", "gan"}.
   GAN rows must all carry the ``minority`` label (else ``ConfigError``).
 * ``R`` = real rows of the minority class; ``n_c`` = real rows of class ``c``.
@@ -52,6 +56,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -64,9 +69,38 @@ POOLS: tuple[str, ...] = ("real", "augmented", "gan")
 AUG_SCOPES: tuple[str, ...] = ("all", "minority")  # classes whose real draws are augmented
 
 
-def rnd(x: float) -> int:
-    """Round half up (``floor(x + 0.5)``), the rounding used throughout this module."""
-    return int(math.floor(x + 0.5))
+def exact(x: float | int | str | Fraction | np.floating) -> Fraction:
+    """``x`` as an exact rational; a float is read as the decimal it prints as.
+
+    ``exact(0.6) == Fraction(3, 5)``, whereas ``Fraction(0.6)`` is the binary
+    double just below 3/5, which is what made float rounding land on the wrong
+    side of a half.
+    """
+    if isinstance(x, Fraction):
+        return x
+    if isinstance(x, (float, np.floating)):
+        if not math.isfinite(x):
+            raise ConfigError(f"mixing: ratio must be finite, got {x}")
+        return Fraction(str(x))  # str is the shortest decimal that reads back as x
+    return Fraction(x)
+
+
+def rnd(x: float | int | str | Fraction) -> int:
+    """Round half up, ``floor(x + 1/2)``, exactly (floats are read via :func:`exact`)."""
+    return math.floor(exact(x) + Fraction(1, 2))
+
+
+def gan_count(real_minority: int, with_synthetic: float | Fraction) -> int:
+    """``G = rnd(R r / (1 - r))``: GAN draws per epoch for ``R`` real minority rows."""
+    r = exact(with_synthetic)
+    if not 0 <= r < 1:
+        raise ConfigError(f"with_synthetic must be in [0, 1), got {with_synthetic}")
+    return rnd(int(real_minority) * r / (1 - r))
+
+
+def augmented_count(draws: int, aug_share: float | Fraction) -> int:
+    """``A = rnd(a D)``: augmented draws among ``D`` real draws of a class."""
+    return rnd(exact(aug_share) * int(draws))
 
 
 @dataclass(frozen=True)
@@ -142,7 +176,7 @@ def build_epoch_indices(
     if r_min == 0:
         raise ConfigError(f"mixing: no real training rows of the minority class {minority}")
     gan_rows = np.flatnonzero(is_gan)
-    g = rnd(r_min * with_synthetic / (1.0 - with_synthetic))
+    g = gan_count(r_min, with_synthetic)
     if g > gan_rows.size:
         raise ConfigError(
             f"with_synthetic={with_synthetic} needs {g} GAN images for {r_min} real minority "
@@ -160,12 +194,12 @@ def build_epoch_indices(
         real_draws, gan_draws = real[c], gan[c]
         if balance == "oversample" and base[c] and target > base[c]:
             extra = target - base[c]
-            e_gan = rnd(extra * gan[c].size / base[c])
+            e_gan = rnd(Fraction(extra * gan[c].size, base[c]))
             real_draws = np.concatenate([real_draws, rng.choice(real[c], extra - e_gan)])
             if e_gan:
                 gan_draws = np.concatenate([gan_draws, rng.choice(gan[c], e_gan)])
         share = aug_share if aug_scope == "all" or c == minority else 0.0
-        n_aug = rnd(share * real_draws.size)
+        n_aug = augmented_count(real_draws.size, share)
         aug_mask = np.zeros(real_draws.size, dtype=bool)
         # drawn for every class whatever the scope, so the scope changes only the flags
         aug_mask[rng.permutation(real_draws.size)[:n_aug]] = True
