@@ -49,6 +49,17 @@ DataLoader use: :class:`MixingSampler` yields ``(index, augment)`` pairs;
 :class:`MixedDataset` sends each pair to a plain or an augmenting dataset over
 the same rows. Lightning calls ``sampler.set_epoch(epoch)`` each epoch; plain
 loops must call it themselves.
+
+Distributed data parallel: the sampler is itself DDP-aware, so it must *not*
+be wrapped in a ``DistributedSampler`` (Lightning: ``use_distributed_sampler=False``;
+Lightning's wrapper does not forward ``set_epoch`` to the wrapped sampler, so
+every epoch would replay epoch 0). Every rank computes the same full plan of
+the epoch from ``(seed, epoch)`` and takes the positions
+:func:`shard_positions` gives it: ranks draw disjoint shards whose union is
+the single-device plan (padded cyclically by at most ``world_size - 1`` draws,
+as ``torch.utils.data.DistributedSampler`` pads, so every rank runs the same
+number of steps). Rank and world size come from ``torch.distributed`` when a
+process group is running, else ``(0, 1)``; both can be given explicitly.
 """
 
 from __future__ import annotations
@@ -246,16 +257,51 @@ class _Planner:
         return build_epoch_indices(self.labels, self.origins, epoch=epoch, **self.options)
 
 
-class MixingSampler(Sampler[tuple[int, bool]]):
-    """Yields ``(index, augment)`` pairs of ``plan_fn(epoch)``; call ``set_epoch`` each epoch."""
+def distributed_context() -> tuple[int, int]:
+    """``(rank, world_size)`` of the running ``torch.distributed`` group, ``(0, 1)`` without one."""
+    import torch.distributed as dist
 
-    def __init__(self, plan_fn: Callable[[int], EpochPlan], *, epoch: int = 0) -> None:
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank()), int(dist.get_world_size())
+    return 0, 1
+
+
+def shard_positions(n: int, rank: int, world_size: int) -> np.ndarray:
+    """Positions of an ``n``-draw plan that ``rank`` of ``world_size`` ranks draws.
+
+    The positions ``0..n-1`` are padded cyclically to a multiple of
+    ``world_size`` and rank ``k`` takes every ``world_size``-th from ``k``
+    (``torch.utils.data.DistributedSampler``'s layout): disjoint shards of equal
+    length whose union is every position. ``world_size=1`` is the whole plan.
+    """
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ConfigError(f"mixing: rank {rank} is not in [0, world_size={world_size})")
+    if n == 0:
+        return np.empty(0, np.int64)
+    total = -(-n // world_size) * world_size
+    return (np.arange(rank, total, world_size) % n).astype(np.int64)
+
+
+class MixingSampler(Sampler[tuple[int, bool]]):
+    """This rank's ``(index, augment)`` pairs of ``plan_fn(epoch)``; ``set_epoch`` each epoch.
+
+    ``num_replicas``/``rank`` default to the running ``torch.distributed`` group
+    (looked up when iterating, so a sampler built before the processes start
+    still shards correctly); see the module docstring.
+    """
+
+    def __init__(self, plan_fn: Callable[[int], EpochPlan], *, epoch: int = 0,
+                 num_replicas: int | None = None, rank: int | None = None) -> None:
         self.plan_fn = plan_fn
         self.epoch = int(epoch)
+        self.num_replicas = num_replicas
+        self.rank = rank
         self._plan: EpochPlan | None = None
 
     @classmethod
-    def from_arrays(cls, labels: np.ndarray, origins: np.ndarray, **kwargs: Any) -> MixingSampler:
+    def from_arrays(cls, labels: np.ndarray, origins: np.ndarray, *,
+                    num_replicas: int | None = None, rank: int | None = None,
+                    **kwargs: Any) -> MixingSampler:
         """Sampler over :func:`build_epoch_indices` with fixed keyword options (not ``epoch``).
 
         The options are ``minority``, ``with_synthetic``, ``aug_share``, ``balance``,
@@ -263,22 +309,35 @@ class MixingSampler(Sampler[tuple[int, bool]]):
         """
         planner = _Planner(np.asarray(labels), np.asarray(origins), kwargs)
         planner(0)  # fail early on bad options
-        return cls(planner)
+        return cls(planner, num_replicas=num_replicas, rank=rank)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     @property
     def plan(self) -> EpochPlan:
+        """The whole epoch's plan (every rank computes the same one)."""
         if self._plan is None or self._plan.epoch != self.epoch:
             self._plan = self.plan_fn(self.epoch)
         return self._plan
 
+    def replica(self) -> tuple[int, int]:
+        """``(rank, world_size)`` this sampler draws for."""
+        rank, world = distributed_context()
+        world = world if self.num_replicas is None else int(self.num_replicas)
+        rank = rank if self.rank is None else int(self.rank)
+        return rank, world
+
+    def positions(self) -> np.ndarray:
+        """Positions in :attr:`plan` that this rank draws this epoch."""
+        return shard_positions(len(self.plan), *self.replica())
+
     def __iter__(self) -> Iterator[tuple[int, bool]]:
-        return self.plan.pairs()
+        plan, pos = self.plan, self.positions()
+        return zip(plan.indices[pos].tolist(), plan.augment[pos].tolist(), strict=True)
 
     def __len__(self) -> int:
-        return len(self.plan)
+        return int(self.positions().size)
 
 
 class MixedDataset(Dataset):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class SeededDraws(Sampler[tuple[int, bool, int]]):
-    """``(index, augment, seed)`` per draw of a :class:`MixingSampler` epoch."""
+    """``(index, augment, seed)`` per draw of this rank's shard of a MixingSampler epoch."""
 
     def __init__(self, sampler: MixingSampler, seed: int) -> None:
         self.sampler = sampler
@@ -34,11 +34,13 @@ class SeededDraws(Sampler[tuple[int, bool, int]]):
         return len(self.sampler)
 
     def __iter__(self) -> Iterator[tuple[int, bool, int]]:
+        # seeds are drawn over the whole plan, then sharded: a draw's augmentation is the
+        # same whichever rank (and however many ranks) draws it
         plan = self.sampler.plan
         n = len(plan)
         seeds = np.random.SeedSequence([self.seed, plan.epoch, 7]).generate_state(max(n, 1))
-        for k, (i, aug) in enumerate(plan.pairs()):
-            yield i, aug, int(seeds[k])
+        for k in self.sampler.positions().tolist():
+            yield int(plan.indices[k]), bool(plan.augment[k]), int(seeds[k])
 
 
 class SeededMixedDataset(Dataset[dict[str, Any]]):

@@ -152,7 +152,7 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
         workers=max(1, cfg.workers), progress=progress,
     )
     train = df[masks["train"]]
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         minority=classes.index(POSITIVE), with_synthetic=cfg.synthetic_ratio,
         aug_share=cfg.aug_share if cfg.augment != "none" else 0.0, aug_scope=cfg.aug_scope,
         balance=cfg.balance, seed=cfg.seed,

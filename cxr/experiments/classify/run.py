@@ -146,6 +146,9 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
         deterministic="warn", callbacks=callbacks, default_root_dir=out,
         logger=CSVLogger(out, name="logs", version=""), enable_progress_bar=progress,
         enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
+        # the mixing sampler shards by rank itself; Lightning's DistributedSampler wrapper
+        # would not forward set_epoch to it, replaying epoch 0's draws every epoch
+        use_distributed_sampler=False,
     )
 
 
