@@ -140,7 +140,9 @@ class GanConfig:
     devices: str = setting("1", "Lightning devices: a count, a list such as 0,1, or auto.")
     strategy: str = setting("auto", "Lightning strategy, e.g. ddp.")
     compile: bool = setting(False, "torch.compile the networks.")
-    num_workers: int = setting(0, "DataLoader workers (0 = the main process).")
+    workers: int = setting(
+        0, "DataLoader workers (0 = the main process).", aliases=("num_workers",)
+    )
     # monitoring: images per side in the per-epoch grid
     sample_images: int = 4
     cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")

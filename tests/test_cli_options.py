@@ -169,3 +169,20 @@ def test_ablate_takes_classify_options_over_the_sweep_yaml(tmp_path) -> None:
     (cfg,), _ = run.call_args
     assert cfg.classify == {"epochs": 2, "batch_size": 8, "image_size": 64}
     assert cfg.devices == "1"  # the sweep's own --devices, not ClassifyConfig's
+
+
+def test_a_renamed_field_keeps_its_old_name_in_yaml_and_on_the_command_line(tmp_path) -> None:
+    from unittest import mock
+
+    from cxr.config import GanConfig
+
+    old = tmp_path / "gan.yaml"
+    old.write_text("num_workers: 3\n")  # a run folder's config.yaml from before the rename
+    assert build_config(GanConfig, old).workers == 3
+    seen = []
+    with mock.patch("cxr.experiments.gan.train.train_gan", side_effect=lambda cfg, **kw:
+                    seen.append(cfg) or (_ for _ in ()).throw(SystemExit(0))):
+        for spelling in ("--workers", "--num-workers"):
+            CliRunner().invoke(app, ["gan", "train", "--manifest", "m.csv", "--out",
+                                     str(tmp_path / "g"), spelling, "2"])
+    assert [cfg.workers for cfg in seen] == [2, 2]

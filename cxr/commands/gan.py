@@ -36,7 +36,7 @@ def train(
     strategy: Annotated[str | None, option(G, "strategy")] = None,
     accelerator: Annotated[str | None, option(G, "accelerator")] = None,
     compile: Annotated[bool | None, option(G, "compile")] = None,
-    num_workers: Annotated[int | None, option(G, "num_workers")] = None,
+    workers: Annotated[int | None, option(G, "workers")] = None,
     config: Annotated[Path | None, command_option(help="YAML file with GanConfig keys.")] = None,
     resume: Annotated[
         bool, command_option("--resume", help="Continue the run in --out from its last epoch.")

@@ -72,7 +72,7 @@ def sweep_config(cfg: DemoConfig, manifest: str | Path, out: str | Path) -> Swee
             "ndf": cfg.gan_ndf,
             "n_blocks": cfg.gan_blocks,
             "batch_size": 4,
-            "num_workers": 0,
+            "workers": 0,
             "cache_workers": 1,
             "accelerator": "cpu",
             "devices": "1",

@@ -37,7 +37,7 @@ _RESUME_FREE = {
     "devices",
     "strategy",
     "compile",
-    "num_workers",
+    "workers",
     "cache_dir",
 }
 
@@ -200,7 +200,7 @@ def train_gan(
         batch_size=cfg.batch_size,
         steps=steps,
         seed=cfg.seed,
-        num_workers=cfg.num_workers,
+        num_workers=cfg.workers,
     )
     start = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
