@@ -30,6 +30,7 @@ stdlib only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -86,8 +87,15 @@ def field_default(field: dataclasses.Field[Any]) -> Any:
     return None
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # typer evaluates each command's annotations twice, so option() runs ~500 times per
+    # `cxr --help`; resolving a dataclass's string annotations once keeps that cheap
+    return typing.get_type_hints(cls)
+
+
 def _field_kind(cls: type, name: str) -> Any:
-    hint = typing.get_type_hints(cls)[name]
+    hint = _hints(cls)[name]
     origin = typing.get_origin(hint)
     return origin if origin is not None else hint
 
