@@ -215,7 +215,7 @@ class DemoConfig:
     """
 
     out: str = setting("demo", "Demo folder (demo-fast with --fast).", metavar="PATH")
-    fast: bool = setting(False, "Smaller smoke-test version (one to a few minutes).")
+    fast: bool = setting(False, "Smaller smoke-test version (a few minutes).")
     patients: int = 400
     image_size: int = 64
     seed: int = 0

@@ -68,7 +68,7 @@ def synth(
     out: Annotated[Path, command_option(help="Output folder (images/ + manifest.csv).")],
     batch_size: Annotated[int, command_option(help="Images per generator call.")] = 32,
     seed: Annotated[int, command_option(help="Seed of the reuse augmentations.")] = 0,
-    device: Annotated[str, command_option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    device: Annotated[str, command_option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Translate train-split source images into the target class; resumable, with provenance."""
     from rich.console import Console
