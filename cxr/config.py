@@ -147,6 +147,13 @@ class GanConfig:
     sample_images: int = 4
     cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")
     cache_workers: int = 2
+    logger: str = setting(
+        "tensorboard",
+        "Run tracking beside the CSV log: csv, tensorboard or mlflow.",
+    )
+    mlflow_uri: str = setting(
+        "", "MLflow tracking URI; empty = the file store OUT/mlruns.", metavar="URI"
+    )
 
 
 # ------------------------------------------------------- sweeps, demo (issue 6)
@@ -204,6 +211,14 @@ class SweepConfig:
     positive: str = "covid"  # class whose probability is the AUROC score
     bootstrap: int = setting(1000, "Paired bootstrap resamples (by patient).")
     confidence: float = 0.95
+    logger: str = setting(
+        "tensorboard",
+        "csv or tensorboard: each cell's run tracking; mlflow: every finished cell becomes an "
+        "MLflow run (config as params, test metrics, curves).",
+    )
+    mlflow_uri: str = setting(
+        "", "MLflow tracking URI; empty = the file store OUT/mlruns.", metavar="URI"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,6 +361,13 @@ class ClassifyConfig:
         "leakage-checked against training, never trained on.",
         metavar="NAME=PATH",
     )
+    logger: str = setting(
+        "tensorboard",
+        "Run tracking beside the CSV log: csv, tensorboard or mlflow.",
+    )
+    mlflow_uri: str = setting(
+        "", "MLflow tracking URI; empty = the file store OUT/mlruns.", metavar="URI"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,6 +388,7 @@ class EvaluateConfig:
     device: str = setting("auto", "auto, cpu, cuda or cuda:N.")
     workers: int = setting(0, "DataLoader workers (0 = the main process).")
     cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")
+
 
 
 # ------------------------------------------------------------------ machinery

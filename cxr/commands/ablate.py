@@ -34,6 +34,8 @@ def ablate(
     devices: Annotated[str | None, option(S, "devices")] = None,
     strategy: Annotated[str | None, option(S, "strategy")] = None,
     bootstrap: Annotated[int | None, option(S, "bootstrap")] = None,
+    logger: Annotated[str | None, option(S, "logger")] = None,
+    mlflow_uri: Annotated[str | None, option(S, "mlflow_uri")] = None,
     # every cell's classify settings (over --classify-config and the sweep's `classify:`)
     image_size: Annotated[int | None, option(C, "image_size")] = None,
     epochs: Annotated[int | None, option(C, "epochs")] = None,

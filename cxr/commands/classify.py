@@ -42,6 +42,8 @@ def classify(
     workers: Annotated[int | None, option(C, "workers")] = None,
     seed: Annotated[int | None, option(C, "seed")] = None,
     external: Annotated[list[str] | None, option(C, "external")] = None,
+    logger: Annotated[str | None, option(C, "logger")] = None,
+    mlflow_uri: Annotated[str | None, option(C, "mlflow_uri")] = None,
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
     from cxr.config import build_config

@@ -42,6 +42,8 @@ def train(
         bool, command_option("--resume", help="Continue the run in --out from its last epoch.")
     ] = False,
     cache_dir: Annotated[str | None, option(G, "cache_dir")] = None,
+    logger: Annotated[str | None, option(G, "logger")] = None,
+    mlflow_uri: Annotated[str | None, option(G, "mlflow_uri")] = None,
 ) -> None:
     """Train a CycleGAN translating train-split SOURCE images into TARGET (e.g. normal -> covid)."""
     from rich.console import Console

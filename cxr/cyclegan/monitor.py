@@ -4,6 +4,8 @@
   *source | translated | reconstructed* (top rows A -> B -> A, i.e. x, G(x),
   F(G(x)); bottom rows B -> A -> B), the qualitative check of Zhu et al.'s
   figures.
+  The same grid goes to the run's TensorBoard (image ``samples``) or MLflow
+  (artifact ``samples/``) logger when the trainer has one.
 * ``losses.csv`` and ``losses.png``: per-epoch mean of every loss term.
   The history lives in the callback's state, which Lightning stores in the
   checkpoint, so a resumed run rewrites a CSV without duplicate epochs.
@@ -29,12 +31,12 @@ from cxr.data.imageio import write_png
 from cxr.data.intensity import from_network, to_network
 from cxr.fsutil import atomic_save, atomic_write_text
 
-__all__ = ["AtomicEpochCheckpoint", "EpochMonitor", "save_grid", "save_loss_plot"]
+__all__ = ["AtomicEpochCheckpoint", "EpochMonitor", "publish_grid", "save_grid", "save_loss_plot"]
 
 
-def save_grid(path: str | Path, columns: list[torch.Tensor], nrow_hint: int = 3) -> None:
+def save_grid(path: str | Path, columns: list[torch.Tensor], nrow_hint: int = 3) -> np.ndarray:
     """PNG grid: each item of ``columns`` is a ``(K, 1, S, S)`` network-range tensor; row i
-    shows item i of every column side by side."""
+    shows item i of every column side by side. Returns the grid as uint8 ``(H, W)``."""
     from torchvision.utils import make_grid
 
     k = columns[0].shape[0]
@@ -42,6 +44,18 @@ def save_grid(path: str | Path, columns: list[torch.Tensor], nrow_hint: int = 3)
     grid = make_grid(tiles.float().cpu(), nrow=len(columns), padding=2, pad_value=1.0)
     u8 = from_network(grid[0]).numpy()
     write_png(path, u8)
+    return u8
+
+
+def publish_grid(trainer: L.Trainer, path: Path, u8: np.ndarray, epoch: int) -> None:
+    """The sample grid to the trainer's TensorBoard (image) and MLflow (artifact) loggers."""
+    from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image("samples", u8, epoch, dataformats="HW")
+        elif isinstance(logger, MLFlowLogger) and logger.run_id:
+            logger.experiment.log_artifact(logger.run_id, str(path), artifact_path="samples")
 
 
 def save_loss_plot(path: str | Path, history: list[dict[str, float]], names: list[str]) -> None:
@@ -102,7 +116,7 @@ class EpochMonitor(Callback):
         self.history = [h for h in self.history if h["epoch"] < row["epoch"]] + [row]
         if trainer.is_global_zero:
             self._write_tables()
-            self._write_grid(pl_module, epoch + 1)
+            self._write_grid(trainer, pl_module, epoch + 1)
 
     def _write_tables(self) -> None:
         cols = ["epoch", *self.loss_names, "lr"]
@@ -115,7 +129,7 @@ class EpochMonitor(Callback):
         save_loss_plot(self.out_dir / "losses.png", self.history, self.loss_names)
 
     @torch.no_grad()
-    def _write_grid(self, pl_module: L.LightningModule, epoch: int) -> None:
+    def _write_grid(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         rows: list[list[torch.Tensor]] = []
         for images, direction in ((self.monitor_a, "AtoB"), (self.monitor_b, "BtoA")):
             if len(images) == 0:
@@ -125,7 +139,8 @@ class EpochMonitor(Callback):
             rows.append([x, fake.float(), rec.float()])
         if rows:
             cols = [torch.cat([r[i] for r in rows]) for i in range(3)]
-            save_grid(self.out_dir / "samples" / f"epoch_{epoch:03d}.png", cols)
+            path = self.out_dir / "samples" / f"epoch_{epoch:03d}.png"
+            publish_grid(trainer, path, save_grid(path, cols), epoch)
 
 
 class AtomicEpochCheckpoint(Checkpoint):

@@ -16,6 +16,8 @@ Run directory::
     run.json           draws, GAN count, ...    plots/        ROC, PR, confusion, calibration
     checkpoints/       Lightning best/last      logs/         CSV training log
     external/<NAME>/   metrics.json, predictions.csv, plots/ of each ``--external`` set
+    tensorboard/       curves, test metrics (``logger=tensorboard``, the default; or MLflow,
+                       see :mod:`cxr.experiments.tracking`)
 
 ``metrics.json`` also holds ``by_dataset``, ``within_source`` and ``external``
 (:mod:`cxr.experiments.classify.score`). A finished run directory is not retrained
@@ -54,8 +56,10 @@ def check_options(cfg: ClassifyConfig) -> None:
     from cxr.classifier.losses import LOSSES
     from cxr.classifier.module import TRANSFER_MODES
     from cxr.classifier.tasks import task_classes
+    from cxr.experiments.tracking import check_logger
 
     task_classes(cfg.task)
+    check_logger(cfg.logger)
     backbone_class(cfg.backbone).check_input_size(cfg.image_size)
     for value, valid, opt in (
         (cfg.loss, LOSSES, "--loss"),
@@ -82,9 +86,11 @@ def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
     if not all(p.is_file() for p in need):
         return None
     saved = load_saved_config(ClassifyConfig, out)
-    if dataclasses.replace(saved, external=cfg.external) != cfg:
+    # neither the external sets nor where the run is tracked change its results
+    free = ("external", "logger", "mlflow_uri")
+    if dataclasses.replace(saved, **{k: getattr(cfg, k) for k in free}) != cfg:
         diff = [k for k, v in config_to_dict(cfg).items()
-                if config_to_dict(saved)[k] != v and k != "external"]
+                if config_to_dict(saved)[k] != v and k not in free]
         raise ConfigError(f"{out} holds a finished run with a different config "
                           f"({', '.join(diff)}); use a new --out")
     metrics = json.loads((out / "metrics.json").read_text())
@@ -122,9 +128,9 @@ def _add_external(cfg: ClassifyConfig, out: Path, metrics: dict[str, Any]) -> di
 def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
-    from lightning.pytorch.loggers import CSVLogger
 
     from cxr.classifier.module import TransferSchedule
+    from cxr.experiments.tracking import lightning_loggers
 
     devices: Any = cfg.devices
     if isinstance(devices, str) and devices.isdigit():
@@ -144,7 +150,9 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
         max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=devices,
         strategy=cfg.strategy, precision=cfg.precision,  # type: ignore[arg-type]
         deterministic="warn", callbacks=callbacks, default_root_dir=out,
-        logger=CSVLogger(out, name="logs", version=""), enable_progress_bar=progress,
+        logger=lightning_loggers(cfg.logger, out, csv=True, experiment="cxr-classify",
+                                 run_name=out.name, uri=cfg.mlflow_uri),
+        enable_progress_bar=progress,
         enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
         # the mixing sampler shards by rank itself; Lightning's DistributedSampler wrapper
         # would not forward set_epoch to it, replaying epoch 0's draws every epoch
@@ -194,6 +202,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     from cxr.data.provenance import print_confounding
     from cxr.experiments.classify.data import make_loaders, prepare_data
     from cxr.experiments.classify.outputs import predict_probs, summary_table, write_json
+    from cxr.experiments.tracking import headline_metrics, log_final, log_params
 
     out = Path(out)
     console = Console(stderr=True, quiet=not progress)
@@ -226,6 +235,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
         classes=data.classes, lr=cfg.lr, weight_decay=cfg.weight_decay, max_epochs=cfg.epochs,
     )
     trainer = _trainer(cfg, out, progress)
+    log_params(trainer.loggers, config_to_dict(cfg))
     last = out / "checkpoints" / "last.ckpt"
     trainer.fit(module, loaders["train"], loaders["val"],
                 ckpt_path=str(last) if last.is_file() else None)
@@ -256,6 +266,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     )
     save_classifier(out / "best.ckpt", module.backbone.cpu(), info)
     metrics = evaluate_saved(cfg, out, data, device, progress=progress)
+    log_final(trainer.loggers, headline_metrics(metrics), step=trainer.global_step)
     best_score = ckpt_cb.best_model_score if ckpt_cb else None
     run = {
         "backbone": cfg.backbone, "task": cfg.task, "classes": list(data.classes),

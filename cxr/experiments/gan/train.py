@@ -10,7 +10,9 @@ and only train-split, real-origin rows form the two domains
 *viewed* in the per-epoch grid.
 
 Run folder: ``config.yaml``, ``checkpoints/last.ckpt`` (every epoch, atomic),
-``samples/epoch_NNN.png``, ``losses.csv``, ``losses.png``, ``summary.json``.
+``samples/epoch_NNN.png``, ``losses.csv``, ``losses.png``, ``summary.json``, and with
+``logger=tensorboard`` (the default) ``tensorboard/``: per-step and per-epoch losses and the
+sample grids (or the same in MLflow, see :mod:`cxr.experiments.tracking`).
 ``resume=True`` continues from ``last.ckpt`` (epoch, optimisers, schedulers,
 image pools, RNG), so a killed run loses at most the epoch in progress.
 """
@@ -39,6 +41,8 @@ _RESUME_FREE = {
     "compile",
     "workers",
     "cache_dir",
+    "logger",
+    "mlflow_uri",
 }
 
 
@@ -122,6 +126,7 @@ def train_gan(
     from cxr.data.cache import build_cache
     from cxr.data.leakage import check_leakage
     from cxr.data.manifest import load_manifest, manifest_key
+    from cxr.experiments.tracking import check_logger, lightning_loggers, log_params
 
     out_dir = Path(out_dir)
     last = out_dir / "checkpoints" / "last.ckpt"
@@ -135,6 +140,7 @@ def train_gan(
         raise ConfigError(
             f"--image-size must be a multiple of 4 (two stride-2 stages), got {cfg.image_size}"
         )
+    check_logger(cfg.logger)
     if cfg.batch_size < 1 or cfg.epochs + cfg.epochs_decay < 1:
         raise ConfigError("--batch-size must be >= 1 and --epochs + --epochs-decay >= 1")
 
@@ -186,7 +192,9 @@ def train_gan(
         strategy=cfg.strategy,
         precision=cfg.precision,  # type: ignore[arg-type]
         callbacks=cbs,
-        logger=False,
+        logger=lightning_loggers(cfg.logger, out_dir, csv=False, experiment="cxr-gan",
+                                 run_name=f"{out_dir.parent.name}/{out_dir.name}",
+                                 uri=cfg.mlflow_uri) or False,
         enable_progress_bar=progress,
         enable_model_summary=False,
         use_distributed_sampler=False,  # UnpairedSampler shards by rank itself
@@ -194,6 +202,7 @@ def train_gan(
         log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
+    log_params(trainer.loggers, config_to_dict(cfg))
     dm = UnpairedDataModule(
         cache,
         domains,

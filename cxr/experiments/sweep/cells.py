@@ -70,6 +70,8 @@ def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> 
         fields["devices"] = sweep.devices
     if sweep.strategy:
         fields["strategy"] = sweep.strategy
+    # an MLflow sweep logs its finished cells itself (sweep/tracking.py)
+    fields["logger"] = "csv" if sweep.logger == "mlflow" else sweep.logger
     cfg = build_config(ClassifyConfig, None, **fields)
     resolved = config_to_dict(cfg)
     resolved["_inputs"] = {

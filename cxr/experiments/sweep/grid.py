@@ -127,7 +127,7 @@ def expand_grid(
 # (the inputs' *content* keys are part of the resolved config instead)
 HASH_FREE = frozenset(
     {"devices", "strategy", "accelerator", "workers", "cache_dir", "manifest", "synthetic_manifest",
-     "external"}
+     "external", "logger", "mlflow_uri"}
 )
 
 

@@ -16,6 +16,7 @@ GAN run resumes from its last epoch checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -184,12 +185,16 @@ def prepare_inputs(
 
     from cxr.data.leakage import check_leakage
     from cxr.data.manifest import load_manifest
+    from cxr.experiments.tracking import mlflow_uri
 
     console = console or Console()
     if not cfg.manifest:
         raise ConfigError("--manifest is required")
     df = load_manifest(cfg.manifest)
     gan = build_config(GanConfig, cfg.gan_config or None, **cfg.gan)
+    if "logger" not in cfg.gan:  # the sweep's GAN is tracked where its cells are
+        uri = cfg.mlflow_uri or (mlflow_uri(sweep_dir) if cfg.logger == "mlflow" else "")
+        gan = dataclasses.replace(gan, logger=cfg.logger, mlflow_uri=uri)
     need_gan = any(r > 0 for r in cfg.synthetic)
     seeds: tuple[int | None, ...] = cfg.split_seeds or (None,)
     out: dict[int | None, SplitInputs] = {}

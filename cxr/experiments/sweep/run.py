@@ -47,6 +47,7 @@ from cxr.experiments.sweep.grid import (
     expand_grid,
     is_done,
 )
+from cxr.experiments.tracking import check_logger
 from cxr.fsutil import atomic_write_text
 
 Resolver = Callable[[Cell, SplitInputs], dict[str, Any]]
@@ -190,6 +191,7 @@ def run_sweep(
     small ones.
     """
     console = console or Console()
+    check_logger(cfg.logger)
     sweep_dir = Path(cfg.out)
     cells = expand_grid(
         backbones=cfg.backbones,
@@ -229,6 +231,12 @@ def run_sweep(
         results_csv=results_csv,
         console=console,
     )
+    if cfg.logger == "mlflow":
+        from cxr.experiments.sweep.tracking import experiment_name, log_cells
+
+        n = log_cells(cfg, tasks, sweep_dir)
+        console.print(f"MLflow: {n} cell run(s) logged to experiment "
+                      f"{experiment_name(sweep_dir)!r}")
     if prepared:
         from cxr.experiments.sweep.inputs import evaluate_gans
 
