@@ -187,6 +187,11 @@ class SweepConfig:
     shared_gan: bool = setting(
         False, "One GAN for all split seeds (leaks; the report says so)."
     )
+    leave_dataset_out: bool = setting(
+        False,
+        "One fold per collection holding COVID images: classifier and GAN trained on the "
+        "others, tested on the held-out one (cxr.data.folds).",
+    )
     synthetic_manifest: str = setting(
         "", "Ready GAN rows (origin=gan) instead of training a GAN here.", metavar="PATH"
     )

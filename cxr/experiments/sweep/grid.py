@@ -1,8 +1,9 @@
 """The sweep grid: cells, their readable-and-hashed run-dir keys, one cell's execution.
 
 A cell is one classify run: (backbone, synthetic ratio or classical baseline,
-loss, training seed, split seed). Its run directory is named
-``<backbone>-<arm>-<loss>-seed<k>[-split<s>]-<hash8>``, where the hash covers the
+loss, training seed, split seed, and with ``--leave-dataset-out`` the held-out
+collection). Its run directory is named
+``<backbone>-<arm>-<loss>-seed<k>[-split<s>][-out-<collection>]-<hash8>``, where the hash covers the
 cell's *resolved* config (every classify field but resources and file locations,
 and the input manifests' content keys), so a changed setting never reuses an
 old result, and an unchanged one always does.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -46,6 +48,17 @@ class SplitInputs:
     notes: tuple[str, ...] = ()
 
 
+#: inputs of a split seed (``int | None``), or of one leave-one-dataset-out fold of it
+#: (``"<split seed>:<held-out collection>"``)
+InputKey = int | str | None
+
+
+def input_key(split_seed: int | None, fold: str = "") -> InputKey:
+    if not fold:
+        return split_seed
+    return f"{'' if split_seed is None else split_seed}:{fold}"
+
+
 @dataclass(frozen=True)
 class Cell:
     backbone: str
@@ -54,6 +67,12 @@ class Cell:
     seed: int
     baseline: str = ""  # "" (GAN arm, or the reference at ratio 0) | oversample | augment
     split_seed: int | None = None
+    fold: str = ""  # leave-one-dataset-out: the held-out collection ("" = no fold)
+
+    @property
+    def input_key(self) -> InputKey:
+        """Key of the :class:`SplitInputs` this cell trains on."""
+        return input_key(self.split_seed, self.fold)
 
     @property
     def arm(self) -> str:
@@ -66,7 +85,8 @@ class Cell:
 
     def prefix(self) -> str:
         split = "" if self.split_seed is None else f"-split{self.split_seed}"
-        return f"{self.backbone}-{self.arm}-{self.loss}-seed{self.seed}{split}"
+        fold = f"-out-{re.sub(r'[^A-Za-z0-9_.-]', '_', self.fold)}" if self.fold else ""
+        return f"{self.backbone}-{self.arm}-{self.loss}-seed{self.seed}{split}{fold}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,7 @@ def expand_grid(
     losses: tuple[str, ...],
     baselines: tuple[str, ...] = (),
     split_seeds: tuple[int, ...] = (),
+    folds: tuple[str, ...] = (),
 ) -> list[Cell]:
     """All cells, seed-major so that complete paired sets finish first."""
     if not backbones:
@@ -115,16 +136,20 @@ def expand_grid(
         raise ConfigError("the sweep has no arms: give --synthetic and/or --baselines")
     cells = []
     for split_seed in split_seeds or (None,):
-        for seed in range(seeds):
-            for backbone in dict.fromkeys(backbones):
-                for loss in dict.fromkeys(losses):
-                    for ratio, baseline in arms:
-                        cells.append(Cell(backbone, ratio, loss, seed, baseline, split_seed))
+        for fold in folds or ("",):
+            for seed in range(seeds):
+                for backbone in dict.fromkeys(backbones):
+                    for loss in dict.fromkeys(losses):
+                        for ratio, baseline in arms:
+                            cells.append(
+                                Cell(backbone, ratio, loss, seed, baseline, split_seed, fold)
+                            )
     return cells
 
 
-# passed to the cell but not part of its identity: where it runs and where its inputs lie
-# (the inputs' *content* keys are part of the resolved config instead)
+# passed to the cell but not part of its identity: where it runs, where its inputs lie
+# (the inputs' *content* keys are part of the resolved config instead) and extra
+# evaluation sets (they change nothing that is trained)
 HASH_FREE = frozenset(
     {"devices", "strategy", "accelerator", "workers", "cache_dir", "manifest", "synthetic_manifest",
      "external", "logger", "mlflow_uri"}

@@ -28,13 +28,13 @@ from rich.console import Console
 
 from cxr.config import GanConfig, SplitConfig, SweepConfig, build_config
 from cxr.errors import ConfigError
-from cxr.experiments.sweep.grid import CellTask, SplitInputs
+from cxr.experiments.sweep.grid import CellTask, InputKey, SplitInputs
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def _key(df: pd.DataFrame) -> str:
+def manifest_content_key(df: pd.DataFrame) -> str:
     """Content key of a split manifest: images *and* their split assignment."""
     from cxr.data.manifest import manifest_key
 
@@ -42,7 +42,7 @@ def _key(df: pd.DataFrame) -> str:
     return manifest_key(df, splits)
 
 
-def _split(
+def split_for_sweep(
     cfg: SweepConfig, df: pd.DataFrame, seed: int | None, sweep_dir: Path, console: Console
 ) -> Path:
     from cxr.data.leakage import check_leakage
@@ -86,7 +86,7 @@ def _gan_finished(run: Path, gan: GanConfig) -> bool:
     return json.loads(summary.read_text()).get("epochs_done", 0) >= gan.epochs + gan.epochs_decay
 
 
-def _train_and_synth(
+def train_and_synth(
     cfg: SweepConfig, gan: GanConfig, manifest: Path, gan_dir: Path, seed: int, console: Console
 ) -> Path:
     from cxr.data.manifest import load_manifest
@@ -114,7 +114,7 @@ def _train_and_synth(
 
 
 def evaluate_gans(
-    inputs: dict[int | None, SplitInputs],
+    inputs: dict[InputKey, SplitInputs],
     tasks: Sequence[CellTask],
     *,
     console: Console | None = None,
@@ -131,7 +131,7 @@ def evaluate_gans(
 
     console = console or Console()
     seen: set[str] = set()
-    for split_seed, inp in inputs.items():
+    for key, inp in inputs.items():
         if not inp.gan_dir or not inp.synthetic_manifest or inp.gan_dir in seen:
             continue
         seen.add(inp.gan_dir)
@@ -141,7 +141,7 @@ def evaluate_gans(
         refs = [
             t
             for t in tasks
-            if t.cell.split_seed == split_seed
+            if t.cell.input_key == key
             and t.cell.is_reference
             and is_done(t.run_dir)
             and (Path(t.run_dir) / "best.ckpt").is_file()
@@ -179,7 +179,7 @@ def _filter_to_train(syn: Path, manifest: Path, out: Path) -> tuple[Path, int]:
 
 def prepare_inputs(
     cfg: SweepConfig, sweep_dir: Path, *, console: Console | None = None
-) -> dict[int | None, SplitInputs]:
+) -> dict[InputKey, SplitInputs]:
     """Split manifests, GAN training + synthesis (or the given synthetic manifest) per split."""
     import pandas as pd
 
@@ -197,10 +197,10 @@ def prepare_inputs(
         gan = dataclasses.replace(gan, logger=cfg.logger, mlflow_uri=uri)
     need_gan = any(r > 0 for r in cfg.synthetic)
     seeds: tuple[int | None, ...] = cfg.split_seeds or (None,)
-    out: dict[int | None, SplitInputs] = {}
+    out: dict[InputKey, SplitInputs] = {}
     shared: Path | None = None
     for seed in seeds:
-        manifest = _split(cfg, df, seed, sweep_dir, console)
+        manifest = split_for_sweep(cfg, df, seed, sweep_dir, console)
         split_df = load_manifest(manifest, check_files=False)
         tag = "given" if seed is None else f"split{seed}"
         notes: list[str] = []
@@ -222,7 +222,7 @@ def prepare_inputs(
             )
         elif need_gan:
             d = sweep_dir / "gan" / ("shared" if cfg.shared_gan else tag)
-            syn = _train_and_synth(cfg, gan, manifest, d, 0 if seed is None else seed, console)
+            syn = train_and_synth(cfg, gan, manifest, d, 0 if seed is None else seed, console)
             gan_dir = str(d / "train")
             shared = syn if cfg.shared_gan else None
             notes.append(f"GAN for split {tag} trained on that split's train patients only.")
@@ -230,12 +230,12 @@ def prepare_inputs(
         if syn is not None:
             syn_df = load_manifest(syn, check_files=False)
             check_leakage(pd.concat([split_df, syn_df], ignore_index=True))
-            syn_key = _key(syn_df)
+            syn_key = manifest_content_key(syn_df)
         out[seed] = SplitInputs(
             manifest=str(manifest),
             synthetic_manifest=str(syn) if syn else "",
             gan_dir=gan_dir,
-            manifest_key=_key(split_df),
+            manifest_key=manifest_content_key(split_df),
             synthetic_key=syn_key,
             notes=tuple(notes),
         )

@@ -2,15 +2,17 @@
 
 * ``results.csv``: one row per cell (arm, seed, status, headline metrics with
   their CIs from the cell's ``metrics.json``, run dir).
-* ``summary.csv``: per backbone x loss x arm, mean of each headline metric over
+* ``summary.csv``: per backbone x loss x arm (x held-out ``fold`` of a
+  leave-one-dataset-out sweep), mean of each headline metric over
   seeds (and split seeds) with a Student-t interval *over seeds* — it measures
   training variability, not test-set sampling error.
 * ``comparisons.csv``: every cell against its reference (same backbone, loss,
   seed and split, ratio 0, no baseline) on the same test images: AUROC
   difference with a patient-level paired bootstrap CI, DeLong's p, McNemar's
   exact p for accuracy (see :mod:`cxr.stats.compare`).
-* ``gains.csv``: per backbone x loss x arm, the mean paired AUROC gain over seeds
-  with a t-interval, and how many seeds DeLong calls significant.
+* ``gains.csv``: per backbone x loss x arm (x fold), the mean paired AUROC gain
+  over seeds with a t-interval, and how many seeds DeLong calls significant;
+  for leave-one-dataset-out sweeps also pooled over folds (:func:`pooled_over_folds`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from cxr.stats.compare import delong_test, mcnemar_exact, paired_bootstrap_auc, 
 if TYPE_CHECKING:
     import pandas as pd
 
-CELL_COLUMNS = ("key", "backbone", "arm", "ratio", "loss", "seed", "baseline", "split_seed")
-GROUP = ["backbone", "loss", "arm", "ratio", "baseline"]
+CELL_COLUMNS = ("key", "backbone", "arm", "ratio", "loss", "seed", "baseline", "split_seed",
+                "fold")
+# fold: the held-out collection of a leave-one-dataset-out sweep ("" otherwise)
+GROUP = ["backbone", "loss", "arm", "ratio", "baseline", "fold"]
 _CI_SUFFIXES = ("_lo", "_hi")
 
 
@@ -72,6 +76,7 @@ TEXT_COLUMNS = (
     "loss",
     "baseline",
     "split_seed",
+    "fold",
     "status",
     "error",
     "run_dir",
@@ -116,6 +121,7 @@ def collect_results(
             "seed": c.seed,
             "baseline": c.baseline,
             "split_seed": "" if c.split_seed is None else c.split_seed,
+            "fold": c.fold,
             "status": cell_status(t.run_dir),
             "seconds": math.nan,
             "error": (errors or {}).get(t.key, ""),
@@ -223,7 +229,7 @@ def compare_to_reference(
     import pandas as pd
 
     done = results[results["status"] == "done"]
-    pair_on = ["backbone", "loss", "seed", "split_seed"]
+    pair_on = ["backbone", "loss", "seed", "split_seed", "fold"]
     refs = done[(done["ratio"] == 0) & (done["baseline"] == "")]
     ref_of = {tuple(r[pair_on]): r["run_dir"] for _, r in refs.iterrows()}
     rows = []
@@ -287,6 +293,33 @@ def gains(comparisons: pd.DataFrame, confidence: float = 0.95, alpha: float = 0.
         "mcnemar_significant",
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+POOLED_FOLD = "all held-out"
+
+
+def pooled_over_folds(
+    comparisons: pd.DataFrame, confidence: float = 0.95, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Gain on held-out collections, paired by seed: per seed the mean gain over folds,
+    then a t-interval over seeds (``fold`` = :data:`POOLED_FOLD`). Empty without folds."""
+    import pandas as pd
+
+    lodo = comparisons[comparisons["fold"].astype(str) != ""]
+    keys = [g for g in GROUP if g != "fold"]
+    rows = []
+    for k, grp in lodo.groupby(keys, sort=False, dropna=False):
+        per_seed = grp.groupby("seed")[["auroc_diff", "acc_diff"]].mean()
+        row = dict(zip(keys, k, strict=True)) | {"fold": POOLED_FOLD, "n_seeds": len(per_seed),
+                                                 "n_folds": int(grp["fold"].nunique())}
+        for m in ("auroc_diff", "acc_diff"):
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(
+                per_seed[m].to_numpy(), confidence, bounds=(-1.0, 1.0)
+            )
+        row["delong_significant"] = int((grp["delong_p"] < alpha).sum())
+        row["mcnemar_significant"] = int((grp["mcnemar_p"] < alpha).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _ci_text(v: float, lo: float, hi: float, digits: int) -> str:

@@ -8,13 +8,15 @@ generative adversarial networks (GANs) for GAN-based detection of pneumonia and
 COVID-19 in chest X-ray images", Informatics in Medicine Unlocked 27, 2021), but
 with what those papers lacked: every arm paired by seed with the ratio-0
 reference on the same patient-level test split, and the difference tested
-(:mod:`cxr.experiments.sweep.results`).
+(:mod:`cxr.experiments.sweep.results`). With ``--leave-dataset-out`` the grid
+is repeated per fold (one held-out collection each, :mod:`.folds`), and the
+paired gain is also pooled over folds by seed.
 
 Layout of a sweep directory::
 
     sweep.yaml            the resolved SweepConfig
-    inputs.json           per split: manifest, GAN run, synthetic manifest, leakage notes
-    splits/ gan/          re-split manifests and GAN runs (when the sweep makes them)
+    inputs.json           per split (or fold): manifest, GAN run, synthetic manifest, notes
+    splits/ folds/ gan/   re-split and fold manifests, GAN runs (when the sweep makes them)
     cells/<key>/          one classify run dir per cell (+ cell.json, done | error.txt)
     results.csv summary.csv comparisons.csv gains.csv summary.json
 
@@ -41,6 +43,7 @@ from cxr.experiments.sweep.grid import (
     Cell,
     CellOutcome,
     CellTask,
+    InputKey,
     SplitInputs,
     cell_key,
     execute_cell,
@@ -63,7 +66,7 @@ class SweepResult:
 
 def plan_cells(
     cells: Sequence[Cell],
-    inputs: Mapping[int | None, SplitInputs],
+    inputs: Mapping[InputKey, SplitInputs],
     sweep_dir: str | Path,
     resolve: Resolver,
 ) -> list[CellTask]:
@@ -71,7 +74,7 @@ def plan_cells(
     tasks = []
     seen: dict[str, Cell] = {}
     for cell in cells:
-        resolved = resolve(cell, inputs[cell.split_seed])
+        resolved = resolve(cell, inputs[cell.input_key])
         key = cell_key(cell, resolved)
         if key in seen:
             raise ConfigError(f"cells {seen[key].prefix()} and {cell.prefix()} resolve identically")
@@ -180,7 +183,7 @@ def run_sweep(
     *,
     cell_fn: Callable[[CellTask], Any] | None = None,
     resolve: Resolver | None = None,
-    inputs: Mapping[int | None, SplitInputs] | None = None,
+    inputs: Mapping[InputKey, SplitInputs] | None = None,
     executor: Executor | None = None,
     console: Console | None = None,
 ) -> SweepResult:
@@ -193,7 +196,8 @@ def run_sweep(
     console = console or Console()
     check_logger(cfg.logger)
     sweep_dir = Path(cfg.out)
-    cells = expand_grid(
+    grid = functools.partial(
+        expand_grid,
         backbones=cfg.backbones,
         synthetic=cfg.synthetic,
         seeds=cfg.seeds,
@@ -201,10 +205,15 @@ def run_sweep(
         baselines=cfg.baselines,
         split_seeds=cfg.split_seeds,
     )
+    cells = grid()  # checks the options before any input is prepared
     sweep_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, sweep_dir, name="sweep.yaml")
     prepared = inputs is None
-    if inputs is None:
+    if inputs is None and cfg.leave_dataset_out:
+        from cxr.experiments.sweep.folds import prepare_fold_inputs
+
+        inputs = prepare_fold_inputs(cfg, sweep_dir, console=console)
+    elif inputs is None:
         from cxr.experiments.sweep.inputs import prepare_inputs
 
         inputs = prepare_inputs(cfg, sweep_dir, console=console)
@@ -212,6 +221,10 @@ def run_sweep(
         sweep_dir / "inputs.json",
         json.dumps({str(k): v.__dict__ for k, v in inputs.items()}, indent=2, default=list) + "\n",
     )
+    if cfg.leave_dataset_out:
+        folds = [str(k).split(":", 1)[1] for k in inputs if isinstance(k, str) and ":" in k]
+        # a fold may be impossible for one split seed only: keep the cells that have inputs
+        cells = [c for c in grid(folds=tuple(dict.fromkeys(folds))) if c.input_key in inputs]
     tasks = plan_cells(cells, inputs, sweep_dir, resolve or _default_resolver(cfg))
     executor = executor or make_executor(
         cfg.executor,

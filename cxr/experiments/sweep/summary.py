@@ -20,13 +20,15 @@ from rich.table import Table
 
 from cxr.config import SweepConfig
 from cxr.errors import CxrError
-from cxr.experiments.sweep.grid import CellTask, SplitInputs
+from cxr.experiments.sweep.grid import CellTask, InputKey, SplitInputs
 from cxr.experiments.sweep.results import (
+    POOLED_FOLD,
     collect_results,
     compare_to_reference,
     display_table,
     gains,
     metric_columns,
+    pooled_over_folds,
     summarise,
 )
 from cxr.fsutil import atomic_write_text
@@ -66,10 +68,12 @@ def write_summary(
     errors: Mapping[str, str],
     sweep_dir: Path,
     *,
-    inputs: Mapping[int | None, SplitInputs] | None = None,
+    inputs: Mapping[InputKey, SplitInputs] | None = None,
     console: Console | None = None,
 ) -> dict[str, int]:
     """results.csv, summary.csv, comparisons.csv, gains.csv, summary.json; returns status counts."""
+    import pandas as pd
+
     console = console or Console()
     results = collect_results(tasks, dict(errors))
     _csv(results, sweep_dir / "results.csv")
@@ -87,6 +91,10 @@ def write_summary(
         comparisons = compare_to_reference(results.iloc[0:0], positive=cfg.positive)
     _csv(comparisons, sweep_dir / "comparisons.csv")
     gain = gains(comparisons, cfg.confidence)
+    lodo = bool((results["fold"].astype(str) != "").any())
+    if lodo:
+        pooled = pooled_over_folds(comparisons, cfg.confidence)
+        gain = pd.concat([gain.assign(n_folds=1), pooled], ignore_index=True)
     _csv(gain, sweep_dir / "gains.csv")
 
     notes = [
@@ -98,6 +106,13 @@ def write_summary(
         "patients, stratified by class), DeLong's test (AUROC) and McNemar's exact test "
         "(accuracy); p-values are per seed and not corrected for multiple comparisons.",
     ]
+    if lodo:
+        notes.append(
+            "Leave-one-dataset-out: each fold trains the classifier and its GAN on the other "
+            "collections and tests on the held-out one; rows with fold "
+            f"'{POOLED_FOLD}' average each seed's paired gain over the folds, then give a "
+            "t-interval over seeds (the gain of synthetic data on sources never seen)."
+        )
     for split_inputs in (inputs or {}).values():
         notes.extend(n for n in split_inputs.notes if n not in notes)
     if comp_error:
@@ -114,6 +129,8 @@ def write_summary(
             "baselines": list(cfg.baselines),
             "split_seeds": list(cfg.split_seeds),
             "shared_gan": cfg.shared_gan,
+            "leave_dataset_out": cfg.leave_dataset_out,
+            "folds": sorted(set(results["fold"].astype(str)) - {""}),
         },
         "summary": [{k: _plain(v) for k, v in r.items()} for r in summary.to_dict("records")],
         "gains": [{k: _plain(v) for k, v in r.items()} for r in gain.to_dict("records")],
@@ -121,7 +138,7 @@ def write_summary(
     atomic_write_text(sweep_dir / "summary.json", json.dumps(doc, indent=2) + "\n")
 
     head = [m for m in HEAD_METRICS if m in summary.columns] or metric_columns(summary)[:3]
-    keys = ["backbone", "loss", "arm", "n_seeds"]
+    keys = ["backbone", "loss", "arm", *(["fold"] if lodo else []), "n_seeds"]
     console.print(df_table("mean over seeds [t-interval]", display_table(summary, keys, head)))
     if len(gain):
         shown = display_table(
