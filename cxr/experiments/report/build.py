@@ -54,15 +54,18 @@ def build_report(path: str | Path, out: str | Path | None = None, *, console: An
 
     from cxr.experiments.report import gan_explain as rg
     from cxr.experiments.report import sections as rs
+    from cxr.experiments.report import validation as rv
 
     console = console or Console()
     found = discover(path)
     builders: list[tuple[str, Callable[[Found], Any]]] = [
         ("Dataset", rs.dataset_section),
         ("Split and leakage checks", rs.leakage_section),
+        ("Per-source, within-source and external validation", rv.sources_section),
         ("GAN samples", rg.gan_samples_section),
         ("GAN quality (FID / KID)", rg.gan_quality_section),
         ("Ablation sweep", rs.sweep_section),
+        ("Leave-one-dataset-out", rv.lodo_section),
         ("ROC curves", lambda f: rs.roc_section(f, f.positive)),
         ("Grad-CAM examples and localization", rg.gradcam_section),
     ]

@@ -97,10 +97,13 @@ def _from_sweep(found: Found, sweep: Path) -> None:
                 & (first["loss"] == first["loss"].iat[0])
                 & (first["split_seed"].astype(str) == str(first["split_seed"].iat[0]))
             ]
+            if "fold" in first.columns:  # one held-out collection: curves on one test set
+                first = first[first["fold"] == first["fold"].iat[0]]
             found.roc_runs = [(r["arm"], Path(r["run_dir"])) for _, r in first.iterrows()]
             r0 = first.iloc[0]
+            fold = f", held-out {r0['fold']}" if str(r0.get("fold", "")) else ""
             found.roc_note = (
-                f"{r0['backbone']} ({r0['loss']}), seed {r0['seed']}: one curve "
+                f"{r0['backbone']} ({r0['loss']}), seed {r0['seed']}{fold}: one curve "
                 "per arm on the same test images"
             )
 

@@ -167,8 +167,13 @@ def sweep_section(found: Found) -> Section | str:
     head = [m for m in ("auroc", "accuracy", "sensitivity", "specificity", "f1") if m in metrics]
     head = head or metrics[:3]
     conf = float(doc.get("confidence", 0.95)) if isinstance(doc.get("confidence"), float) else 0.95
+    folds = "fold" in summary.columns and bool((summary["fold"] != "").any())
+    # one line per held-out collection in a leave-one-dataset-out sweep
+    plotted = summary
+    if folds:
+        plotted = summary.assign(loss=summary["loss"] + " / out " + summary["fold"])
     figs = [
-        html_figure(plots.ratio_plot(summary, m, conf), f"{m} vs synthetic ratio")
+        html_figure(plots.ratio_plot(plotted, m, conf), f"{m} vs synthetic ratio")
         for m in head[:2]
         if summary[m].notna().any()
     ]
@@ -178,7 +183,7 @@ def sweep_section(found: Found) -> Section | str:
     arms = [text for name, text in BASELINE_TEXT.items() if name in present]
     if arms:
         parts.append("<p>Classical baselines at ratio 0: " + escape("; ".join(arms)) + ".</p>")
-    keys = ["backbone", "loss", "arm", "n_seeds"]
+    keys = ["backbone", "loss", "arm", *(["fold"] if folds else []), "n_seeds"]
     parts.append(
         "<h3>Mean over seeds [t-interval, clipped to [0, 1]]</h3>"
         + html_table(display_table(summary, keys, head))
@@ -206,7 +211,7 @@ def sweep_section(found: Found) -> Section | str:
         comp = comp.rename(columns={"auroc": "auroc_arm"})
         shown = display_table(
             comp,
-            ["backbone", "loss", "arm", "seed", "split_seed"],
+            ["backbone", "loss", "arm", "seed", "split_seed", *(["fold"] if folds else [])],
             ["auroc_diff"],
             extra=["auroc_ref", "auroc_arm", "delong_p", "acc_diff", "mcnemar_p"],
         )
