@@ -125,7 +125,7 @@ def test_tiny_lodo_sweep_end_to_end(tmp_path: Path) -> None:
     manifest = make_sources_manifest(tmp_path / "data", ("hosp_a", "hosp_b"))
     cfg = SweepConfig(
         out=str(tmp_path / "sweep"), manifest=str(manifest), backbones=("squeezenet1_1",),
-        synthetic=(0.0, 0.3), seeds=1, bootstrap=30, leave_dataset_out=True, synth_per_split=6,
+        synthetic=(0.0, 0.3), seeds=1, bootstrap=30, leave_dataset_out=True,
         classify={"image_size": 48, "epochs": 1, "batch_size": 8, "workers": 0,
                   "bootstrap": 20, "accelerator": "cpu", "cache_dir": str(tmp_path / "cache")},
         gan={"image_size": 32, "epochs": 1, "epochs_decay": 0, "ngf": 4, "ndf": 4,

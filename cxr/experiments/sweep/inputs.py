@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from cxr.config import GanConfig, SplitConfig, SweepConfig, build_config
-from cxr.errors import ConfigError
+from cxr.errors import ConfigError, CxrError
 from cxr.experiments.sweep.grid import CellTask, InputKey, SplitInputs
 
 if TYPE_CHECKING:
@@ -154,13 +154,18 @@ def evaluate_gans(
             continue
         ckpt = Path(refs[0].run_dir) / "best.ckpt"
         console.print(f"evaluating {inp.synthetic_manifest} (features of {ckpt})")
-        res = run_gan_eval(
-            manifest=inp.manifest,
-            synthetic_manifest=inp.synthetic_manifest,
-            out_dir=out,
-            classifier=ckpt,
-            progress=False,
-        )
+        try:
+            res = run_gan_eval(
+                manifest=inp.manifest,
+                synthetic_manifest=inp.synthetic_manifest,
+                out_dir=out,
+                classifier=ckpt,
+                progress=False,
+            )
+        except (CxrError, ValueError) as exc:  # e.g. too few images for FID in a small fold
+            # the cells are done: a GAN evaluation that cannot run must not cost the summary
+            console.print(f"[yellow]note:[/] GAN evaluation of {inp.gan_dir} skipped: {exc}")
+            continue
         for w in res.warnings:
             console.print(f"[yellow]note:[/] {w}")
 
