@@ -149,5 +149,27 @@ def test_tiny_lodo_sweep_end_to_end(tmp_path: Path) -> None:
         cell = results[(results["fold"] == fold) & (results["arm"] == "syn0")].iloc[0]
         metrics = json.loads((Path(cell["run_dir"]) / "metrics.json").read_text())
         assert fold in metrics["by_dataset"]  # tested on the held-out collection
+    assert results["within_source_auroc"].astype(float).between(0, 1).all()
     gains = pd.read_csv(out / "gains.csv", keep_default_na=False)
     assert POOLED_FOLD in set(gains["fold"])
+
+
+def test_results_carry_the_within_source_auroc(tmp_path: Path) -> None:
+    import json
+
+    from cxr.experiments.sweep.grid import Cell, CellTask
+    from cxr.experiments.sweep.results import collect_results
+
+    tasks = []
+    for k, within in enumerate(({"auroc": {"value": 0.61, "ci_low": 0.5, "ci_high": 0.7}}, None)):
+        d = tmp_path / f"c{k}"
+        d.mkdir()
+        (d / "done").write_text('{"seconds": 1}')
+        (d / "metrics.json").write_text(json.dumps({
+            "headline": {"auroc": {"value": 0.9, "ci_low": 0.8, "ci_high": 0.95}},
+            "within_source": within}))
+        tasks.append(CellTask(Cell("r", 0.0, "ce", k, fold="a"), f"k{k}", str(d), {}))
+    res = collect_results(tasks)
+    assert res["within_source_auroc"].iloc[0] == 0.61
+    assert res["within_source_auroc_lo"].iloc[0] == 0.5
+    assert pd.isna(res["within_source_auroc"].iloc[1]) and list(res["fold"]) == ["a", "a"]

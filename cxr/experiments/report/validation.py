@@ -122,10 +122,13 @@ def lodo_section(found: Found) -> Section | str:
     summary, gains = _lodo_tables(d)
     if "fold" not in summary.columns or not (summary["fold"] != "").any():
         return "not a leave-one-dataset-out sweep (run `cxr ablate --leave-dataset-out`)"
-    head = [m for m in ("auroc", "sensitivity", "specificity") if m in summary.columns]
+    head = [m for m in ("auroc", "within_source_auroc", "sensitivity", "specificity")
+            if m in summary.columns]
     parts = ["<p>Each fold holds one collection out: the classifier and its CycleGAN are "
              "trained on the other collections only and tested on the held-out one. Intervals "
-             "are t-intervals over training seeds.</p>",
+             "are t-intervals over training seeds; <code>within_source_auroc</code> (where the "
+             "test set holds both classes within a collection) compares images of one "
+             "collection only.</p>",
              "<h3>Mean over seeds per held-out collection</h3>",
              html_table(display_table(summary, ["fold", "backbone", "loss", "arm", "n_seeds"],
                                       head))]

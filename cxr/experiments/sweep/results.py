@@ -132,8 +132,12 @@ def collect_results(
             mpath = d / "metrics.json"
             if mpath.is_file():
                 metrics = json.loads(mpath.read_text())
-                # cxr classify: the headline metrics (value + patient-bootstrap CI) are enough
+                # cxr classify: the headline metrics (value + patient-bootstrap CI) are enough,
+                # plus the within-source AUROC where a test collection holds both classes
                 row.update(flatten_metrics(metrics.get("headline", metrics)))
+                within = metrics.get("within_source")
+                if isinstance(within, dict) and isinstance(within.get("auroc"), dict):
+                    row.update(flatten_metrics({"within_source_auroc": within["auroc"]}))
         elif row["status"] == "failed" and not row["error"]:
             lines = (d / ERROR).read_text().strip().splitlines()
             row["error"] = lines[-1] if lines else "failed"
