@@ -67,10 +67,18 @@ def fake_cell(task: CellTask) -> None:
     df = pd.DataFrame(rows)
     auroc = 0.7 + 0.2 * c.ratio + 0.01 * c.seed
     acc = float((df["prediction"] == df["label"]).mean())
-    metrics = {
+    headline = {
         "auroc": {"value": auroc, "ci_low": auroc - 0.05, "ci_high": auroc + 0.05},
         "accuracy": {"value": acc, "ci_low": acc - 0.05, "ci_high": acc + 0.05},
     }
+    # per-source figures as cxr classify writes them (one collection, "ds")
+    from cxr.classifier.source_metrics import source_breakdown
+
+    y = (df["label"] == "covid").to_numpy().astype(int)
+    probs = np.c_[1 - df["p_covid"].to_numpy(), df["p_covid"].to_numpy()]
+    sources = source_breakdown(y, probs, df["patient_id"].tolist(), ["ds"] * len(df),
+                               ("rest", "covid"), threshold=0.5, n_boot=20)
+    metrics = {"headline": headline, **sources}
     (run / "metrics.json").write_text(json.dumps(metrics))
 
 

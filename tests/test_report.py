@@ -23,6 +23,7 @@ QUIET = Console(quiet=True)
 HEADINGS = (
     "Dataset",
     "Split and leakage checks",
+    "Per-source, within-source and external validation",
     "GAN samples",
     "GAN quality (FID / KID)",
     "Ablation sweep",

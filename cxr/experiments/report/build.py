@@ -64,8 +64,7 @@ def build_report(path: str | Path, out: str | Path | None = None, *, console: An
         ("Per-source, within-source and external validation", rv.sources_section),
         ("GAN samples", rg.gan_samples_section),
         ("GAN quality (FID / KID)", rg.gan_quality_section),
-        ("Ablation sweep", rs.sweep_section),
-        ("Leave-one-dataset-out", rv.lodo_section),
+        ("Ablation sweep", lambda f: rv.with_lodo(rs.sweep_section(f), f)),
         ("ROC curves", lambda f: rs.roc_section(f, f.positive)),
         ("Grad-CAM examples and localization", rg.gradcam_section),
     ]

@@ -6,9 +6,10 @@
   within-source AUROC, the least confounded figure, so a gap between them
   (the model reading the hospital rather than the lungs; DeGrave et al., Nat.
   Mach. Intell. 2021) is visible at a glance.
-* :func:`lodo_section` shows a leave-one-dataset-out sweep
-  (``cxr ablate --leave-dataset-out``): per held-out collection the mean AUROC
-  per arm, and the paired gain of synthetic data per fold and pooled over folds.
+* :func:`with_lodo` appends to the sweep section, for a leave-one-dataset-out
+  sweep (``cxr ablate --leave-dataset-out``), per held-out collection the mean
+  AUROC per arm, and the paired gain of synthetic data per fold and pooled over
+  folds.
 """
 
 from __future__ import annotations
@@ -113,23 +114,35 @@ def _lodo_tables(d: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, gains
 
 
-def lodo_section(found: Found) -> Section | str:
+def with_lodo(section: Section | str, found: Found) -> Section | str:
+    """The sweep section, followed by the LODO tables when the sweep is leave-one-dataset-out."""
+    lodo = lodo_html(found)
+    if lodo is None or isinstance(section, str):
+        return section
+    html, notes = lodo
+    return Section(section.title, section.anchor, Markup(str(section.html) + html),
+                   section.notes + [n for n in notes if n not in section.notes])
+
+
+def lodo_html(found: Found) -> tuple[str, list[str]] | None:
+    """HTML and notes of a leave-one-dataset-out sweep; ``None`` for any other input."""
     from cxr.experiments.sweep.results import POOLED_FOLD, display_table
 
     d = found.sweep_dir
     if d is None or not (d / "summary.csv").is_file():
-        return "no sweep summary"
+        return None
     summary, gains = _lodo_tables(d)
     if "fold" not in summary.columns or not (summary["fold"] != "").any():
-        return "not a leave-one-dataset-out sweep (run `cxr ablate --leave-dataset-out`)"
+        return None
     head = [m for m in ("auroc", "within_source_auroc", "sensitivity", "specificity")
             if m in summary.columns]
-    parts = ["<p>Each fold holds one collection out: the classifier and its CycleGAN are "
+    parts = ['<h3 id="lodo">Leave-one-dataset-out</h3>',
+             "<p>Each fold holds one collection out: the classifier and its CycleGAN are "
              "trained on the other collections only and tested on the held-out one. Intervals "
              "are t-intervals over training seeds; <code>within_source_auroc</code> (where the "
              "test set holds both classes within a collection) compares images of one "
              "collection only.</p>",
-             "<h3>Mean over seeds per held-out collection</h3>",
+             "<h4>Mean over seeds per held-out collection</h4>",
              html_table(display_table(summary, ["fold", "backbone", "loss", "arm", "n_seeds"],
                                       head))]
     if len(gains) and "fold" in gains.columns:
@@ -138,7 +151,7 @@ def lodo_section(found: Found) -> Section | str:
         shown = display_table(g, ["fold", "backbone", "loss", "arm", "n_seeds"],
                               ["auroc_diff", "acc_diff"],
                               extra=["n_folds", "delong_significant"])
-        parts.append("<h3>Gain over ratio 0 on held-out collections</h3>" + html_table(shown))
+        parts.append("<h4>Gain over ratio 0 on held-out collections</h4>" + html_table(shown))
     doc = json.loads((d / "summary.json").read_text()) if (d / "summary.json").is_file() else {}
     notes = [n for n in doc.get("notes", []) if "fold" in n.lower()]
-    return Section("Leave-one-dataset-out", "lodo", Markup("".join(parts)), notes)
+    return "".join(parts), notes
