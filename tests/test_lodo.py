@@ -173,3 +173,16 @@ def test_results_carry_the_within_source_auroc(tmp_path: Path) -> None:
     assert res["within_source_auroc"].iloc[0] == 0.61
     assert res["within_source_auroc_lo"].iloc[0] == 0.5
     assert pd.isna(res["within_source_auroc"].iloc[1]) and list(res["fold"]) == ["a", "a"]
+
+
+def test_cli_leave_dataset_out_reaches_the_sweep_config(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from cxr.cli import app
+
+    seen: dict = {}
+    monkeypatch.setattr("cxr.experiments.sweep.run.run_sweep", lambda cfg: seen.update(cfg=cfg))
+    res = CliRunner().invoke(app, ["ablate", "--manifest", "m.csv", "--leave-dataset-out",
+                                   "--synthetic", "0,0.3"])
+    assert res.exit_code == 0, res.output
+    assert seen["cfg"].leave_dataset_out is True and seen["cfg"].synthetic == (0.0, 0.3)

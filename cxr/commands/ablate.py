@@ -20,7 +20,9 @@ def ablate(
     baselines: Annotated[str | None, option(S, "baselines")] = None,
     split_seeds: Annotated[str | None, option(S, "split_seeds")] = None,
     shared_gan: Annotated[bool | None, option(S, "shared_gan")] = None,
-    leave_dataset_out: Annotated[bool | None, option(S, "leave_dataset_out")] = None,
+    leave_dataset_out: Annotated[
+        bool | None, option(S, "leave_dataset_out", flag_only=True)
+    ] = None,
     synthetic_manifest: Annotated[Path | None, option(S, "synthetic_manifest")] = None,
     sweep: Annotated[
         Path | None, command_option(help="YAML file with SweepConfig keys (configs/sweeps/).")
