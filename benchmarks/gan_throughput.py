@@ -43,8 +43,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
     from cxr.config import GanConfig
     from cxr.cyclegan.domains import Domains, UnpairedBatches, UnpairedSampler
-    from cxr.cyclegan.module import CycleGANModule
-    from cxr.experiments.gan.train import build_networks
+    from cxr.experiments.gan.train import build_module, build_networks
 
     size, bs = spec["size"], spec["batch"]
     cfg = GanConfig(
@@ -58,7 +57,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["compile"]:
         for n in nets.values():
             n.compile()
-    module = CycleGANModule(**nets, cfg=cfg)
+    module = build_module(nets, cfg)
     n_img = 64
     images = np.random.default_rng(0).integers(0, 256, (n_img, size, size), dtype=np.uint8)
     dom = Domains(a=np.arange(32), b=np.arange(32, 64), source=("normal",), target="covid")

@@ -156,7 +156,7 @@ class GanConfig:
     )
 
 
-# ------------------------------------------------------- sweeps, demo (issue 6)
+# ------------------------------------------------------- sweeps, demo
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
     """A grid of classify runs with paired statistics (see cxr.experiments.sweep.run)."""
@@ -256,7 +256,7 @@ class DemoConfig:
     explain_methods: tuple[str, ...] = ("gradcam", "saliency")
 
 
-# ------------------------------------------------------------ explain (issue 5)
+# ------------------------------------------------------------ explain
 @dataclasses.dataclass(frozen=True)
 class ExplainConfig:
     """`cxr explain` and `cxr explain progression` (see cxr.experiments.explain.run)."""
@@ -312,7 +312,7 @@ class ExplainConfig:
     )
 
 
-# ------------------------------------------------------ classifier (issue 4)
+# ------------------------------------------------------ classifier
 @dataclasses.dataclass(frozen=True)
 class ClassifyConfig:
     """`cxr classify` (see cxr.experiments.classify.run); mirrored by configs/classify.yaml."""

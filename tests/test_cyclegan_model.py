@@ -10,14 +10,14 @@ from torch.utils.data import DataLoader
 from cxr.config import GanConfig
 from cxr.cyclegan.image_pool import ImagePool
 from cxr.cyclegan.losses import cycle_loss, lsgan_d_loss, lsgan_g_loss
-from cxr.cyclegan.module import LOSS_NAMES, CycleGANModule, linear_decay
+from cxr.cyclegan.module import LOSS_NAMES, linear_decay
 from cxr.cyclegan.networks import (
     NLayerDiscriminator,
     ResnetGenerator,
     auto_n_blocks,
     count_parameters,
 )
-from cxr.experiments.gan.train import build_networks
+from cxr.experiments.gan.train import build_module, build_networks
 
 
 def test_reference_parameter_counts() -> None:
@@ -69,7 +69,7 @@ def test_one_step_updates_all_four_networks() -> None:
     cfg = GanConfig(image_size=32, ngf=4, ndf=4, n_blocks=1, batch_size=2, pool_size=2)
     nets = build_networks(cfg)
     before = {k: [p.detach().clone() for p in n.parameters()] for k, n in nets.items()}
-    module = CycleGANModule(**nets, cfg=cfg)
+    module = build_module(nets, cfg)
     u8 = torch.randint(0, 256, (2, 32, 32), dtype=torch.uint8)
     batch = {"A": u8, "B": u8.flip(-1), "A_row": torch.zeros(2), "B_row": torch.zeros(2)}
     trainer = L.Trainer(

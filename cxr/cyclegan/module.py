@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cxr.config import GanConfig, config_to_dict
 from cxr.cyclegan.image_pool import ImagePool
 from cxr.cyclegan.losses import cycle_loss, identity_loss, lsgan_d_loss, lsgan_g_loss
 from cxr.data.intensity import to_network
@@ -113,44 +112,65 @@ class CycleGANModule(L.LightningModule):
         G_B: nn.Module,
         D_A: nn.Module,
         D_B: nn.Module,
-        cfg: GanConfig,
+        *,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        lambda_cycle: float = 10.0,
+        lambda_identity: float = 0.5,
+        epochs: int = 100,
+        epochs_decay: int = 100,
+        pool_size: int = 50,
+        aug_shift: float = 0.06,
+        aug_flip: bool = False,
+        seed: int = 0,
+        record: dict[str, Any] | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
+        """Adam ``lr``/``betas``; ``lambda_cycle`` (lambda) and ``lambda_identity`` (the identity
+        weight as a fraction of lambda); constant LR for ``epochs`` then linear decay over
+        ``epochs_decay``; ``pool_size`` images per history pool; on-device shift/flip
+        augmentation; ``seed`` for every draw. ``record`` (the run's resolved config) and
+        ``meta`` are stored in each checkpoint for synthesis and resuming."""
         super().__init__()
         self.automatic_optimization = False
         self.G_A, self.G_B, self.D_A, self.D_B = G_A, G_B, D_A, D_B
-        self.cfg = cfg
+        self.lr, self.betas = lr, betas
+        self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
+        self.epochs, self.epochs_decay = epochs, epochs_decay
+        self.aug_shift, self.aug_flip, self.seed = aug_shift, aug_flip, seed
+        self.record = dict(record or {})
         self.meta = dict(meta or {})
-        # pool_A holds G_A's fakes (images in B) for D_A; pool_B holds G_B's fakes for D_B
-        self.pool_A = ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 1)
-        self.pool_B = ImagePool(cfg.pool_size, seed=cfg.seed * 1000 + 2)
+        # history of generated images shown to the discriminators (reference: fake_B_pool
+        # holds G_A's outputs, in domain B, for D_A; fake_A_pool holds G_B's, for D_B)
+        self.fake_B_pool = ImagePool(pool_size, seed=seed * 1000 + 1)
+        self.fake_A_pool = ImagePool(pool_size, seed=seed * 1000 + 2)
 
     # ------------------------------------------------------------ optimisers
     def configure_optimizers(self) -> Any:
-        c = self.cfg
-        betas = (c.beta1, c.beta2)
+        lr, betas = self.lr, self.betas
         opt_g = torch.optim.Adam(
-            itertools.chain(self.G_A.parameters(), self.G_B.parameters()), lr=c.lr, betas=betas
+            itertools.chain(self.G_A.parameters(), self.G_B.parameters()), lr=lr, betas=betas
         )
         opt_d = torch.optim.Adam(
-            itertools.chain(self.D_A.parameters(), self.D_B.parameters()), lr=c.lr, betas=betas
+            itertools.chain(self.D_A.parameters(), self.D_B.parameters()), lr=lr, betas=betas
         )
-        rule = linear_decay(c.epochs, c.epochs_decay)
+        rule = linear_decay(self.epochs, self.epochs_decay)
         scheds = [torch.optim.lr_scheduler.LambdaLR(o, rule) for o in (opt_g, opt_d)]
         return [opt_g, opt_d], scheds
 
     # ------------------------------------------------------------------ step
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        c = self.cfg
         opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
         gen = torch.Generator().manual_seed(
             int(
-                np.random.SeedSequence([c.seed, self.current_epoch, batch_idx]).generate_state(1)[0]
+                np.random.SeedSequence([self.seed, self.current_epoch, batch_idx])
+                .generate_state(1)[0]
             )
         )
-        real_A = shift_flip(to_network(batch["A"]).unsqueeze(1), c.aug_shift, c.aug_flip, gen)
-        real_B = shift_flip(to_network(batch["B"]).unsqueeze(1), c.aug_shift, c.aug_flip, gen)
-        lam, lam_idt = c.lambda_cycle, c.lambda_cycle * c.lambda_identity
+        shift, flip = self.aug_shift, self.aug_flip
+        real_A = shift_flip(to_network(batch["A"]).unsqueeze(1), shift, flip, gen)
+        real_B = shift_flip(to_network(batch["B"]).unsqueeze(1), shift, flip, gen)
+        lam, lam_idt = self.lambda_cycle, self.lambda_cycle * self.lambda_identity
 
         # --- generators G (G_A) and F (G_B); discriminators frozen by toggle_optimizer
         self.toggle_optimizer(opt_g)
@@ -179,8 +199,8 @@ class CycleGANModule(L.LightningModule):
 
         # --- discriminators D_Y (D_A) and D_X (D_B) on real vs pooled fakes
         self.toggle_optimizer(opt_d)
-        pooled_B = self.pool_A.query(fake_B.detach())
-        pooled_A = self.pool_B.query(fake_A.detach())
+        pooled_B = self.fake_B_pool.query(fake_B.detach())
+        pooled_A = self.fake_A_pool.query(fake_A.detach())
         losses["D_A"] = lsgan_d_loss(self.D_A(real_B), self.D_A(pooled_B))
         losses["D_B"] = lsgan_d_loss(self.D_B(real_A), self.D_B(pooled_A))
         opt_d.zero_grad(set_to_none=True)
@@ -225,10 +245,11 @@ class CycleGANModule(L.LightningModule):
     # ---------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["cxr_gan"] = {
-            "config": config_to_dict(self.cfg),
+            "config": self.record,
             "meta": self.meta,
-            "pool_A": self.pool_A.state_dict(),
-            "pool_B": self.pool_B.state_dict(),
+            # the checkpoint format names the pools by the generator that fills them
+            "pool_A": self.fake_B_pool.state_dict(),
+            "pool_B": self.fake_A_pool.state_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
                 "numpy": _np_state_to_torch(tuple(np.random.get_state())),
@@ -238,8 +259,8 @@ class CycleGANModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["cxr_gan"]
-        self.pool_A.load_state_dict(state["pool_A"])
-        self.pool_B.load_state_dict(state["pool_B"])
+        self.fake_B_pool.load_state_dict(state["pool_A"])
+        self.fake_A_pool.load_state_dict(state["pool_B"])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         np.random.set_state(_np_state_from_torch(rng["numpy"]))

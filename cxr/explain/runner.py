@@ -31,7 +31,6 @@ from cxr.explain.localize import (
 )
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
 
@@ -51,21 +50,6 @@ class Explained:
     regions: list[Region]
     raw: np.ndarray | None = None  # float32 (S, S) >= 0, un-normalised (keep_raw only)
     peak: float | None = None  # the raw value ``heat`` scales to 1 (keep_raw only)
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else must be usable."""
-    import torch
-
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(spec)
-    except RuntimeError:
-        raise ConfigError(f"--device: not a device: {spec!r} (use auto, cpu or cuda)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec}: CUDA is not available on this machine")
-    return dev
 
 
 def predict_index(

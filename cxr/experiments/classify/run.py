@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxr.config import ClassifyConfig, config_to_dict, load_saved_config, save_config
-from cxr.errors import CheckpointError, ConfigError
+from cxr.errors import ConfigError
 
 if TYPE_CHECKING:
     from cxr.experiments.classify.data import ClassifyData
@@ -103,10 +103,10 @@ def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
 def _add_external(cfg: ClassifyConfig, out: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     """Evaluate the ``--external`` sets a finished run has not seen, from its ``best.ckpt``."""
     from cxr.classifier import load_classifier
+    from cxr.device import resolve_device
     from cxr.experiments.classify.data import merge_manifests
     from cxr.experiments.classify.external import evaluate_external, parse_external
     from cxr.experiments.classify.outputs import write_json
-    from cxr.experiments.classify.score import resolve_device
 
     have = metrics.get("external") or {}
     todo = [s for s, (name, path) in zip(cfg.external, parse_external(cfg.external), strict=True)
@@ -200,9 +200,11 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     from cxr.classifier.module import ClassifierModule
     from cxr.data.manifest import manifest_key
     from cxr.data.provenance import print_confounding
+    from cxr.device import resolve_device
     from cxr.experiments.classify.data import make_loaders, prepare_data
     from cxr.experiments.classify.outputs import predict_probs, summary_table, write_json
     from cxr.experiments.tracking import headline_metrics, log_final, log_params
+    from cxr.fsutil import safe_torch_load
 
     out = Path(out)
     console = Console(stderr=True, quiet=not progress)
@@ -244,13 +246,8 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
 
     ckpt_cb = trainer.checkpoint_callback
     best = Path(ckpt_cb.best_model_path) if ckpt_cb and ckpt_cb.best_model_path else last
-    try:
-        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-    except Exception as exc:
-        raise CheckpointError(f"{best}: cannot reload the best checkpoint ({exc})") from None
-    module.load_state_dict(state)
-    device = torch.device("cuda" if torch.cuda.is_available() and cfg.accelerator != "cpu"
-                          else "cpu")
+    module.load_state_dict(safe_torch_load(best, what="Lightning checkpoint")["state_dict"])
+    device = resolve_device("cpu" if cfg.accelerator == "cpu" else "auto")
     p_val, r_val = predict_probs(module.backbone, loaders["val"], device, progress=progress,
                                  label="validation")
     threshold = None

@@ -38,14 +38,6 @@ class Scored:
     probs: np.ndarray  # (N, K) softmax
 
 
-def resolve_device(name: str) -> torch.device:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def task_rows(df: pd.DataFrame, info: ClassifierInfo, *, what: str) -> tuple[pd.DataFrame,
                                                                              np.ndarray]:
     """Real rows whose label the checkpoint's task uses, and their class indices."""

@@ -88,8 +88,8 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: bool = True) -> EvaluateResul
     from cxr.classifier import load_classifier
     from cxr.data.crossleak import check_disjoint
     from cxr.data.manifest import load_manifest
+    from cxr.device import resolve_device
     from cxr.experiments.classify.score import (
-        resolve_device,
         score,
         set_metrics,
         task_rows,

@@ -28,8 +28,8 @@ studies on a common scale instead, live in
 SmoothGrad maps are pixel-level speckle; cut into regions directly they give
 hundreds of islands, and the IoU and involved fraction then measure speckle.
 For these two methods the per-image map is blurred with a Gaussian
-(``region_sigma`` x the image side, 0.02 by default; 0 keeps the old
-behaviour) and connected components under ``region_min_area`` of the image
+(``region_sigma`` x the image side, 0.02 by default; 0 turns the blur
+off) and connected components under ``region_min_area`` of the image
 are dropped (all methods). *All* scores - pointing game and energy shares
 too, not just the region-based ones - use the smoothed map, i.e. the map as
 displayed in the overlays: one map per image, so the overlay, its contours
@@ -103,7 +103,7 @@ def check_config(cfg: ExplainConfig) -> None:
 def load_model(cfg: ExplainConfig) -> tuple[Any, Any, Any]:
     """``(model on its device, ClassifierInfo, device)``."""
     from cxr.classifier import load_classifier
-    from cxr.explain.runner import resolve_device
+    from cxr.device import resolve_device
 
     device = resolve_device(cfg.device)
     model, info = load_classifier(cfg.checkpoint, map_location=device)

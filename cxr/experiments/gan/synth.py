@@ -41,14 +41,6 @@ class SynthResult:
     checkpoint_hash: str
 
 
-def _device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _job_file(out_dir: Path, job: dict[str, Any]) -> None:
     path = out_dir / "synth.json"
     if path.is_file():
@@ -89,6 +81,7 @@ def run_synth(
     from cxr.data.imageio import write_png
     from cxr.data.manifest import load_manifest, manifest_key
     from cxr.data.preprocess import load_preprocessed
+    from cxr.device import resolve_device
     from cxr.fsutil import sha256_file
 
     if n < 1 or batch_size < 1:
@@ -113,7 +106,7 @@ def run_synth(
             "sources_key": manifest_key(src),
         },
     )
-    dev = _device(device)
+    dev = resolve_device(device)
     net = net.to(dev)
     img_dir = out_dir / "images"
     names = [img_dir / f"gan_{i:06d}.png" for i in range(n)]

@@ -30,7 +30,10 @@ from cxr.config import GanConfig, config_to_dict, load_saved_config, save_config
 from cxr.errors import CheckpointError, ConfigError
 from cxr.fsutil import atomic_write_text
 
-__all__ = ["GanRunResult", "build_networks", "resolved_blocks", "summary_table", "train_gan"]
+__all__ = [
+    "GanRunResult", "build_module", "build_networks", "resolved_blocks", "summary_table",
+    "train_gan",
+]
 
 # options that may change between a run and its resumption (they do not change the maths)
 _RESUME_FREE = {
@@ -81,6 +84,29 @@ def build_networks(cfg: GanConfig, image_size: int | None = None) -> dict[str, A
     return nets
 
 
+def build_module(
+    nets: dict[str, Any], cfg: GanConfig, meta: dict[str, Any] | None = None
+) -> Any:
+    """The CycleGAN LightningModule for ``nets`` with ``cfg``'s training settings."""
+    from cxr.cyclegan.module import CycleGANModule
+
+    return CycleGANModule(
+        **nets,
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        lambda_cycle=cfg.lambda_cycle,
+        lambda_identity=cfg.lambda_identity,
+        epochs=cfg.epochs,
+        epochs_decay=cfg.epochs_decay,
+        pool_size=cfg.pool_size,
+        aug_shift=cfg.aug_shift,
+        aug_flip=cfg.aug_flip,
+        seed=cfg.seed,
+        record=config_to_dict(cfg),
+        meta=meta,
+    )
+
+
 def _devices(value: str) -> int | str | list[int]:
     v = value.strip()
     if v.isdigit():
@@ -121,7 +147,7 @@ def train_gan(
         select_domains,
         steps_per_epoch,
     )
-    from cxr.cyclegan.module import LOSS_NAMES, CycleGANModule
+    from cxr.cyclegan.module import LOSS_NAMES
     from cxr.cyclegan.monitor import AtomicEpochCheckpoint, EpochMonitor
     from cxr.data.cache import build_cache
     from cxr.data.leakage import check_leakage
@@ -177,7 +203,7 @@ def train_gan(
         "manifest": str(Path(manifest).resolve()),
         "manifest_key": manifest_key(df),
     }
-    module = CycleGANModule(**nets, cfg=cfg, meta=meta)
+    module = build_module(nets, cfg, meta)
     monitor = EpochMonitor(out_dir, mon_a, mon_b, LOSS_NAMES)
     cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *(callbacks or [])]
     if progress:
