@@ -1,5 +1,8 @@
 """Configuration: YAML -> frozen dataclass -> CLI overrides -> saved in the run dir.
 
+(Over 300 lines on purpose: every stage's dataclass sits in this one file so that each
+option is declared once, with its default and help, and is found in one place.)
+
 Every stage has one frozen dataclass. Its field defaults are the built-in
 defaults; ``configs/<stage>.yaml`` mirrors them (a test keeps the two in step).
 Resolution order, later wins:

@@ -1,5 +1,8 @@
 """The per-epoch training draw: real, augmented-real and GAN images, and class balance.
 
+(Over 300 lines on purpose: the exact counting rules below and the sampler that applies
+them are one specification, docs/mixing.md, kept in one file so they cannot drift apart.)
+
 GAN augmentation of the minority class follows Waheed et al., "CovidGAN: data
 augmentation using auxiliary classifier GAN for improved Covid-19 detection"
 (IEEE Access 2020) and Zhu et al., "Unpaired image-to-image translation using

@@ -44,7 +44,6 @@ noisy. Grad-CAM / Grad-CAM++ are never blurred (they are already smooth).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,15 +51,9 @@ from typing import Any
 
 import numpy as np
 
-from cxr.config import ExplainConfig, config_to_dict, save_config
+from cxr.config import ExplainConfig, save_config
 from cxr.errors import ConfigError
-
-SCORE_LABELS = {
-    "pointing": "pointing game (hit rate)",
-    "lesion_energy": "energy inside lesion",
-    "lesion_iou": "IoU(region, lesion)",
-    "lung_energy": "energy inside lungs",
-}
+from cxr.experiments.explain.outputs import print_summary, summarise, write_sheets, write_tables
 
 
 @dataclass(frozen=True)
@@ -257,144 +250,14 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
                 lines = [ex.item.key[:22], f"{truth}->{pred} p={p_pos:.2f}"]
                 cell.append(caption(thumbnail(rgb), lines))
     elapsed = time.perf_counter() - t0
-    sheets = _write_sheets(out, tiles, cfg)
-    summary = _summarise(rows, cfg, info, device, elapsed, sheets)
+    sheets = write_sheets(out, tiles, cfg)
+    summary = summarise(rows, cfg, info, device, elapsed, sheets)
     if cfg.method in CAM_METHODS:
         grid = cam_grid(model, info.image_size, info.in_chans)
         summary["cam_grid"] = list(grid)
         note = coarse_grid_note(grid, info.image_size)
         if note:
             summary["notes"].append(note)
-    _write_tables(out, rows, summary)
-    _print_summary(console, summary, out)
+    write_tables(out, rows, summary)
+    print_summary(console, summary, out)
     return ExplainResult(out, len(rows), summary)
-
-
-def _write_sheets(
-    out: Path, tiles: dict[tuple[str, str], list[np.ndarray]], cfg: ExplainConfig
-) -> list[str]:
-    from cxr.explain.overlay import contact_sheet, save_rgb
-
-    names = []
-    for (truth, pred), cell in sorted(tiles.items()):
-        name = f"sheets/true-{truth}__pred-{pred}.png"
-        title = f"{cfg.method}: true {truth}, predicted {pred} ({len(cell)} shown)"
-        save_rgb(out / name, contact_sheet(cell, columns=6, title=title))
-        names.append(name)
-    return names
-
-
-def _summarise(
-    rows: list[dict[str, Any]],
-    cfg: ExplainConfig,
-    info: Any,
-    device: Any,
-    elapsed: float,
-    sheets: list[str],
-) -> dict[str, Any]:
-    from cxr.explain.scores import summarize
-
-    groups: dict[str, list[dict[str, Any]]] = {"all": rows}
-    for r in rows:
-        groups.setdefault(f"true={r['true']}", []).append(r)
-    inv = [r["involved_lung_fraction"] for r in rows if r["involved_lung_fraction"] is not None]
-    return {
-        "images": len(rows),
-        "method": cfg.method,
-        "engine": cfg.engine if cfg.method in ("gradcam", "gradcam++") else "autograd",
-        "device": str(device),
-        "seconds": round(elapsed, 3),
-        "maps_per_second": round(len(rows) / elapsed, 2) if elapsed > 0 else None,
-        "classifier": info.to_dict(),
-        "threshold": {"rule": cfg.threshold, "top_fraction": cfg.top_fraction},
-        "region_smoothing": _smoothing_record(cfg, info),
-        "region_min_area": {
-            "fraction": cfg.region_min_area,
-            "pixels": _min_area_px(cfg, info),
-            "applies_to": "regions drawn and scored (IoU, involved fraction), all methods",
-        },
-        "with_lesion_mask": sum(r["pointing"] is not None for r in rows),
-        "with_lung_mask": len(inv),
-        "involved_lung_fraction_mean": float(np.mean(inv)) if inv else None,
-        "involved_lung_fraction_rule": (
-            f"per-image region ({cfg.threshold}"
-            + (f" {cfg.top_fraction:g}" if cfg.threshold == "top" else "")
-            + ") & lung / lung; 0 for images not predicted as the explained class"
-        ),
-        "notes": [] if inv else ["no lung masks: involved lung fraction and lung energy skipped"],
-        "baselines": {
-            "pointing": "analytic: mask area fraction (uniform random point)",
-            "lesion_energy": "analytic: mask area fraction (uniform map)",
-            "lung_energy": "analytic: lung area fraction (uniform map)",
-            "lesion_iou": f"empirical: {cfg.random_maps} seeded random smooth maps, same threshold",
-        },
-        "scores": {g: summarize(rs, seed=cfg.seed) for g, rs in groups.items()},
-        "sheets": sheets,
-        "config": config_to_dict(cfg),
-    }
-
-
-def _min_area_px(cfg: ExplainConfig, info: Any) -> int:
-    from cxr.explain.localize import min_area_pixels
-
-    return min_area_pixels((info.image_size, info.image_size), cfg.region_min_area)
-
-
-def _smoothing_record(cfg: ExplainConfig, info: Any) -> dict[str, Any]:
-    """What ``explain.json`` says about the Gaussian blur of gradient maps (module docstring)."""
-    from cxr.explain import GRADIENT_METHODS
-
-    applied = cfg.method in GRADIENT_METHODS and cfg.region_sigma > 0
-    return {
-        "applied": applied,
-        "sigma": cfg.region_sigma,
-        "sigma_px": round(cfg.region_sigma * info.image_size, 3) if applied else 0.0,
-        "methods": list(GRADIENT_METHODS),
-        "scores_on": (
-            "smoothed map as displayed (pointing, energies, IoU, involved fraction)"
-            if applied
-            else "map as computed (no smoothing)"
-        ),
-    }
-
-
-def _write_tables(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    import pandas as pd
-
-    from cxr.fsutil import atomic_open, atomic_write_text
-
-    with atomic_open(out / "explanations.csv", "w", encoding="utf-8", newline="") as fh:
-        pd.DataFrame(rows).to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")
-    atomic_write_text(
-        out / "explain.json", json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n"
-    )
-
-
-def _fmt(v: float | None, pct: bool = False) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
-
-
-def _print_summary(console: Any, summary: dict[str, Any], out: Path) -> None:
-    from rich.table import Table
-
-    table = Table(
-        title=f"{summary['method']} localization ({summary['images']} images, "
-        f"{summary['maps_per_second']} maps/s on {summary['device']})"
-    )
-    for col in ("images", "score", "n", "mean", "95% CI", "random baseline"):
-        table.add_column(col, justify="left" if col in ("images", "score") else "right")
-    for group, scores in summary["scores"].items():
-        for name, s in scores.items():
-            if s["n"]:
-                ci = f"{s['ci95'][0]:.3f}-{s['ci95'][1]:.3f}"
-                table.add_row(
-                    group, SCORE_LABELS[name], str(s["n"]), _fmt(s["mean"]), ci, _fmt(s["baseline"])
-                )
-    if not table.rows:
-        table.add_row("all", "no lesion or lung masks: nothing to score", "0", "-", "-", "-")
-    console.print(table)
-    for note in summary["notes"]:
-        console.print(f"[yellow]note:[/] {note}")
-    console.print(f"overlays, sheets, explanations.csv and explain.json in {out}")
