@@ -1,6 +1,6 @@
 """`cxr gan eval`: how real and how on-target are the synthetic images?
 
-(About 320 lines: four measurements of one synthetic set sharing its loading and the
+(Over 300 lines: four measurements of one synthetic set sharing its loading and the
 feature extractors; the figures are in :mod:`.figures`.)
 
 * **FID / KID** (Heusel et al. 2017; Bińkowski et al. 2018) of synthetic vs

@@ -1,6 +1,6 @@
 """Sweep results: one row per cell, the mean over seeds, and the paired gain over ratio 0.
 
-(About 320 lines: the three tables share their column conventions and are read back by
+(Over 300 lines: the three tables share their column conventions and are read back by
 the summary and the report; the statistics themselves live in :mod:`cxr.stats`.)
 
 * ``results.csv``: one row per cell (arm, seed, status, headline metrics with
