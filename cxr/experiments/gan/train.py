@@ -139,7 +139,6 @@ def train_gan(
 ) -> GanRunResult:
     """Train (or resume) a CycleGAN; returns where the checkpoint is and the last losses."""
     import lightning as L
-    from lightning.pytorch.callbacks import RichProgressBar
 
     from cxr.cyclegan.domains import (
         UnpairedDataModule,
@@ -148,27 +147,14 @@ def train_gan(
         steps_per_epoch,
     )
     from cxr.cyclegan.module import LOSS_NAMES
-    from cxr.cyclegan.monitor import AtomicEpochCheckpoint, EpochMonitor
+    from cxr.cyclegan.monitor import EpochMonitor
     from cxr.data.cache import build_cache
     from cxr.data.leakage import check_leakage
     from cxr.data.manifest import load_manifest, manifest_key
-    from cxr.experiments.tracking import check_logger, lightning_loggers, log_params
+    from cxr.experiments.tracking import log_params
 
     out_dir = Path(out_dir)
-    last = out_dir / "checkpoints" / "last.ckpt"
-    if resume:
-        if not last.is_file():
-            raise CheckpointError(f"--resume: no checkpoint at {last}")
-        _check_resume(cfg, out_dir)
-    elif last.exists():
-        raise ConfigError(f"{out_dir} already holds a run (pass --resume or choose a new --out)")
-    if cfg.image_size % 4:
-        raise ConfigError(
-            f"--image-size must be a multiple of 4 (two stride-2 stages), got {cfg.image_size}"
-        )
-    check_logger(cfg.logger)
-    if cfg.batch_size < 1 or cfg.epochs + cfg.epochs_decay < 1:
-        raise ConfigError("--batch-size must be >= 1 and --epochs + --epochs-decay >= 1")
+    last = _check_start(cfg, out_dir, resume)
 
     df = load_manifest(manifest)
     check_leakage(df)
@@ -205,29 +191,7 @@ def train_gan(
     }
     module = build_module(nets, cfg, meta)
     monitor = EpochMonitor(out_dir, mon_a, mon_b, LOSS_NAMES)
-    cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *(callbacks or [])]
-    if progress:
-        cbs.append(RichProgressBar())
-    from cxr.experiments.lightning_quiet import quiet_lightning
-
-    quiet_lightning()
-    trainer = L.Trainer(
-        max_epochs=cfg.epochs + cfg.epochs_decay,
-        accelerator=cfg.accelerator,
-        devices=_devices(cfg.devices),
-        strategy=cfg.strategy,
-        precision=cfg.precision,  # type: ignore[arg-type]
-        callbacks=cbs,
-        logger=lightning_loggers(cfg.logger, out_dir, csv=False, experiment="cxr-gan",
-                                 run_name=f"{out_dir.parent.name}/{out_dir.name}",
-                                 uri=cfg.mlflow_uri) or False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        use_distributed_sampler=False,  # UnpairedSampler shards by rank itself
-        default_root_dir=str(out_dir),
-        log_every_n_steps=1,
-        num_sanity_val_steps=0,
-    )
+    trainer = _trainer(cfg, out_dir, monitor, callbacks or [], progress)
     log_params(trainer.loggers, config_to_dict(cfg))
     dm = UnpairedDataModule(
         cache,
@@ -254,18 +218,77 @@ def train_gan(
         final_losses=final,
     )
     if trainer.is_global_zero:
-        summary = {
-            "config": config_to_dict(cfg),
-            "epochs_done": result.epochs,
-            "steps_per_epoch": steps,
-            "n_source": result.n_source,
-            "n_target": result.n_target,
-            "seconds_this_session": round(seconds, 2),
-            "final_losses": final,
-            "checkpoint": str(last),
-        }
-        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+        _write_summary(cfg, result)
     return result
+
+
+def _trainer(
+    cfg: GanConfig, out_dir: Path, monitor: Any, callbacks: list[Any], progress: bool
+) -> Any:
+    """The Lightning Trainer; the monitor runs before the epoch checkpoint, then ``callbacks``."""
+    import lightning as L
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from cxr.cyclegan.monitor import AtomicEpochCheckpoint
+    from cxr.experiments.lightning_quiet import quiet_lightning
+    from cxr.experiments.tracking import lightning_loggers
+
+    cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *callbacks]
+    if progress:
+        cbs.append(RichProgressBar())
+    quiet_lightning()
+    return L.Trainer(
+        max_epochs=cfg.epochs + cfg.epochs_decay,
+        accelerator=cfg.accelerator,
+        devices=_devices(cfg.devices),
+        strategy=cfg.strategy,
+        precision=cfg.precision,  # type: ignore[arg-type]
+        callbacks=cbs,
+        logger=lightning_loggers(cfg.logger, out_dir, csv=False, experiment="cxr-gan",
+                                 run_name=f"{out_dir.parent.name}/{out_dir.name}",
+                                 uri=cfg.mlflow_uri) or False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # UnpairedSampler shards by rank itself
+        default_root_dir=str(out_dir),
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+    )
+
+
+def _check_start(cfg: GanConfig, out_dir: Path, resume: bool) -> Path:
+    """Refuse what cannot start (or resume) before any data is read; the checkpoint path."""
+    from cxr.experiments.tracking import check_logger
+
+    last = out_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if not last.is_file():
+            raise CheckpointError(f"--resume: no checkpoint at {last}")
+        _check_resume(cfg, out_dir)
+    elif last.exists():
+        raise ConfigError(f"{out_dir} already holds a run (pass --resume or choose a new --out)")
+    if cfg.image_size % 4:
+        raise ConfigError(
+            f"--image-size must be a multiple of 4 (two stride-2 stages), got {cfg.image_size}"
+        )
+    check_logger(cfg.logger)
+    if cfg.batch_size < 1 or cfg.epochs + cfg.epochs_decay < 1:
+        raise ConfigError("--batch-size must be >= 1 and --epochs + --epochs-decay >= 1")
+    return last
+
+
+def _write_summary(cfg: GanConfig, result: GanRunResult) -> None:
+    summary = {
+        "config": config_to_dict(cfg),
+        "epochs_done": result.epochs,
+        "steps_per_epoch": result.steps_per_epoch,
+        "n_source": result.n_source,
+        "n_target": result.n_target,
+        "seconds_this_session": round(result.seconds, 2),
+        "final_losses": result.final_losses,
+        "checkpoint": str(result.checkpoint),
+    }
+    atomic_write_text(result.out_dir / "summary.json", json.dumps(summary, indent=2))
 
 
 def summary_table(result: GanRunResult) -> Any:
