@@ -1,10 +1,13 @@
 # Two entry points, each self-contained on a fresh machine:
-#   make demo   -> virtualenv + install + the end-to-end run on built-in phantom data
-#   make test   -> virtualenv + install + the import contracts (pyproject.toml) + the test suite
+#   make demo   -> virtualenv + runtime install + the end-to-end run on built-in phantom data
+#   make test   -> virtualenv + runtime and dev install (pytest, ruff, mypy, ray, import-linter)
+#                  + the import contracts (pyproject.toml) + the test suite
+# `make demo` installs only what the demo needs; the dev tools come with `make test`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 
 .PHONY: demo test lint bench clean
 
@@ -13,18 +16,22 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e .
 	$(BIN)/python -m cxr.envcheck
 	touch $(STAMP)
+
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $(DEV)
 
 demo: $(STAMP)
 	$(BIN)/cxr demo
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check cxr tests benchmarks
 	$(BIN)/mypy cxr
 

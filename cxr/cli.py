@@ -8,6 +8,7 @@ answers in well under a second. Each command group lives in
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -28,6 +29,29 @@ app = CxrTyper(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            envvar="CXR_THREADS",
+            min=1,
+            help="CPU threads for torch. Default: the CPUs this process may use "
+            "(affinity and cgroup quota), or OMP_NUM_THREADS when set.",
+        ),
+    ] = None,
+) -> None:
+    """GAN-augmented COVID-19 detection on chest X-rays, with leakage-safe evaluation."""
+    # before any command imports torch: the thread count and OpenMP's passive wait policy
+    # are read once, when torch's runtime starts
+    from cxr.threads import configure_threads, remember
+
+    remember(configure_threads(threads))
+
+
 # in pipeline order, as `cxr --help` lists them
 app.add_typer(data_commands.app, name="data")
 app.add_typer(gan_commands.app, name="gan")
@@ -44,7 +68,9 @@ app.command("demo")(demo_commands.demo)
 def main() -> None:
     """Console entry point: user-facing errors become one line on stderr, exit code 2."""
     from cxr.errors import CxrError
+    from cxr.progress import wide_output
 
+    wide_output()  # logs and pipes get full-width tables, not rich's 80-column default
     try:
         app(standalone_mode=False)
     except CxrError as exc:

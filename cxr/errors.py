@@ -33,3 +33,20 @@ class LeakageError(CxrError):
 
 class CheckpointError(CxrError):
     """A checkpoint or weight file is missing or does not fit the model."""
+
+
+def require_files(**groups: object) -> None:
+    """Fail at once naming the first missing file: ``require_files(image=[...], model=[...])``.
+
+    Commands call this before importing torch or loading a model, so a typo costs
+    milliseconds, not the seconds a model load takes.
+    """
+    from pathlib import Path
+
+    for kind, paths in groups.items():
+        for path in paths:  # type: ignore[attr-defined]
+            p = Path(path)
+            if not p.exists():
+                raise ConfigError(f"{kind} file not found: {p}")
+            if p.is_dir():
+                raise ConfigError(f"{kind} path is a folder, expected a file: {p}")

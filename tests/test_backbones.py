@@ -153,17 +153,20 @@ def test_densenet_legacy_keys_are_renamed() -> None:
     assert list(sd) == ["features.denseblock1.denselayer1.norm1.weight"]
 
 
-def test_imagenet_from_cache_and_clear_error_offline(tmp_path, monkeypatch) -> None:
+def test_imagenet_from_cache_only_never_downloads(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+    attempts: list[str] = []
 
-    def offline(*_a, **_k):
+    def no_download(url, *_a, **_k):
+        attempts.append(url)
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
     _url, cached = imagenet_weights_file("squeezenet1_1")
     with pytest.raises(CheckpointError, match=str(cached.name)) as err:
         create_backbone("squeezenet1_1", 2, pretrained="imagenet")
-    assert str(cached.parent) in str(err.value)
+    assert str(cached.parent) in str(err.value) and "never downloads" in str(err.value)
+    assert attempts == []  # failed at once: no download was even tried
     torch.manual_seed(3)
     src = tvm.squeezenet1_1()
     cached.parent.mkdir(parents=True, exist_ok=True)

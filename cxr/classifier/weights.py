@@ -1,9 +1,9 @@
 """Pretrained weights: torchvision's ImageNet weights, or a local state dict.
 
-* ``imagenet``: torchvision's multi-weight API (``get_model_weights(name).DEFAULT``)
-  goes through ``torch.hub.load_state_dict_from_url``, which uses the file in
-  ``<torch hub dir>/checkpoints/`` when present (offline) and downloads it
-  otherwise. When neither works the error says which file to put where.
+* ``imagenet``: the file torchvision's multi-weight API names
+  (``get_model_weights(name).DEFAULT``), read from ``<torch hub dir>/checkpoints/``
+  only; nothing is downloaded at run time. A missing file is a one-line error
+  saying which file to put where.
 * a PATH: ``torch.load(weights_only=True)`` (no pickle code execution), a
   ``state_dict`` entry is unwrapped (Lightning or cxr checkpoints), common
   wrapper prefixes (``module.``, ``model.``, ``backbone.``) are stripped, tensors
@@ -126,19 +126,22 @@ def imagenet_weights_file(name: str) -> tuple[str, Path]:
 
 
 def load_imagenet(model: Backbone) -> LoadReport:
-    """torchvision's default ImageNet weights for ``model.name`` (cache first, then download)."""
+    """torchvision's default ImageNet weights for ``model.name``, from the local torch hub cache.
+
+    Nothing is downloaded: when the file is missing the error names it, the URL it comes
+    from and the folder to put it in, before any network access could be tried.
+    """
     from torchvision.models import get_model_weights
 
     weights = get_model_weights(model.name).DEFAULT
     url, cached = imagenet_weights_file(model.name)
-    try:
-        sd = weights.get_state_dict(progress=False, check_hash=True)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not cached.is_file():
         raise CheckpointError(
-            f"ImageNet weights for {model.name} are not usable ({reason}); download {url} "
-            f"and put it at {cached}, or pass --pretrained PATH"
-        ) from None
+            f"ImageNet weights for {model.name} not found: {cached.name} is not in {cached.parent} "
+            f"(cxr never downloads; fetch {url} and put it there, set TORCH_HOME, "
+            "or pass --pretrained PATH)"
+        )
+    sd = safe_torch_load(cached, what=f"ImageNet weight file for {model.name}")
     report = load_into(model, sd, f"imagenet:{weights}")
     if report.missing:
         raise CheckpointError(f"{cached}: does not fit {model.name} ({report.summary()})")

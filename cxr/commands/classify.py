@@ -61,6 +61,9 @@ def predict(
     device: Annotated[str, command_option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
     """Print class probabilities and the decision for each image."""
+    from cxr.errors import require_files
+
+    require_files(checkpoint=[checkpoint], image=images)  # before torch and the model load
     from cxr.experiments.classify.predict import run_predict
 
     run_predict(checkpoint, images, device=device, out_csv=csv)
