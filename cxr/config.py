@@ -215,6 +215,13 @@ class SweepConfig:
         "", "Lightning devices per cell, e.g. 2 (DDP); empty = the classify config's."
     )
     strategy: str = setting("", "Lightning strategy per cell, e.g. ddp.")
+    # disk: by default only the cell with the best validation AUROC keeps its best.ckpt
+    # (the one `cxr demo` explains) and no cell keeps Lightning's resume checkpoints
+    keep_checkpoints: bool = setting(
+        False,
+        "Keep every cell's best.ckpt and Lightning checkpoints; otherwise only the "
+        "best-validation cell's best.ckpt is kept.",
+    )
     # statistics
     positive: str = "covid"  # class whose probability is the AUROC score
     bootstrap: int = setting(1000, "Paired bootstrap resamples (by patient).")

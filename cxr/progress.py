@@ -19,7 +19,8 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, TaskID
+from rich.progress import Progress, Task, TaskID, TextColumn
+from rich.text import Text
 
 from cxr.fmt import fmt_duration, fmt_num
 
@@ -104,9 +105,31 @@ class PlainProgress(Progress):
                 return
             self._last_line[task_id] = (now, done)
             line = progress_line(
-                str(task.description), done, total, now - self._started.get(task_id, now)
+                str(task.description), done, total, now - self._started.get(task_id, now),
+                extra=self._text_columns(task),
             )
         self.console.print(line, highlight=False, soft_wrap=True)
+
+
+    def _text_columns(self, task: Task) -> str:
+        """The live view's text columns (counts, current item) as plain text."""
+        texts = []
+        for column in self.columns:
+            if isinstance(column, str):
+                fmt = column
+            elif isinstance(column, TextColumn):
+                fmt = column.text_format
+            else:
+                continue
+            if "task.description" in fmt or "task.percentage" in fmt:
+                continue
+            try:
+                text = Text.from_markup(fmt.format(task=task)).plain.strip()
+            except (KeyError, AttributeError, IndexError, ValueError):
+                continue
+            if text and text != str(task.description):
+                texts.append(text)
+        return " · ".join(texts)
 
 
 def progress_line(description: str, done: float, total: float | None, elapsed: float,

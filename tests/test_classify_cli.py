@@ -32,7 +32,7 @@ def ckpt(tmp_path) -> Path:
 def test_classify_options_reach_the_config(tmp_path, monkeypatch) -> None:
     seen = {}
     monkeypatch.setattr("cxr.experiments.classify.run.run_classify",
-                        lambda cfg, out: seen.update(cfg=cfg, out=out))
+                        lambda cfg, out, **kw: seen.update(cfg=cfg, out=out, **kw))
     yml = tmp_path / "c.yaml"
     yml.write_text("epochs: 3\nbackbone: vgg16\nloss: focal\n")
     res = runner.invoke(app, ["classify", "--manifest", "m.csv", "--out", str(tmp_path / "run"),
@@ -46,12 +46,13 @@ def test_classify_options_reach_the_config(tmp_path, monkeypatch) -> None:
     assert (cfg.devices, cfg.precision, cfg.manifest) == ("2", "16-mixed", "m.csv")
     assert seen["out"] == tmp_path / "run"
     assert cfg.aug_scope == "all"  # the default
+    assert seen["keep_checkpoints"] is False  # a finished run keeps only best.ckpt
 
 
 def test_aug_scope_reaches_the_config(tmp_path, monkeypatch) -> None:
     seen = {}
     monkeypatch.setattr("cxr.experiments.classify.run.run_classify",
-                        lambda cfg, out: seen.update(cfg=cfg))
+                        lambda cfg, out, **kw: seen.update(cfg=cfg))
     yml = tmp_path / "c.yaml"
     yml.write_text("aug_scope: all\n")
     res = runner.invoke(app, ["classify", "--manifest", "m.csv", "--out", str(tmp_path / "run"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,13 @@ def test_train_outputs_leakage_and_exact_resume(tiny: Path, tmp_path: Path) -> N
             progress=False,
             resume=True,
         )
-    resumed = train_gan(cfg, manifest=tiny, out_dir=tmp_path / "b", progress=False, resume=True)
+    # the first session ran at "bf16-mixed" on paper; the resumed one says what it used
+    cfg_b = (tmp_path / "b" / "config.yaml")
+    cfg_b.write_text(cfg_b.read_text().replace("precision: 32-true", "precision: bf16-mixed"))
+    resumed = train_gan(dataclasses.replace(cfg, precision="32"), manifest=tiny,
+                        out_dir=tmp_path / "b", progress=False, resume=True)
     assert resumed.epochs == 2
+    assert "precision: '32'" in cfg_b.read_text() or "precision: \"32\"" in cfg_b.read_text()
     wa, wb = _weights(straight.checkpoint), _weights(resumed.checkpoint)
     assert wa.keys() == wb.keys()
     for k in wa:

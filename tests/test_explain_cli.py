@@ -105,6 +105,7 @@ def test_explain_writes_overlays_sheets_and_scores(tiny: dict[str, Path], tmp_pa
             "--device",
             "cpu",
         ],
+        env={"COLUMNS": "200"},  # as in a log file (cxr.progress.wide_output)
     )
     assert res.exit_code == 0, res.output
     assert len(list((out / "overlays").glob("*.png"))) == 8
@@ -117,6 +118,10 @@ def test_explain_writes_overlays_sheets_and_scores(tiny: dict[str, Path], tmp_pa
     assert pg["n"] == 4 and 0.0 <= pg["mean"] <= 1.0
     assert pg["baseline"] == pytest.approx(np.pi * 5 * 4 / SIZE**2, rel=0.25)
     assert summary["scores"]["all"]["lung_energy"]["n"] == 8
+    # empty maps are counted (and every map is in the lung-energy mean above)
+    assert summary["empty_maps"] == sum(
+        r["empty_map"] == "1.0" for r in _csv_rows(out / "explanations.csv"))
+    assert summary["decision"].startswith("P(covid)>=")
     assert "pointing game" in res.output and "random baseline" in res.output
     # resnet18 at 48 px hooks a 2x2 map: said, since such maps cannot localize
     assert summary["cam_grid"] == [2, 2]
@@ -351,3 +356,10 @@ def test_explain_saliency_smooths_before_regions_and_says_so(
     assert runs["smooth"][1]["regions"].mean() < runs["raw"][1]["regions"].mean()
     res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--region-sigma", "0.7"])
     assert "--region-sigma" in str(res.exception)
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))

@@ -74,7 +74,7 @@ def test_score_map_missing_masks_and_summary() -> None:
     assert rec["pointing"] == 1.0 and rec["lung_energy"] == 1.0
     assert rec["lung_energy_baseline"] == pytest.approx(0.5)
     empty = scores.score_map(heat, lesion=np.zeros_like(mask), lung=None)
-    assert all(v is None for v in empty.values())
+    assert all(v is None for k, v in empty.items() if k != "empty_map")
     miss = dict(rec, pointing=0.0)
     summary = scores.summarize([rec, rec, miss, empty])
     assert summary["pointing"]["n"] == 3
@@ -171,3 +171,18 @@ def test_common_scale_edge_cases_and_peaks() -> None:
     with pytest.raises(ConfigError, match="threshold"):
         localize.common_region(commons[0], threshold=0.0)
     assert not localize.common_region(np.zeros((4, 4)), threshold=1.0).any()
+
+
+def test_all_zero_map_is_counted_as_a_miss_not_dropped() -> None:
+    mask = _square()
+    lung = _square(y0=0, y1=32, x0=0, x1=16)
+    zero = scores.score_map(np.zeros((32, 32), np.float32), lesion=mask, lung=lung)
+    assert zero["empty_map"] == 1.0
+    assert zero["pointing"] == 0.0 and zero["lesion_energy"] == 0.0 and zero["lung_energy"] == 0.0
+    heat = np.zeros((32, 32), np.float32)
+    heat[12, 8] = 1.0
+    hit = scores.score_map(heat, lesion=mask, lung=lung)
+    assert hit["empty_map"] == 0.0
+    summary = scores.summarize([hit, zero])
+    assert summary["pointing"]["n"] == 2 and summary["pointing"]["mean"] == 0.5
+    assert summary["lung_energy"]["n"] == 2

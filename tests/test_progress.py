@@ -115,3 +115,17 @@ def test_lightning_rich_bar_counts_epochs_from_one() -> None:
 
     bar._trainer = _T()  # the description only needs max_epochs
     assert bar._get_train_description(1).strip() == "Epoch 2/2"
+
+
+def test_plain_progress_shows_the_live_views_text_columns() -> None:
+    from rich.progress import BarColumn, TextColumn
+
+    console, buf = _log_console()
+    cols = (TextColumn("[bold]sweep"), BarColumn(),
+            TextColumn("[green]{task.fields[done]} done[/] · {task.fields[current]}"))
+    with make_progress(*cols, console=console) as bar:
+        task = bar.add_task("sweep", total=2, done=0, current="")
+        bar.update(task, current="resnet18-syn0.3-ce-seed0")
+        bar.update(task, advance=1, done=1)
+    line = buf.getvalue().splitlines()[0]
+    assert line.startswith("sweep: 1/2 (50%)") and "1 done · resnet18-syn0.3-ce-seed0" in line

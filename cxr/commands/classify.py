@@ -44,13 +44,18 @@ def classify(
     external: Annotated[list[str] | None, option(C, "external")] = None,
     logger: Annotated[str | None, option(C, "logger")] = None,
     mlflow_uri: Annotated[str | None, option(C, "mlflow_uri")] = None,
+    keep_checkpoints: Annotated[
+        bool,
+        command_option(help="Keep Lightning's resume checkpoints (checkpoints/, weights plus "
+                       "optimizer state) after the run finishes; otherwise only best.ckpt."),
+    ] = False,
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
     from cxr.config import build_config
     from cxr.experiments.classify.run import run_classify
 
     cfg = build_config(C, config, **overrides(classify, locals(), C))
-    run_classify(cfg, out)
+    run_classify(cfg, out, keep_checkpoints=keep_checkpoints)
 
 
 def predict(

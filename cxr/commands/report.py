@@ -18,12 +18,22 @@ def report(
     out: Annotated[
         Path | None, command_option(help="HTML file to write.", shown_default="PATH/report.html")
     ] = None,
+    gan_eval: Annotated[
+        list[Path] | None,
+        command_option(help="eval.json of `cxr gan eval` (or its folder) to include; repeatable."),
+    ] = None,
+    explain: Annotated[
+        list[Path] | None,
+        command_option(help="Output folder of `cxr explain` to include; repeatable."),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report for a run, sweep or demo folder.
 
-    Sections: dataset, split and leakage checks, GAN samples, FID/KID, sweep table and plots,
-    ROC curves, Grad-CAM. Images are embedded; nothing is fetched.
+    Sections: test metrics, dataset, split and leakage checks, GAN samples, FID/KID, sweep
+    table and plots, ROC curves, Grad-CAM. The GAN evaluation and explanations of a run are
+    found through the paths it recorded (and beside it); --gan-eval / --explain add others.
+    Images are embedded; nothing is fetched.
     """
     from cxr.experiments.report.build import build_report
 
-    build_report(path, out)
+    build_report(path, out, gan_evals=gan_eval or (), explains=explain or ())

@@ -226,6 +226,8 @@ def build_cache(
     """Build (or reuse, or resume) the cache of ``df``'s images; see the module docstring."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from cxr.progress import make_progress
+
     check_resize(image_size, resize_mode)
     if len(df) == 0:
         raise ManifestError("cannot cache an empty manifest")
@@ -249,7 +251,7 @@ def build_cache(
         chunks = [[(i, paths[i]) for i in todo[s : s + CHUNK_ROWS]] for s in starts]
         columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn())
-        with Progress(*columns, disable=not progress) as bar:
+        with make_progress(*columns, disable=not progress) as bar:
             task = bar.add_task(f"caching {image_size}px {resize_mode}", total=n,
                                 completed=n - len(todo))
             for idx, arr, error in _run_chunks(chunks, image_size, resize_mode, workers):

@@ -183,12 +183,14 @@ def _known(previous: pd.DataFrame | None) -> dict[str, tuple[str, int, int, str]
 def _probe_all(
     paths: list[str], known: dict[str, tuple[str, int, int, str]], workers: int, progress: bool
 ) -> dict[str, dict[str, Any]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+    from cxr.progress import make_progress
 
     results: dict[str, dict[str, Any]] = {}
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
-    with Progress(*columns, disable=not progress, transient=False) as bar:
+    with make_progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task("decoding images", total=len(paths))
         for res in _map(paths, [known.get(p) for p in paths], workers):
             results[res["path"]] = res

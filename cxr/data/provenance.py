@@ -92,7 +92,7 @@ class ConfoundingReport:
         v = "n/a" if self.cramers_v is None else f"{self.cramers_v:.2f}"
         lines = [
             f"source confounding ({self.scope}, {self.images} real images, "
-            f"{len(self.datasets)} datasets): the dataset alone predicts the label of "
+            f"{_plural(len(self.datasets), 'dataset')}): the dataset alone predicts the label of "
             f"{_pct(self.dataset_accuracy)} of images (majority-class baseline "
             f"{_pct(self.baseline_accuracy)}); Cramér's V {v}"
         ]
@@ -210,3 +210,8 @@ def print_confounding(rep: ConfoundingReport, console: Any) -> None:
 
     for w in rep.warnings:  # soft_wrap: one line each, so the text can be searched
         console.print(f"[yellow]warning: {escape(w)}[/yellow]", highlight=False, soft_wrap=True)
+
+
+def _plural(n: int, word: str) -> str:
+    """``1 dataset``, ``2 datasets``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")

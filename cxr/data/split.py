@@ -104,22 +104,23 @@ def check_fractions(val: float, test: float) -> None:
 
 def _fill_hashes(df: pd.DataFrame, rows: np.ndarray, progress: bool) -> int:
     """Compute missing content_hash / phash for the given row positions (in place)."""
-    from rich.progress import track
-
     from cxr.fsutil import sha256_file
+    from cxr.progress import make_progress
 
     todo = [i for i in rows if not df["phash"].iat[i] or not df["content_hash"].iat[i]]
     ph = df["phash"].to_numpy(dtype=object).copy()
     ch = df["content_hash"].to_numpy(dtype=object).copy()
-    for i in track(todo, description="hashing images", disable=not progress or not todo):
-        path = str(df["image_path"].iat[i])
-        if not ch[i]:
-            try:
-                ch[i] = sha256_file(path)
-            except OSError as exc:
-                raise ImageReadError(path, f"cannot read file ({exc.strerror or exc})") from None
-        if not ph[i]:
-            ph[i] = compute_phash(path)
+    with make_progress(disable=not progress or not todo) as bar:
+        for i in bar.track(todo, description="hashing images"):
+            path = str(df["image_path"].iat[i])
+            if not ch[i]:
+                try:
+                    ch[i] = sha256_file(path)
+                except OSError as exc:
+                    reason = f"cannot read file ({exc.strerror or exc})"
+                    raise ImageReadError(path, reason) from None
+            if not ph[i]:
+                ph[i] = compute_phash(path)
     df["phash"] = ph.astype(str)
     df["content_hash"] = ch.astype(str)
     return len(todo)

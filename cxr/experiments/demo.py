@@ -24,7 +24,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cxr.config import DemoConfig, SweepConfig, config_to_dict
+from cxr.fmt import fmt_duration, fmt_num
 from cxr.fsutil import atomic_write_text
+from cxr.threads import current_choice
 
 
 def effective(cfg: DemoConfig) -> DemoConfig:
@@ -85,25 +87,35 @@ def sweep_config(cfg: DemoConfig, manifest: str | Path, out: str | Path) -> Swee
 class _Stages:
     """Run stages whose recorded key changed; remember keys and times in stages.json."""
 
-    def __init__(self, out: Path, console: Console) -> None:
+    def __init__(self, out: Path, console: Console, total: int) -> None:
         self.path = out / "stages.json"
         self.done: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
         self.console = console
         self.rows: list[tuple[str, str, float]] = []
+        self.total = total
+        self.t0 = time.perf_counter()
+
+    def _line(self, name: str, what: str) -> None:
+        """One plain line per stage (readable in a log): position, outcome, elapsed time."""
+        elapsed = fmt_duration(time.perf_counter() - self.t0)
+        self.console.print(f"demo stage {len(self.rows)}/{self.total} {name}: {what} "
+                           f"· elapsed {elapsed}", highlight=False, soft_wrap=True)
 
     def run(self, name: str, key: Any, fn: Callable[[], Any], *, always: bool = False) -> Any:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
         prev = self.done.get(name, {})
         if not always and prev.get("key") == digest:
             self.rows.append((name, "skipped (done)", 0.0))
+            self._line(name, "skipped (done earlier)")
             return prev.get("result")
-        self.console.rule(f"[bold]demo: {name}")
+        self.console.rule(f"[bold]demo stage {len(self.rows) + 1}/{self.total}: {name}")
         start = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - start
         self.done[name] = {"key": digest, "seconds": round(seconds, 1), "result": result}
         atomic_write_text(self.path, json.dumps(self.done, indent=2, default=str) + "\n")
         self.rows.append((name, "ran", seconds))
+        self._line(name, f"done in {fmt_duration(seconds)}")
         return result
 
 
@@ -119,30 +131,15 @@ def _explain_subset(split_manifest: Path, out: Path, n: int) -> Path:
 
 
 def _best_cell(sweep_dir: Path) -> dict[str, Any]:
-    """The finished cell with the best *validation* AUROC (never chosen on test)."""
-    from cxr.experiments.sweep.results import read_table
+    """The cell whose weights the sweep kept: best *validation* AUROC (never chosen on test)."""
+    from cxr.experiments.sweep.weights import best_cell
 
-    res = read_table(sweep_dir / "results.csv")
-    done = res[res["status"] == "done"]
-    if done.empty:
+    best = best_cell(sweep_dir)
+    if best is None:
         from cxr.errors import CxrError
 
-        raise CxrError(f"{sweep_dir}: no finished cell to explain (see results.csv)")
-
-    def val_auroc(run_dir: str) -> float:
-        path = Path(run_dir) / "run.json"
-        value = json.loads(path.read_text()).get("best_val_auroc") if path.is_file() else None
-        return float(value) if value is not None else float("-inf")
-
-    scores = [val_auroc(str(d)) for d in done["run_dir"]]
-    pick = max(range(len(scores)), key=scores.__getitem__)
-    best = done.iloc[pick]
-    return {
-        "key": str(best["key"]),
-        "run_dir": str(best["run_dir"]),
-        "val_auroc": scores[pick],
-        "auroc": float(best["auroc"]) if "auroc" in done.columns else None,
-    }
+        raise CxrError(f"{sweep_dir}: no finished cell with weights to explain (see results.csv)")
+    return best
 
 
 def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
@@ -160,7 +157,10 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    stages = _Stages(out, console)
+    stages = _Stages(out, console, total=5 + len(cfg.explain_methods))
+    choice = current_choice()
+    if choice is not None:
+        console.print(f"[dim]CPU: {choice.describe()}[/dim]", highlight=False)
     phantom_cfg = PhantomConfig(patients=cfg.patients, seed=cfg.seed, image_size=cfg.image_size)
     data = out / "data"
     root = stages.run(
@@ -176,11 +176,16 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
     )
     split_cfg = SplitConfig(seed=cfg.seed)
     split = data / "split.csv"
-    stages.run(
-        "split",
-        [config_to_dict(phantom_cfg), config_to_dict(split_cfg)],
-        lambda: str(split_file(manifest, split_cfg, split)[0]),
-    )
+
+    def do_split() -> str:
+        dest, report = split_file(manifest, split_cfg, split)
+        console.print(report.table())  # what `cxr data split` shows
+        for warning in report.warnings:
+            console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[green]{report.leakage.summary()}[/]")
+        return str(dest)
+
+    stages.run("split", [config_to_dict(phantom_cfg), config_to_dict(split_cfg)], do_split)
     sweep = sweep_config(cfg, split, out / "sweep")
     # the sweep resumes by itself (finished GAN, synthesis and cells are kept)
     stages.run(
@@ -216,14 +221,14 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
     table = Table(title=f"cxr demo ({'fast' if cfg.fast else 'default'}) in {out}")
     table.add_column("stage")
     table.add_column("status")
-    table.add_column("seconds", justify="right")
+    table.add_column("time", justify="right")
     for name, status, seconds in stages.rows:
-        table.add_row(name, status, f"{seconds:.1f}")
-    table.add_row("total", "", f"{time.perf_counter() - t0:.1f}")
+        table.add_row(name, status, fmt_duration(seconds))
+    table.add_row("total", "", fmt_duration(time.perf_counter() - t0))
     console.print(table)
     console.print(
-        f"explained cell: {best['key']} (chosen by validation AUROC {best['val_auroc']:.3f};"
-        f" test AUROC {best['auroc']})"
+        f"explained cell: {best['key']} (chosen by validation AUROC "
+        f"{fmt_num(best['val_auroc'])}; test AUROC {fmt_num(best['auroc'])})"
     )
     console.print(f"[bold green]report:[/] {Path(report).resolve()}")
     return Path(report)

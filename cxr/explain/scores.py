@@ -147,14 +147,21 @@ def score_map(
     ``heat`` is the map as scored: for gradient methods the caller passes the
     smoothed map (:func:`~cxr.explain.localize.smooth_map`), so the
     pointing game, energies and the IoU region all see the map as displayed.
+
+    An empty map (no positive value, e.g. Grad-CAM on a coarse grid whose ReLU cut
+    everything) points nowhere and puts no energy anywhere: it scores 0 on the pointing
+    game and the energy shares (``empty_map`` is 1.0), so it is counted, not dropped.
     """
     out: dict[str, float | None] = {}
     for name in SCORES:
         out[name] = out[f"{name}_baseline"] = None
+    h = np.asarray(heat, dtype=np.float64)
+    empty = not bool(np.any(np.isfinite(h) & (h > 0)))
+    out["empty_map"] = float(empty)
     if lesion is not None and np.asarray(lesion, dtype=bool).any():
-        out["pointing"] = pointing_game(heat, lesion, tolerance=tolerance)
+        out["pointing"] = 0.0 if empty else pointing_game(heat, lesion, tolerance=tolerance)
         out["pointing_baseline"] = pointing_baseline(lesion, tolerance=tolerance)
-        out["lesion_energy"] = energy_share(heat, lesion)
+        out["lesion_energy"] = 0.0 if empty else energy_share(heat, lesion)
         out["lesion_energy_baseline"] = float(np.asarray(lesion, dtype=bool).mean())
         region = attended_region(heat, rule=rule, top_fraction=top_fraction, min_area=min_area)
         out["lesion_iou"] = mask_iou(region, lesion)
@@ -167,7 +174,7 @@ def score_map(
             seed=seed,
         )
     if lung is not None and np.asarray(lung, dtype=bool).any():
-        out["lung_energy"] = energy_share(heat, lung)
+        out["lung_energy"] = 0.0 if empty else energy_share(heat, lung)
         out["lung_energy_baseline"] = float(np.asarray(lung, dtype=bool).mean())
     return out
 

@@ -156,7 +156,9 @@ def generate_phantoms(
 ) -> Path:
     """Generate (or complete) a phantom dataset in ``out_dir``; returns the dataset root."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+    from cxr.progress import make_progress
 
     validate_config(cfg)
     if workers < 1:
@@ -172,7 +174,7 @@ def generate_phantoms(
     todo = [p.index for p in plans if not _complete(root, p)]
     console = Console(stderr=True, quiet=not progress)
     rendered = 0
-    with Progress(
+    with make_progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=console, disable=not progress,
     ) as bar:

@@ -23,11 +23,11 @@ def predict_probs(
     model: nn.Module, loader: DataLoader, device: torch.device, *, progress: bool, label: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities ``(N, K)`` and manifest rows ``(N,)`` over ``loader`` (eval mode)."""
-    from rich.progress import Progress
+    from cxr.progress import make_progress
 
     model.eval().to(device)
     probs, rows = [], []
-    with Progress(disable=not progress, transient=True) as bar:
+    with make_progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"predicting {label}", total=len(loader))
         for batch in loader:
             logits = model(batch["image"].to(device))
@@ -72,6 +72,7 @@ def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
     from rich.table import Table
 
     from cxr.experiments.classify.tables import external_rows, headline_rows, source_rows
+    from cxr.fmt import fmt_num
 
     t = Table(title=f"cxr classify: {run['backbone']} {run['task']} -> {run['out']}")
     t.add_column("test metric (95% CI by patient)")
@@ -80,7 +81,9 @@ def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
     source_rows(t, metrics)
     external_rows(t, metrics.get("external") or {})
     thr = run.get("threshold")
-    decision = "argmax" if thr is None else f"P(covid) >= {thr:.4f} (val, sens {run['target']})"
+    decision = ("argmax" if thr is None
+                else f"P(covid) >= {fmt_num(thr)} (chosen on validation for sensitivity "
+                f"{fmt_num(run['target'])})")
     t.add_row("decision", decision)
     t.add_row("test images / patients", f"{metrics['n_images']} / {metrics['n_patients']}")
     per = run["draws_per_epoch"]
@@ -90,7 +93,7 @@ def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
     if run["left_out"]:
         t.add_row("left out by task", ", ".join(f"{k} {v}" for k, v in run["left_out"].items()))
     t.add_row("epochs run / best val AUROC",
-              f"{run['epochs_run']} / {run['best_val_auroc']:.3f}"
+              f"{run['epochs_run']} / {fmt_num(run['best_val_auroc'])}"
               if run.get("best_val_auroc") is not None else str(run["epochs_run"]))
     t.add_row("status", "reused (already finished)" if run.get("reused") else "trained")
     return t

@@ -15,6 +15,7 @@ Run directory::
     metrics.json       test metrics + CIs       predictions.csv   one row per test image
     run.json           draws, GAN count, ...    plots/        ROC, PR, confusion, calibration
     checkpoints/       Lightning best/last      logs/         CSV training log
+                       (while training)
     external/<NAME>/   metrics.json, predictions.csv, plots/ of each ``--external`` set
     tensorboard/       curves, test metrics (``logger=tensorboard``, the default; or MLflow,
                        see :mod:`cxr.experiments.tracking`)
@@ -23,7 +24,9 @@ Run directory::
 (:mod:`cxr.experiments.classify.score`). A finished run directory is not retrained
 (its summary is shown again; ``--external`` sets not yet evaluated are
 evaluated from ``best.ckpt``); a killed run continues from
-``checkpoints/last.ckpt``.
+``checkpoints/last.ckpt``. Lightning's checkpoints (weights plus optimizer state,
+about three times ``best.ckpt`` each) exist only to resume: they are deleted when
+the run finishes, unless ``keep_checkpoints``.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ def _add_external(cfg: ClassifyConfig, out: Path, metrics: dict[str, Any]) -> di
 
 def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
     import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from cxr.classifier.module import TransferSchedule
     from cxr.experiments.tracking import lightning_loggers
@@ -142,7 +145,9 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
         TransferSchedule(cfg.transfer, cfg.unfreeze_epoch),
     ]
     if progress:
-        callbacks.append(RichProgressBar())
+        from cxr.progress import epoch_progress_bar
+
+        callbacks.append(epoch_progress_bar())  # rich bar on a terminal, a line per epoch in a log
     from cxr.experiments.lightning_quiet import quiet_lightning
 
     quiet_lightning()
@@ -186,8 +191,11 @@ def evaluate_saved(cfg: ClassifyConfig, out: Path, data: ClassifyData, device: A
     return metrics
 
 
-def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True) -> ClassifyResult:
+def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
+                 keep_checkpoints: bool = False) -> ClassifyResult:
     """Train, choose the threshold on validation, evaluate on test; see the module docstring."""
+    import shutil
+
     import lightning as L
     import numpy as np
     import torch
@@ -267,6 +275,10 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
     best_score = ckpt_cb.best_model_score if ckpt_cb else None
     run = {
         "backbone": cfg.backbone, "task": cfg.task, "classes": list(data.classes),
+        # what this run consumed (the report follows these links to the GAN evaluation)
+        "inputs": {"manifest": str(Path(cfg.manifest).resolve()) if cfg.manifest else None,
+                   "synthetic_manifest": (str(Path(cfg.synthetic_manifest).resolve())
+                                          if cfg.synthetic_manifest else None)},
         "threshold": threshold, "target": cfg.target_sensitivity,
         "train_rows": {"real": int((train_df["origin"] == "real").sum()),
                        "gan_available": int((train_df["origin"] == "gan").sum())},
@@ -281,11 +293,14 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True)
         "val_images": int(data.masks["val"].sum()), "test_images": int(data.masks["test"].sum()),
         "epochs_run": int(trainer.current_epoch),
         "best_val_auroc": None if best_score is None else float(best_score),
-        "best_lightning_checkpoint": str(best), "cache": str(data.cache.path),
+        "lightning_checkpoints": str(best.parent) if keep_checkpoints else "removed",
+        "cache": str(data.cache.path),
         "class_weights": None if weights is None else [float(w) for w in weights],
         "external": sorted(metrics.get("external") or {}),
         "source_confounding": None if data.confounding is None else data.confounding.to_dict(),
     }
     write_json(out / "run.json", run)
+    if not keep_checkpoints:  # best.ckpt (written above) is the run's one set of weights
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
     console.print(summary_table(metrics, run | {"out": str(out)}))
     return ClassifyResult(out, metrics, run)

@@ -15,10 +15,9 @@ def ci_text(entry: dict[str, Any] | None) -> str:
     """``value [lo, hi]`` (or ``n/a``) of a metric entry."""
     if not entry or entry.get("value") is None:
         return "n/a"
-    v, lo, hi = entry["value"], entry.get("ci_low"), entry.get("ci_high")
-    if lo is None or hi is None:
-        return f"{v:.3f}"
-    return f"{v:.3f}  [{lo:.3f}, {hi:.3f}]"
+    from cxr.fmt import fmt_ci
+
+    return fmt_ci(entry["value"], entry.get("ci_low"), entry.get("ci_high"))
 
 
 def headline_rows(t: Table, metrics: dict[str, Any]) -> None:

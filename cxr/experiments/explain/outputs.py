@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cxr.config import ExplainConfig, config_to_dict
+from cxr.fmt import fmt_ci, fmt_num
 
 SCORE_LABELS = {
     "pointing": "pointing game (hit rate)",
@@ -23,15 +24,22 @@ SCORE_LABELS = {
 }
 
 
+def decision_rule(info: Any) -> str:
+    """The classifier's decision as a short text: ``P(covid)>=0.0300`` or ``argmax``."""
+    if getattr(info, "threshold", None) is None:
+        return "decision: argmax"
+    return f"P({info.positive})>={fmt_num(info.threshold)}"
+
+
 def write_sheets(
-    out: Path, tiles: dict[tuple[str, str], list[np.ndarray]], cfg: ExplainConfig
+    out: Path, tiles: dict[tuple[str, str], list[np.ndarray]], cfg: ExplainConfig, decision: str
 ) -> list[str]:
     from cxr.explain.overlay import contact_sheet, save_rgb
 
     names = []
     for (truth, pred), cell in sorted(tiles.items()):
         name = f"sheets/true-{truth}__pred-{pred}.png"
-        title = f"{cfg.method}: true {truth}, predicted {pred} ({len(cell)} shown)"
+        title = f"{cfg.method}: true {truth}, pred. {pred} ({len(cell)}; {decision})"
         save_rgb(out / name, contact_sheet(cell, columns=6, title=title))
         names.append(name)
     return names
@@ -66,6 +74,14 @@ def summarise(
             "pixels": _min_area_px(cfg, info),
             "applies_to": "regions drawn and scored (IoU, involved fraction), all methods",
         },
+        "inputs": {
+            "checkpoint": str(Path(cfg.checkpoint).resolve()) if cfg.checkpoint else None,
+            "manifest": str(Path(cfg.manifest).resolve()) if cfg.manifest else None,
+        },
+        "decision": decision_rule(info),
+        "empty_maps": int(sum(bool(r.get("empty_map")) for r in rows)),
+        "empty_maps_rule": "maps with no positive value: scored 0 (pointing, energies), "
+        "counted in every mean; shown as EMPTY MAP on the sheets",
         "with_lesion_mask": sum(r["pointing"] is not None for r in rows),
         "with_lung_mask": len(inv),
         "involved_lung_fraction_mean": float(np.mean(inv)) if inv else None,
@@ -126,7 +142,7 @@ def write_tables(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any])
 def _fmt(v: float | None, pct: bool = False) -> str:
     if v is None:
         return "-"
-    return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+    return f"{100 * v:.1f}%" if pct else fmt_num(v)
 
 
 def print_summary(console: Any, summary: dict[str, Any], out: Path) -> None:
@@ -141,13 +157,16 @@ def print_summary(console: Any, summary: dict[str, Any], out: Path) -> None:
     for group, scores in summary["scores"].items():
         for name, s in scores.items():
             if s["n"]:
-                ci = f"{s['ci95'][0]:.3f}-{s['ci95'][1]:.3f}"
+                ci = fmt_ci(s["mean"], s["ci95"][0], s["ci95"][1]).partition(" ")[2]
                 table.add_row(
                     group, SCORE_LABELS[name], str(s["n"]), _fmt(s["mean"]), ci, _fmt(s["baseline"])
                 )
     if not table.rows:
         table.add_row("all", "no lesion or lung masks: nothing to score", "0", "-", "-", "-")
     console.print(table)
+    if summary.get("empty_maps"):
+        console.print(f"[yellow]note:[/] {summary['empty_maps']} of {summary['images']} maps are "
+                      "empty (all zero): scored 0 and counted in every mean")
     for note in summary["notes"]:
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"overlays, sheets, explanations.csv and explain.json in {out}")

@@ -53,7 +53,14 @@ import numpy as np
 
 from cxr.config import ExplainConfig, save_config
 from cxr.errors import ConfigError
-from cxr.experiments.explain.outputs import print_summary, summarise, write_sheets, write_tables
+from cxr.experiments.explain.outputs import (
+    decision_rule,
+    print_summary,
+    summarise,
+    write_sheets,
+    write_tables,
+)
+from cxr.fmt import fmt_num
 
 
 @dataclass(frozen=True)
@@ -144,12 +151,13 @@ def progress_bar(console: Any) -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
     )
 
-    return Progress(
+    from cxr.progress import make_progress
+
+    return make_progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -193,6 +201,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     save_config(cfg, out)
     rows: list[dict[str, Any]] = []
     tiles: dict[tuple[str, str], list[np.ndarray]] = {}
+    decision = decision_rule(info)
     t0 = time.perf_counter()
     with progress_bar(console) as bar:
         task = bar.add_task(f"{cfg.method} on {device}", total=len(items))
@@ -247,10 +256,11 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
             )
             cell = tiles.setdefault((truth, pred), [])
             if len(cell) < cfg.max_per_sheet:
-                lines = [ex.item.key[:22], f"{truth}->{pred} p={p_pos:.2f}"]
+                lines = [ex.item.key[:22], f"{truth}->{pred} p={fmt_num(p_pos)}",
+                         "EMPTY MAP (all zero)" if rec.get("empty_map") else decision]
                 cell.append(caption(thumbnail(rgb), lines))
     elapsed = time.perf_counter() - t0
-    sheets = write_sheets(out, tiles, cfg)
+    sheets = write_sheets(out, tiles, cfg, decision)
     summary = summarise(rows, cfg, info, device, elapsed, sheets)
     if cfg.method in CAM_METHODS:
         grid = cam_grid(model, info.image_size, info.in_chans)

@@ -154,6 +154,14 @@ def run_gan_eval(
     m = res.metrics
     m["n_synthetic"] = len(syn)
     m["target"] = target
+    m["inputs"] = {  # what was evaluated (the report groups evaluations by these)
+        "manifest": str(Path(manifest).resolve()),
+        "synthetic_manifest": str(
+            (Path(synthetic_manifest) / "manifest.csv" if Path(synthetic_manifest).is_dir()
+             else Path(synthetic_manifest)).resolve()
+        ),
+        "classifier": None if classifier is None else str(Path(classifier).resolve()),
+    }
     src_paths = set(syn["source_image"].astype(str)) if "source_image" in syn else set()
     src_rows = df[df["image_path"].isin(src_paths)]
     sources = sorted(set(src_rows["label"])) or ["normal"]

@@ -83,6 +83,7 @@ def run_synth(
     from cxr.data.preprocess import load_preprocessed
     from cxr.device import resolve_device
     from cxr.fsutil import sha256_file
+    from cxr.progress import make_progress
 
     if n < 1 or batch_size < 1:
         raise ConfigError(f"--n and --batch-size must be >= 1 (got {n}, {batch_size})")
@@ -113,7 +114,7 @@ def run_synth(
     todo = [i for i in range(n) if not names[i].is_file()]
     seeds = [aug_seed_for(seed, i, n_src) for i in range(n)]
     cols = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*cols, disable=not progress) as bar:
+    with make_progress(*cols, disable=not progress) as bar:
         task = bar.add_task(f"translating {','.join(info.source)} -> {info.target}", total=n)
         bar.advance(task, n - len(todo))
         for start in range(0, len(todo), batch_size):

@@ -28,7 +28,9 @@ from typing import Any
 
 from cxr.config import GanConfig, config_to_dict, load_saved_config, save_config
 from cxr.errors import CheckpointError, ConfigError
+from cxr.fmt import fmt_duration, fmt_num
 from cxr.fsutil import atomic_write_text
+from cxr.progress import epoch_progress_bar
 
 __all__ = [
     "GanRunResult", "build_module", "build_networks", "resolved_blocks", "summary_table",
@@ -172,8 +174,9 @@ def train_gan(
     steps = steps_per_epoch(len(domains.a), len(domains.b), cfg.batch_size, cfg.steps_per_epoch)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        save_config(cfg, out_dir)
+    # on resume too: the options allowed to change (precision, devices, ...) are saved as
+    # actually used by this session, the rest is identical (checked by _check_resume)
+    save_config(cfg, out_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     nets = build_networks(cfg)
     if cfg.compile:
@@ -227,7 +230,6 @@ def _trainer(
 ) -> Any:
     """The Lightning Trainer; the monitor runs before the epoch checkpoint, then ``callbacks``."""
     import lightning as L
-    from lightning.pytorch.callbacks import RichProgressBar
 
     from cxr.cyclegan.monitor import AtomicEpochCheckpoint
     from cxr.experiments.lightning_quiet import quiet_lightning
@@ -235,7 +237,7 @@ def _trainer(
 
     cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *callbacks]
     if progress:
-        cbs.append(RichProgressBar())
+        cbs.append(epoch_progress_bar())  # rich bar on a terminal, a line per epoch in a log
     quiet_lightning()
     return L.Trainer(
         max_epochs=cfg.epochs + cfg.epochs_decay,
@@ -302,8 +304,8 @@ def summary_table(result: GanRunResult) -> Any:
     t.add_row("domain B (target) train images", str(result.n_target))
     t.add_row("epochs completed", str(result.epochs))
     t.add_row("steps per epoch", str(result.steps_per_epoch))
-    t.add_row("wall time this session (s)", f"{result.seconds:.1f}")
+    t.add_row("wall time this session", fmt_duration(result.seconds))
     for k, v in result.final_losses.items():
-        t.add_row(f"last epoch {k}", f"{v:.4g}")
+        t.add_row(f"last epoch {k}", fmt_num(v))
     t.add_row("checkpoint", str(result.checkpoint))
     return t

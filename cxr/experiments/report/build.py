@@ -17,7 +17,7 @@ written atomically.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,18 +47,41 @@ def render_html(
     )
 
 
-def build_report(path: str | Path, out: str | Path | None = None, *, console: Any = None) -> Path:
-    """Write ``report.html`` (or ``out``) for a run, sweep or demo folder; return its path."""
+_KINDS = {"run": "classify run", "sweep": "ablation sweep", "folder": "results folder"}
+
+
+def report_title(found: Found) -> str:
+    """``cxr report: <folder> (<kind>)``, e.g. ``cxr report: sweep (ablation sweep)``."""
+    return f"cxr report: {found.root.resolve().name} ({_KINDS[found.kind]})"
+
+
+def build_report(
+    path: str | Path,
+    out: str | Path | None = None,
+    *,
+    console: Any = None,
+    gan_evals: Sequence[str | Path] = (),
+    explains: Sequence[str | Path] = (),
+) -> Path:
+    """Write ``report.html`` (or ``out``) for a run, sweep or demo folder; return its path.
+
+    ``gan_evals`` / ``explains`` add `cxr gan eval` / `cxr explain` outputs to the ones
+    found from the folder's recorded links (:func:`discover`).
+    """
     from rich.console import Console
     from rich.table import Table
 
     from cxr.experiments.report import gan_explain as rg
     from cxr.experiments.report import sections as rs
     from cxr.experiments.report import validation as rv
+    from cxr.experiments.report.metrics import metrics_section
 
     console = console or Console()
-    found = discover(path)
+    found = discover(path, gan_evals=gan_evals, explains=explains)
+    # page order; a new section is one more (title, builder) pair: builder(found) returns a
+    # Section, or a string saying why this input has nothing for it
     builders: list[tuple[str, Callable[[Found], Any]]] = [
+        ("Test metrics", metrics_section),  # first screen: the numbers, CIs, threshold
         ("Dataset", rs.dataset_section),
         ("Split and leakage checks", rs.leakage_section),
         ("Per-source, within-source and external validation", rv.sources_section),
@@ -71,23 +94,23 @@ def build_report(path: str | Path, out: str | Path | None = None, *, console: An
     sections, omitted = [], []
     for title, build in builders:
         result = build(found)
+        if result is None:  # not applicable to this kind of folder
+            continue
         if isinstance(result, str):
             omitted.append((title, result))
         else:
             sections.append(result)
-    kind = {"run": "classify run", "sweep": "ablation sweep", "folder": "results"}[found.kind]
-    html = render_html(
-        f"cxr report: {kind} {found.root.resolve().name}", str(found.root), sections, omitted
-    )
+    html = render_html(report_title(found), str(found.root), sections, omitted)
     target = Path(out) if out else found.root / "report.html"
     atomic_write_text(target, html)
     table = Table(title=f"report: {target}")
     table.add_column("section")
     table.add_column("status")
+    table.add_column("from")
     for s in sections:
-        table.add_row(s.title, "[green]shown")
+        table.add_row(s.title, "[green]shown", "; ".join(getattr(s, "sources", [])))
     for title, why in omitted:
-        table.add_row(title, f"[yellow]omitted[/]: {why}")
+        table.add_row(title, f"[yellow]omitted[/]: {why}", "")
     console.print(table)
     console.print(f"report written: {target} ({target.stat().st_size / 1024:.0f} KiB)")
     return target

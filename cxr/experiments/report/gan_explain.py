@@ -64,20 +64,6 @@ def gan_samples_section(found: Found, n: int = 8) -> Section | str:
     return Section("GAN samples", "gan-samples", Markup("".join(parts)))
 
 
-def _flat(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    if isinstance(d, dict):
-        for k, v in d.items():
-            out += _flat(
-                v, f"{prefix}{k}." if not isinstance(v, (int, float, str)) else f"{prefix}{k}"
-            )
-    elif isinstance(d, list) and all(isinstance(v, (int, float)) for v in d) and len(d) <= 4:
-        out.append((prefix.rstrip("."), ", ".join(f"{v:.4g}" for v in d)))
-    elif isinstance(d, (int, float, str)) and not isinstance(d, bool):
-        out.append((prefix.rstrip("."), f"{d:.4g}" if isinstance(d, float) else d))
-    return out
-
-
 _DIFF_CAPTIONS = {
     "difference": "source | CycleGAN | synthetic - source (unaugmented outputs, shared scale)",
     "mean_difference": "mean synthetic - source over {n} unaugmented outputs "
@@ -99,6 +85,95 @@ def _difference_figures(eval_dir: Path, figures: Any) -> list[str]:
     return [f'<div class="grid">{"".join(out)}</div>'] if out else []
 
 
+_MEANING = {
+    "FID": "Fréchet distance between the feature distributions; lower is closer to the real "
+    "target images, 0 = identical. The GAN should beat the baseline (untranslated real source "
+    "images), which is what the translation has to improve on.",
+    "KID": "kernel (MMD) distance, mean ± s.d. over subsets; lower is closer. It is an unbiased "
+    "estimator, so when the two sets are indistinguishable at this sample size it scatters "
+    "around 0 and can be slightly negative.",
+    "label preservation": "share of synthetic images that a classifier trained on real images "
+    "calls the target class (1 = all look like the target to it).",
+    "mean P(target)": "that classifier's mean probability of the target class on synthetic images.",
+    "lesion-region change": "mean intensity change synthetic - source inside the expected lesion "
+    "region; the baseline column is the change in the rest of the lungs.",
+}
+
+
+def _kid(d: dict[str, Any]) -> str:
+    from cxr.fmt import fmt_num
+
+    return f"{fmt_num(d.get('kid_mean'))} ± {fmt_num(d.get('kid_std'))}"
+
+
+def gan_eval_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, synthetic, baseline, meaning) rows of an eval.json of `cxr gan eval`."""
+    from cxr.fmt import fmt_num
+
+    rows = []
+    syn = doc.get("synthetic_vs_real_target")
+    base = doc.get("real_source_vs_real_target")
+    if isinstance(syn, dict):
+        b = base if isinstance(base, dict) else {}
+        rows.append(("FID", fmt_num(syn.get("fid")), fmt_num(b.get("fid")) if b else "–",
+                     _MEANING["FID"]))
+        rows.append(("KID", _kid(syn), _kid(b) if b else "–", _MEANING["KID"]))
+    if doc.get("label_preservation") is not None:
+        rows.append(("label preservation", fmt_num(doc["label_preservation"]), "–",
+                     _MEANING["label preservation"]))
+    if doc.get("mean_p_target") is not None:
+        rows.append(("mean P(target)", fmt_num(doc["mean_p_target"]), "–",
+                     _MEANING["mean P(target)"]))
+    region = doc.get("lesion_region")
+    if isinstance(region, dict):
+        rows.append(("lesion-region change", fmt_num(region.get("mean_change_inside")),
+                     fmt_num(region.get("mean_change_outside")), _MEANING["lesion-region change"]))
+    return rows
+
+
+def _flat(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """``a.b`` -> formatted value pairs of a nested JSON document (numbers and text only)."""
+    from cxr.fmt import fmt_num
+
+    if isinstance(doc, dict):
+        out: list[tuple[str, str]] = []
+        for k, v in doc.items():
+            out += _flat(v, f"{prefix}{k}.")
+        return out
+    if isinstance(doc, (int, float, str)) and not isinstance(doc, bool):
+        return [(prefix.rstrip("."), fmt_num(doc))]
+    return []
+
+
+def _gan_eval_html(path: Path, doc: dict[str, Any], origin: str) -> str:
+    rows = gan_eval_rows(doc)
+    target, source = doc.get("target", "target"), ", ".join(doc.get("source", []) or ["source"])
+    head = (
+        f"<p>{escape(str(doc.get('features') or 'no'))} features; {doc.get('n_synthetic', '?')} "
+        f"synthetic {escape(str(target))} images vs {doc.get('n_real_target_heldout', '?')} "
+        f"held-out real {escape(str(target))}; baseline: {doc.get('n_real_source_heldout', '?')} "
+        f"held-out real {escape(source)} vs the same real {escape(str(target))}. "
+        f"From {escape(origin)}.</p>"
+    )
+    if not rows:  # not the layout of `cxr gan eval`: show what the file holds
+        flat = [(k, v) for k, v in _flat(doc) if k not in ("warnings", "notes")]
+        if not flat:
+            return head + '<p class="note">no measures in this file</p>'
+        body = "".join(f"<tr><td>{escape(k)}</td><td class=\"num\">{escape(v)}</td></tr>"
+                       for k, v in flat)
+        return head + f"<table><tbody>{body}</tbody></table>"
+    body = "".join(
+        f"<tr><td>{escape(m)}</td><td class=\"num\">{escape(v)}</td>"
+        f"<td class=\"num\">{escape(b)}</td><td class=\"meaning\">{escape(t)}</td></tr>"
+        for m, v, b, t in rows
+    )
+    return head + (
+        "<table><thead><tr><th>measure</th><th>synthetic vs real "
+        f"{escape(str(target))}</th><th>baseline</th><th>what it means</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
 def gan_quality_section(found: Found) -> Section | str:
     import pandas as pd
 
@@ -108,19 +183,18 @@ def gan_quality_section(found: Found) -> Section | str:
     for path in found.gan_evals:
         doc = json.loads(Path(path).read_text())
         figures = doc.get("figures") if isinstance(doc, dict) else None
+        parts.append(f"<h3>{escape(str(Path(path).parent))}</h3>")
         if isinstance(doc, dict) and isinstance(doc.get("metrics"), list):
-            table = pd.DataFrame(doc["metrics"])
-        else:
-            body = {k: v for k, v in doc.items() if k != "figures"} if figures else doc
-            table = pd.DataFrame(_flat(body), columns=["metric", "value"])
-        table = table.astype(str) if not len(table.columns) else table
-        parts.append(f"<h3>{escape(str(path))}</h3>" + html_table(table, 4))
+            parts.append(html_table(pd.DataFrame(doc["metrics"])))
+        elif isinstance(doc, dict):
+            parts.append(_gan_eval_html(Path(path), doc, found.origin(path)))
         for note in (
             (doc.get("notes", []) + doc.get("warnings", [])) if isinstance(doc, dict) else []
         ):
             parts.append(f'<p class="note">{escape(str(note))}</p>')
         parts += _difference_figures(Path(path).parent, figures)
-    return Section("GAN quality (FID / KID)", "gan-quality", Markup("".join(parts)))
+    return Section("GAN quality (FID / KID)", "gan-quality", Markup("".join(parts)),
+                   list(found.eval_notes), [found.origin(p) for p in found.gan_evals])
 
 
 # ------------------------------------------------------------------ Grad-CAM
@@ -160,6 +234,19 @@ def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
             f"<h3>{escape(str(doc.get('method', 'map')))} on {doc.get('images', '?')} "
             f"images ({escape(str(d))})</h3>"
         )
+        ckpt = (doc.get("inputs") or {}).get("checkpoint") or (doc.get("config") or {}).get(
+            "checkpoint")
+        facts = [f"from {found.origin(d)}"]
+        if ckpt:
+            facts.append(f"model {ckpt}")
+        if doc.get("decision"):
+            facts.append(f"decision {doc['decision']} (shown on every tile)")
+        parts.append(f"<p>{escape('; '.join(facts))}.</p>")
+        if doc.get("empty_maps"):
+            parts.append(
+                f'<p class="note">{doc["empty_maps"]} of {doc.get("images", "?")} maps are empty '
+                "(all zero): shown as EMPTY MAP tiles and scored 0 in every mean below.</p>"
+            )
         if rows:
             parts.append(html_table(pd.DataFrame(rows)))
         else:
@@ -171,4 +258,5 @@ def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
             figs = "".join(html_figure(p, p.name, _upscaled(p)) for p in imgs if p.is_file())
             parts.append(f'<div class="grid">{figs}</div>')
         notes += [str(n) for n in doc.get("notes", [])]
-    return Section("Grad-CAM examples and localization", "gradcam", Markup("".join(parts)), notes)
+    return Section("Grad-CAM examples and localization", "gradcam", Markup("".join(parts)), notes,
+                   [found.origin(d / "explain.json") for d in found.explain_dirs])

@@ -58,7 +58,7 @@ def roc_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], title: str) -
         ylabel="sensitivity (TPR)",
         title=title,
         xlim=(0, 1),
-        ylim=(0, 1.01),
+        ylim=(0, 1),
     )
     ax.legend(loc="lower right", fontsize=8)
     return _png(fig)
@@ -95,6 +95,9 @@ def ratio_plot(summary: pd.DataFrame, metric: str, confidence: float = 0.95) -> 
                 label=f"{name}: {b['baseline']} only",
             )
     clip = ", clipped to [0, 1]" if bounded else ""
+    if bounded:  # a probability-scale metric: the axis stops at 1.0
+        low, _ = ax.get_ylim()
+        ax.set_ylim(max(0.0, low), 1.0)
     ax.set(
         xlabel="synthetic ratio r (share of COVID draws that are GAN images)",
         ylabel=metric,

@@ -32,13 +32,17 @@ class Section:
     anchor: str
     html: Markup
     notes: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # files shown, and how they were found
 
 
 def html_table(df: pd.DataFrame, digits: int = 3) -> str:
+    """A DataFrame as an HTML table, numbers in cxr's format (``digits`` significant digits)."""
+    from cxr.fmt import fmt_num
+
     def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return "–" if math.isnan(v) else f"{v:.{digits}f}"
-        return str(v)
+        if isinstance(v, float) and math.isnan(v):
+            return "–"
+        return fmt_num(v, digits)
 
     return str(
         df.to_html(
@@ -88,7 +92,8 @@ def dataset_section(found: Found) -> Section | str:
         )
     if not parts:
         return "; ".join(notes)
-    return Section("Dataset", "dataset", Markup("".join(parts)), notes)
+    return Section("Dataset", "dataset", Markup("".join(parts)), notes,
+                   [found.origin(m) for m in found.manifests])
 
 
 # ------------------------------------------------------------------ leakage
@@ -220,7 +225,8 @@ def sweep_section(found: Found) -> Section | str:
     failed = results[results["status"] == "failed"]
     if len(failed):
         parts.append("<h3>Failed cells</h3>" + html_table(failed[["key", "error"]]))
-    return Section("Ablation sweep", "sweep", Markup("".join(parts)), list(doc.get("notes", [])))
+    return Section("Ablation sweep", "sweep", Markup("".join(parts)), list(doc.get("notes", [])),
+                   [str(d / "summary.csv"), str(d / "results.csv")])
 
 
 # ---------------------------------------------------------------------- ROC
@@ -249,16 +255,20 @@ def roc_section(found: Found, positive: str = "covid") -> Section | str:
     curves = _roc_curves(found.roc_runs, positive)
     if curves:
         title = f"ROC, {positive} vs rest (test split)"
-        parts.append(html_figure(plots.roc_plot(curves, title), title))
+        shown = ", ".join(label for label, _, _ in curves)
+        parts.append(html_figure(plots.roc_plot(curves, title), f"{title}: {shown}"))
     for _, run in found.roc_runs[:1]:
         pngs = sorted(run.glob("*.png")) + sorted((run / "plots").glob("*.png"))
         if pngs:
+            which = f"of cell {run.name}" if found.sweep_dir else f"of run {run.name}"
             parts.append(
+                f"<p>Plots {escape(which)} ({escape(str(run))}):</p>"
                 '<div class="grid">'
-                + "".join(html_figure(p, f"{run.name}/{p.name}") for p in pngs[:6])
+                + "".join(html_figure(p, f"{p.stem} {which}") for p in pngs[:6])
                 + "</div>"
             )
     if not parts:
         return f"predictions.csv has no p_{positive} column or only one class"
     notes = [found.roc_note] if found.roc_note else []
-    return Section("ROC curves", "roc", Markup("".join(parts)), notes)
+    return Section("ROC curves", "roc", Markup("".join(parts)), notes,
+                   [str(run / "predictions.csv") for _, run in found.roc_runs])

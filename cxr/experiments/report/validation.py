@@ -114,14 +114,15 @@ def _lodo_tables(d: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, gains
 
 
-def with_lodo(section: Section | str, found: Found) -> Section | str:
+def with_lodo(section: Section | str | None, found: Found) -> Section | str | None:
     """The sweep section, followed by the LODO tables when the sweep is leave-one-dataset-out."""
     lodo = lodo_html(found)
-    if lodo is None or isinstance(section, str):
+    if lodo is None or section is None or isinstance(section, str):
         return section
     html, notes = lodo
     return Section(section.title, section.anchor, Markup(str(section.html) + html),
-                   section.notes + [n for n in notes if n not in section.notes])
+                   section.notes + [n for n in notes if n not in section.notes],
+                   section.sources)
 
 
 def lodo_html(found: Found) -> tuple[str, list[str]] | None:

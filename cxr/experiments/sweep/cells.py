@@ -81,7 +81,7 @@ def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> 
     return resolved
 
 
-def classify_cell(task: CellTask) -> None:
+def classify_cell(task: CellTask, keep_checkpoints: bool = False) -> None:
     """Run `cxr classify` for one cell into its run dir (Lightning resumes a killed cell)."""
     import logging
     import warnings
@@ -93,4 +93,4 @@ def classify_cell(task: CellTask) -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     fields = {k: v for k, v in task.config.items() if not k.startswith("_")}
     cfg = build_config(ClassifyConfig, None, **fields)
-    run_classify(cfg, Path(task.run_dir), progress=False)
+    run_classify(cfg, Path(task.run_dir), progress=False, keep_checkpoints=keep_checkpoints)

@@ -208,6 +208,7 @@ def prepare_inputs(
         manifest = split_for_sweep(cfg, df, seed, sweep_dir, console)
         split_df = load_manifest(manifest, check_files=False)
         tag = "given" if seed is None else f"split{seed}"
+        split_name = "the manifest's own split" if seed is None else f"split seed {seed}"
         notes: list[str] = []
         syn: Path | None = None
         gan_dir = ""
@@ -221,7 +222,7 @@ def prepare_inputs(
             gan_dir = str(sweep_dir / "gan" / "shared" / "train")
             notes.append(
                 f"Shared GAN (--shared-gan): trained on the train split of split seed {seeds[0]}; "
-                f"for split {tag} its weights have seen some validation/test patients, so results "
+                f"for {split_name} its weights have seen some validation/test patients, so results "
                 f"for that split may be optimistic ({dropped} GAN rows from non-train sources "
                 "dropped)."
             )
@@ -230,7 +231,7 @@ def prepare_inputs(
             syn = train_and_synth(cfg, gan, manifest, d, 0 if seed is None else seed, console)
             gan_dir = str(d / "train")
             shared = syn if cfg.shared_gan else None
-            notes.append(f"GAN for split {tag} trained on that split's train patients only.")
+            notes.append(f"GAN for {split_name} trained on its train patients only.")
         syn_key = ""
         if syn is not None:
             syn_df = load_manifest(syn, check_files=False)

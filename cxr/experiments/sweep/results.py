@@ -330,11 +330,14 @@ def pooled_over_folds(
 
 
 def _ci_text(v: float, lo: float, hi: float, digits: int) -> str:
+    """``value [lo, hi]`` in cxr's one number format (``digits`` significant digits)."""
+    from cxr.fmt import fmt_ci
+
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if lo is None or hi is None or math.isnan(float(lo)) or math.isnan(float(hi)):
-        return f"{v:.{digits}f}"
-    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+        return fmt_ci(v, sig=digits)
+    return fmt_ci(v, lo, hi, sig=digits)
 
 
 def display_table(
@@ -347,7 +350,11 @@ def display_table(
     """Readable table: key columns, then one ``value [lo, hi]`` text column per metric."""
     import pandas as pd
 
+    from cxr.fmt import fmt_num
+
     out = pd.DataFrame({k: df[k].astype(str) for k in keys if k in df.columns})
+    # a key column that is empty in every row (split_seed of a sweep on the given split)
+    out = out[[c for c in out.columns if (out[c].str.strip() != "").any()]]
     for m in metrics:
         if m not in df.columns:
             continue
@@ -359,5 +366,5 @@ def display_table(
         ]
     for e in extra:
         if e in df.columns:
-            out[e] = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in df[e]]
+            out[e] = [fmt_num(v) for v in df[e]]
     return out

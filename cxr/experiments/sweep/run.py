@@ -51,7 +51,9 @@ from cxr.experiments.sweep.grid import (
     is_done,
 )
 from cxr.experiments.tracking import check_logger
+from cxr.fmt import fmt_num
 from cxr.fsutil import atomic_write_text
+from cxr.progress import make_progress
 
 Resolver = Callable[[Cell, SplitInputs], dict[str, Any]]
 
@@ -84,7 +86,7 @@ def plan_cells(
 
 
 def _live(console: Console) -> Progress:
-    return Progress(
+    return make_progress(
         TextColumn("[bold]sweep"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -172,10 +174,10 @@ def _default_resolver(cfg: SweepConfig) -> Resolver:
     return functools.partial(resolve_classify, sweep=cfg)
 
 
-def _default_cell_fn() -> Callable[[CellTask], Any]:
+def _default_cell_fn(cfg: SweepConfig) -> Callable[[CellTask], Any]:
     from cxr.experiments.sweep.cells import classify_cell
 
-    return classify_cell
+    return functools.partial(classify_cell, keep_checkpoints=cfg.keep_checkpoints)
 
 
 def run_sweep(
@@ -239,7 +241,7 @@ def run_sweep(
     )
     outcomes, errors = run_cells(
         tasks,
-        cell_fn or _default_cell_fn(),
+        cell_fn or _default_cell_fn(cfg),
         executor=executor,
         results_csv=results_csv,
         console=console,
@@ -254,6 +256,14 @@ def run_sweep(
         from cxr.experiments.sweep.inputs import evaluate_gans
 
         evaluate_gans(dict(inputs), tasks, console=console)
+    if not cfg.keep_checkpoints:  # after the GAN evaluation, which reads ratio-0 weights
+        from cxr.experiments.sweep.weights import prune_cell_weights
+
+        kept = prune_cell_weights(sweep_dir, tasks)
+        if kept is not None:
+            console.print(f"weights kept for {kept['key']} (best validation AUROC "
+                          f"{fmt_num(kept['val_auroc'])}); other cells' best.ckpt removed "
+                          "(--keep-checkpoints keeps all)", highlight=False)
     from cxr.experiments.sweep.summary import write_summary
 
     counts = write_summary(cfg, tasks, errors, sweep_dir, inputs=inputs, console=console)
