@@ -96,9 +96,14 @@ def test_predict_table_and_unreadable_image(tmp_path, ckpt) -> None:
 
 
 def test_export_onnx_dynamic_batch_agrees(tmp_path, ckpt) -> None:
+    import warnings
+
     onnx_path = tmp_path / "m.onnx"
-    res = runner.invoke(app, ["export", "--checkpoint", str(ckpt), "--onnx", str(onnx_path)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = runner.invoke(app, ["export", "--checkpoint", str(ckpt), "--onnx", str(onnx_path)])
     assert res.exit_code == 0, res.output
+    assert not [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
     assert "max abs diff" in res.output or onnx_path.is_file()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     x = (np.random.default_rng(1).random((5, 1, 32, 32), dtype=np.float32) * 2 - 1)
@@ -120,3 +125,23 @@ def test_export_refuses_when_outputs_disagree(tmp_path, ckpt) -> None:
     assert res.exit_code != 0
     assert "disagrees with PyTorch" in str(res.exception)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_predict_missing_file_fails_before_torch_loads(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cxr.cli import main\n"
+        f"sys.argv = ['cxr', 'predict', '--checkpoint', {str(tmp_path / 'best.ckpt')!r}, "
+        f"{str(tmp_path / 'nope.png')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('torch' in sys.modules, code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path,
+                          env={**__import__("os").environ,
+                               "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.stdout.split() == ["False", "2"], proc.stderr
+    assert "checkpoint file not found" in proc.stderr and "best.ckpt" in proc.stderr

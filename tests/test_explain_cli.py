@@ -216,6 +216,32 @@ def test_progression_patient_and_all(tiny: dict[str, Path], tmp_path: Path) -> N
     assert sorted(index["patients"]) == ["toy:P0", "toy:P1", "toy:P2", "toy:P3"]
 
 
+def test_progression_all_leaves_out_undated_patients(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    import math
+
+    from cxr.data.manifest import load_manifest, save_manifest
+
+    df = load_manifest(tiny["manifest"])
+    df["offset_days"] = [math.nan if p == "toy:P3" else d
+                         for p, d in zip(df["patient_id"], df["offset_days"], strict=True)]
+    save_manifest(df, tmp_path / "undated.csv")
+    out = tmp_path / "prog"
+    res = CliRunner().invoke(
+        app,
+        ["explain", "progression", "--checkpoint", str(tiny["ckpt"]), "--manifest",
+         str(tmp_path / "undated.csv"), "--all", "--out", str(out)],
+        env={"COLUMNS": "200"},
+    )
+    assert res.exit_code == 0, res.output
+    index = json.loads((out / "progression.json").read_text())
+    assert sorted(index["patients"]) == ["toy:P0", "toy:P1", "toy:P2"]
+    assert "1 patient(s) with several studies left out" in res.output
+    assert all(s["offset_days"] is not None
+               for rec in index["patients"].values() for s in rec["studies"])
+
+
 def test_progression_without_lung_masks_uses_the_labelled_estimate(
     tiny: dict[str, Path], tmp_path: Path
 ) -> None:

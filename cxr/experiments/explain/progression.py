@@ -51,10 +51,15 @@ def select_patients(df: Any, cfg: ExplainConfig) -> dict[str, Any]:
     """``{patient_id: rows}`` for ``--patient`` (id, or the part after ``dataset:``), ``--all``."""
     df = df[df["origin"] == "real"]
     if cfg.all_patients:
-        counts = df.groupby("patient_id").size()
+        # a progression needs dates: studies without offset_days cannot be placed in time
+        dated = df[dated_mask(df)]
+        counts = dated.groupby("patient_id").size()
         ids = sorted(counts[counts >= 2].index)
         if not ids:
-            raise ManifestError(f"{cfg.manifest}: no patient has more than one study")
+            raise ManifestError(
+                f"{cfg.manifest}: no patient has two or more dated studies (offset_days)"
+            )
+        return {p: dated[dated["patient_id"] == p] for p in ids}
     elif cfg.patient:
         ids = sorted(
             {p for p in df["patient_id"] if p == cfg.patient or p.split(":", 1)[-1] == cfg.patient}
@@ -64,6 +69,25 @@ def select_patients(df: Any, cfg: ExplainConfig) -> dict[str, Any]:
     else:
         raise ConfigError("give --patient ID or --all")
     return {p: df[df["patient_id"] == p] for p in ids}
+
+
+def dated_mask(df: Any) -> Any:
+    """Rows whose ``offset_days`` is a number."""
+    import pandas as pd
+
+    return pd.to_numeric(df["offset_days"], errors="coerce").notna().to_numpy()
+
+
+def undated_note(df: Any) -> str | None:
+    """How many multi-study patients ``--all`` leaves out for lack of dates."""
+    df = df[df["origin"] == "real"]
+    multi = df.groupby("patient_id").size()
+    dated = df[dated_mask(df)].groupby("patient_id").size()
+    left = [p for p in multi[multi >= 2].index if dated.get(p, 0) < 2]
+    if not left:
+        return None
+    return (f"{len(left)} patient(s) with several studies left out: fewer than two studies "
+            "have offset_days, so they cannot be ordered in time")
 
 
 def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any]:
@@ -87,7 +111,11 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
             "progression compares raw (un-normalised) CAM maps across studies: use --engine fast "
             "(pytorch-grad-cam returns per-image normalised maps)"
         )
-    groups = select_patients(load_manifest(cfg.manifest), cfg)
+    manifest_df = load_manifest(cfg.manifest)
+    groups = select_patients(manifest_df, cfg)
+    note = undated_note(manifest_df) if cfg.all_patients else None
+    if note:
+        console.print(f"[yellow]note:[/] {note}")
     model, info, device = load_model(cfg)
     positive = info.positive if info.positive in info.classes else info.classes[-1]
     out = Path(cfg.out)
@@ -102,6 +130,7 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
             "threshold": cfg.involved_threshold,
         },
         "config": config_to_dict(cfg),
+        "notes": [note] if note else [],
     }
     with progress_bar(console) as bar:
         task = bar.add_task(
