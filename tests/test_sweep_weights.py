@@ -1,0 +1,53 @@
+"""A sweep keeps weights only for the cell later stages use (best validation AUROC)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from sweepfakes import fake_cell, resolve
+
+from cxr.config import SweepConfig
+from cxr.experiments.sweep.executors import LocalExecutor
+from cxr.experiments.sweep.grid import CellTask
+from cxr.experiments.sweep.run import SplitInputs, run_sweep
+from cxr.experiments.sweep.weights import best_cell, prune_cell_weights
+
+QUIET = Console(quiet=True)
+
+
+def _sweep(tmp_path: Path, keep: bool, val: dict[int, float]) -> tuple[Path, list[Path]]:
+    """A fake 4-cell sweep whose cells write weights and a validation AUROC."""
+
+    def cell_with_weights(task: CellTask) -> None:
+        fake_cell(task)
+        run = Path(task.run_dir)
+        (run / "best.ckpt").write_bytes(b"w" * 100)
+        index = len(list(run.parent.iterdir())) - 1
+        (run / "run.json").write_text(json.dumps({"best_val_auroc": val[index % len(val)]}))
+
+    cfg = SweepConfig(out=str(tmp_path / "sweep"), manifest="m.csv", backbones=("tiny",),
+                      synthetic=(0.0, 0.3), seeds=2, bootstrap=20, keep_checkpoints=keep)
+    run_sweep(cfg, cell_fn=cell_with_weights, resolve=resolve,
+              inputs={None: SplitInputs(manifest="m.csv")}, executor=LocalExecutor(),
+              console=QUIET)
+    return Path(cfg.out), sorted((Path(cfg.out) / "cells").iterdir())
+
+
+def test_sweep_keeps_only_the_best_validation_cells_weights(tmp_path: Path) -> None:
+    sweep, cells = _sweep(tmp_path / "a", keep=False, val={0: 0.7, 1: 0.9, 2: 0.8, 3: 0.6})
+    with_weights = [c for c in cells if (c / "best.ckpt").is_file()]
+    assert len(cells) == 4 and len(with_weights) == 1
+    kept = json.loads((sweep / "kept_weights.json").read_text())["kept"]
+    assert Path(kept["run_dir"]).resolve() == with_weights[0].resolve()
+    assert json.loads((with_weights[0] / "run.json").read_text())["best_val_auroc"] == 0.9
+    # the cell the demo explains is the kept one, also on a rerun
+    assert best_cell(sweep)["key"] == kept["key"]
+    tasks = [CellTask(None, c.name, str(c), {}) for c in cells]  # type: ignore[arg-type]
+    assert prune_cell_weights(sweep, tasks)["key"] == kept["key"]
+
+
+def test_keep_checkpoints_keeps_every_cells_weights(tmp_path: Path) -> None:
+    _, cells = _sweep(tmp_path / "b", keep=True, val={0: 0.7, 1: 0.9})
+    assert all((c / "best.ckpt").is_file() for c in cells)
