@@ -72,6 +72,17 @@ def fmt_ci(value: Any, low: Any = None, high: Any = None, sig: int = SIG) -> str
     return f"{_fixed(float(value), d)} [{_fixed(float(low), d)}, {_fixed(float(high), d)}]"
 
 
+def fmt_pm(value: Any, spread: Any, sig: int = SIG) -> str:
+    """``mean ± sd`` with shared decimals: ``0.0380 ± 0.0008`` (not ``0.0380 ± 7.59e-04``)."""
+    if not (_is_number(value) and _is_number(spread)):
+        return f"{fmt_num(value, sig)} ± {fmt_num(spread, sig)}"
+    mag = max(abs(float(value)), abs(float(spread)))
+    if mag == 0.0 or mag < _FIXED_MIN or mag >= _FIXED_MAX:
+        return f"{fmt_num(value, sig)} ± {fmt_num(spread, sig)}"
+    d = _decimals(float(f"{mag:.{sig}g}"), sig)
+    return f"{_fixed(float(value), d)} ± {_fixed(float(spread), d)}"
+
+
 def fmt_pct(value: Any, sig: int = SIG) -> str:
     """A share in [0, 1] as a percentage: ``0.0421`` -> ``4.21%``."""
     if not _is_number(value):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxr.fmt import fmt_ci, fmt_duration, fmt_num, fmt_pct
+from cxr.fmt import fmt_ci, fmt_duration, fmt_num, fmt_pct, fmt_pm
 
 
 def test_fmt_num() -> None:
@@ -33,3 +33,8 @@ def test_fmt_ci_shares_decimals_and_has_no_negative_zero() -> None:
 def test_fmt_pct_and_duration() -> None:
     assert fmt_pct(0.0421) == "4.21%"
     assert [fmt_duration(s) for s in (5, 75, 3725, None)] == ["5s", "1m15s", "1h02m", "?"]
+
+
+def test_fmt_pm_shares_decimals() -> None:
+    assert fmt_pm(0.0380, 7.59e-04) == "0.0380 ± 0.0008"
+    assert fmt_pm(-1.16e-04, 4.62e-04) == "-1.16e-04 ± 4.62e-04"

@@ -202,6 +202,8 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     rows: list[dict[str, Any]] = []
     tiles: dict[tuple[str, str], list[np.ndarray]] = {}
     decision = decision_rule(info)
+    # on every tile, so that "p=0.04" under "predicted covid" explains itself
+    tile_rule = "argmax" if info.threshold is None else f"t={fmt_num(info.threshold)}"
     t0 = time.perf_counter()
     with progress_bar(console) as bar:
         task = bar.add_task(f"{cfg.method} on {device}", total=len(items))
@@ -256,8 +258,9 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
             )
             cell = tiles.setdefault((truth, pred), [])
             if len(cell) < cfg.max_per_sheet:
-                lines = [ex.item.key[:22], f"{truth}->{pred} p={fmt_num(p_pos)}",
-                         "EMPTY MAP (all zero)" if rec.get("empty_map") else decision]
+                lines = [ex.item.key[:22], f"{truth}->{pred}", f"p={fmt_num(p_pos)} {tile_rule}"]
+                if rec.get("empty_map"):
+                    lines.append("EMPTY MAP (all zero)")
                 cell.append(caption(thumbnail(rgb), lines))
     elapsed = time.perf_counter() - t0
     sheets = write_sheets(out, tiles, cfg, decision)

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from cxr.errors import CxrError
 from cxr.experiments.report import plots
 from cxr.experiments.report.sections import Section, html_figure, html_table, read_manifest
+from cxr.fmt import fmt_ci
 
 if TYPE_CHECKING:
     from cxr.experiments.report.discover import Found
@@ -101,9 +102,9 @@ _MEANING = {
 
 
 def _kid(d: dict[str, Any]) -> str:
-    from cxr.fmt import fmt_num
+    from cxr.fmt import fmt_pm
 
-    return f"{fmt_num(d.get('kid_mean'))} ± {fmt_num(d.get('kid_std'))}"
+    return fmt_pm(d.get("kid_mean"), d.get("kid_std"))
 
 
 def gan_eval_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -206,13 +207,26 @@ def _upscaled(png: Path, limit: int = 1100) -> int:
         return min(2 * im.width, limit)
 
 
+def explain_dirs_by_empty(dirs: list[Path]) -> list[Path]:
+    """Explanation folders, those with the smallest share of empty (all-zero) maps first."""
+
+    def share(d: Path) -> float:
+        try:
+            doc = json.loads((d / "explain.json").read_text())
+            return float(doc.get("empty_maps", 0)) / max(1, int(doc.get("images", 1) or 1))
+        except (OSError, ValueError, TypeError):
+            return 1.0
+
+    return sorted(dirs, key=share)
+
+
 def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
     import pandas as pd
 
     if not found.explain_dirs:
         return "no `cxr explain` output (explain.json) found"
     parts, notes = [], []
-    for d in found.explain_dirs:
+    for d in explain_dirs_by_empty(list(found.explain_dirs)):
         doc = json.loads((d / "explain.json").read_text())
         rows = []
         for group, scores in doc.get("scores", {}).items():
@@ -224,9 +238,7 @@ def gradcam_section(found: Found, sheets: int = 2) -> Section | str:
                             "images": group,
                             "score": name,
                             "n": s["n"],
-                            "mean": s["mean"],
-                            "ci_low": ci[0],
-                            "ci_high": ci[1],
+                            "mean [95% CI]": fmt_ci(s["mean"], ci[0], ci[1]),
                             "random baseline": s.get("baseline"),
                         }
                     )

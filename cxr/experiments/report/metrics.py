@@ -88,17 +88,71 @@ def run_metrics_html(run_dir: Path) -> str | None:
     )
 
 
+def _gan_summary(found: Found) -> str:
+    """FID/KID of each chosen evaluation beside its baseline (the full table is further down)."""
+    from cxr.experiments.report.gan_explain import gan_eval_rows
+
+    out = []
+    for path in found.gan_evals:
+        doc = _read(Path(path))
+        rows = [r for r in gan_eval_rows(doc) if r[0] in ("FID", "KID", "label preservation")]
+        if not rows:
+            continue
+        body = "".join(f"<tr><td>{escape(m)}</td><td class=\"num\">{escape(v)}</td>"
+                       f"<td class=\"num\">{escape(b)}</td></tr>" for m, v, b, _ in rows)
+        out.append(
+            f"<h3>GAN: {escape(str(Path(path).parent))}</h3><table><thead><tr><th>measure</th>"
+            f"<th>synthetic vs real {escape(str(doc.get('target', 'target')))}</th>"
+            f"<th>baseline (real source vs real target)</th></tr></thead><tbody>{body}</tbody>"
+            "</table><p class=\"meta\">lower FID/KID = closer to real target images; "
+            "<a href=\"#gan-quality\">details and what each measure means</a></p>"
+        )
+    return "".join(out)
+
+
+def _cam_summary(found: Found) -> str:
+    """One contact sheet of the explanation with the fewest empty maps."""
+    from cxr.experiments.report.gan_explain import explain_dirs_by_empty
+    from cxr.experiments.report.sections import html_figure
+
+    for d in explain_dirs_by_empty(found.explain_dirs):
+        doc = _read(d / "explain.json")
+        sheets = [d / s for s in doc.get("sheets", []) if (d / s).is_file()]
+        if not sheets:
+            continue
+        empty = doc.get("empty_maps", 0)
+        ckpt = (doc.get("inputs") or {}).get("checkpoint") or "?"
+        caption = (f"{doc.get('method', 'map')} of {ckpt}: {sheets[-1].stem} "
+                   f"({empty} of {doc.get('images', '?')} maps empty)")
+        return (f"<h3>Explanations: {escape(str(d))}</h3>" + html_figure(sheets[-1], caption, 600)
+                + "<p class=\"meta\"><a href=\"#gradcam\">all sheets and localization "
+                "scores</a></p>")
+    return ""
+
+
 def metrics_section(found: Found) -> Section | str | None:
-    """Test metrics of the classify run(s) the report is about (a sweep has its own table)."""
+    """The first screen: test metrics with CIs and the decision rule, the GAN's FID/KID beside
+    their baselines, and one contact sheet of explanations.
+
+    For a sweep (or a demo) the metrics are those of the cell whose weights were kept, the
+    one that was explained (best validation AUROC); the sweep section compares all cells.
+    """
+    runs, notes, lead = list(found.runs[:MAX_RUNS]), [], ""
     if found.sweep_dir is not None:
-        return None  # the sweep section shows every cell's metrics
-    if not found.runs:
-        return "no classify run with metrics.json"
-    parts = [html for d in found.runs[:MAX_RUNS] if (html := run_metrics_html(d))]
-    if not parts:
-        return "no metrics.json in the classify run(s)"
-    notes = []
-    if len(found.runs) > MAX_RUNS:
+        from cxr.experiments.sweep.weights import best_cell
+
+        best = best_cell(found.sweep_dir)
+        runs = [Path(best["run_dir"])] if best else []
+        if best:
+            lead = (f"<p>Cell {escape(best['key'])}: best validation AUROC "
+                    f"({escape(fmt_num(best['val_auroc']))}) among the sweep's cells, the one "
+                    "whose weights were kept and explained. All cells: "
+                    "<a href=\"#sweep\">ablation sweep</a>.</p>")
+    elif len(found.runs) > MAX_RUNS:
         notes.append(f"{len(found.runs)} runs found; the first {MAX_RUNS} are shown")
-    return Section("Test metrics", "metrics", Markup("".join(parts)), notes,
-                   [str(d / "metrics.json") for d in found.runs[:MAX_RUNS]])
+    parts = [html for d in runs if (html := run_metrics_html(d))]
+    if not parts and not found.gan_evals and not found.explain_dirs:
+        return "no classify run with metrics.json"
+    html = lead + "".join(parts) + _gan_summary(found) + _cam_summary(found)
+    return Section("Overview: test metrics, GAN, explanations", "metrics", Markup(html), notes,
+                   [str(d / "metrics.json") for d in runs])

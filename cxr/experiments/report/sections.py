@@ -147,11 +147,11 @@ BASELINE_TEXT = {  # what each classical arm of cxr.experiments.sweep.cells does
 }
 
 
-def sweep_section(found: Found) -> Section | str:
+def sweep_section(found: Found) -> Section | str | None:
     import pandas as pd
 
     if found.sweep_dir is None:
-        return "not a sweep (no sweep.yaml / results.csv)"
+        return None  # not a sweep: nothing to list as missing
     d = found.sweep_dir
     if not (d / "summary.csv").is_file():
         return f"{d}: sweep has no summary.csv yet (run `cxr ablate` to the end)"
