@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from cxr.errors import ConfigError
+from cxr.fmt import fmt_num
 
 
 def run_predict(
@@ -56,7 +57,8 @@ def run_predict(
          "prediction": info.classes[int(pred[i])]}
         for i, path in enumerate(images)
     ]
-    rule = "argmax" if info.threshold is None else f"P({info.positive}) >= {info.threshold:.4f}"
+    thr = info.threshold
+    rule = "argmax" if thr is None else f"P({info.positive}) >= {fmt_num(thr)}"
     table = Table(title=f"{info.backbone} ({info.task}), decision: {rule}")
     table.add_column("image")
     for c in info.classes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cxr.fmt import fmt_num
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -64,8 +66,8 @@ def evaluate_table(metrics: dict[str, Any], title: str) -> Table:
     t.add_column("value")
     headline_rows(t, metrics)
     thr = metrics.get("threshold")
-    t.add_row("decision", "argmax" if thr is None else f"P({metrics['positive']}) >= {thr:.4f} "
-              "(the run's validation threshold)")
+    rule = f"P({metrics['positive']}) >= {fmt_num(thr)} (the run's validation threshold)"
+    t.add_row("decision", "argmax" if thr is None else rule)
     t.add_row("images / patients", f"{metrics['n_images']} / {metrics['n_patients']}")
     source_rows(t, metrics)
     t.add_row("leakage check", str(metrics.get("leakage_check", "not run")))

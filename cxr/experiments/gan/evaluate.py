@@ -306,6 +306,8 @@ def _region_metrics(res: EvalResult, syn: Any, df: Any) -> None:
 def eval_table(res: EvalResult) -> Any:
     from rich.table import Table
 
+    from cxr.fmt import fmt_num, fmt_pm
+
     m = res.metrics
     t = Table(title=f"CycleGAN evaluation ({m.get('features') or 'no'} features)")
     t.add_column("measure")
@@ -321,12 +323,12 @@ def eval_table(res: EvalResult) -> Any:
     ):
         if key in m:
             d = m[key]
-            t.add_row(f"FID {label}", f"{d['fid']:.3f}")
-            t.add_row(f"KID {label}", f"{d['kid_mean']:.4f} ± {d['kid_std']:.4f}")
+            t.add_row(f"FID {label}", fmt_num(d["fid"]))
+            t.add_row(f"KID {label}", fmt_pm(d["kid_mean"], d["kid_std"]))
     if "label_preservation" in m:
-        t.add_row("label preservation (classified as target)", f"{m['label_preservation']:.3f}")
+        t.add_row("label preservation (classified as target)", fmt_num(m["label_preservation"]))
     if "lesion_region" in m:
         lr = m["lesion_region"]
-        t.add_row("mean change inside lesion region", f"{lr['mean_change_inside']:+.4f}")
-        t.add_row("mean change outside (rest of lungs)", f"{lr['mean_change_outside']:+.4f}")
+        t.add_row("mean change inside lesion region", fmt_num(lr["mean_change_inside"]))
+        t.add_row("mean change outside (rest of lungs)", fmt_num(lr["mean_change_outside"]))
     return t
