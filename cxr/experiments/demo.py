@@ -26,6 +26,7 @@ from rich.table import Table
 from cxr.config import DemoConfig, SweepConfig, config_to_dict
 from cxr.fmt import fmt_duration, fmt_num
 from cxr.fsutil import atomic_write_text
+from cxr.progress import is_live
 from cxr.threads import current_choice
 
 
@@ -108,7 +109,11 @@ class _Stages:
             self.rows.append((name, "skipped (done)", 0.0))
             self._line(name, "skipped (done earlier)")
             return prev.get("result")
-        self.console.rule(f"[bold]demo stage {len(self.rows) + 1}/{self.total}: {name}")
+        head = f"demo stage {len(self.rows) + 1}/{self.total}: {name}"
+        if is_live(self.console):
+            self.console.rule(f"[bold]{head}")
+        else:  # a log: a plain line, not a rule as wide as the log's console
+            self.console.print(f"{head} ...", highlight=False)
         start = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - start
