@@ -28,7 +28,7 @@ from cxr.fmt import fmt_duration, fmt_num
 #: table is cut, and tables only take the width they need.
 LOG_WIDTH = 400
 _LINE_EVERY_S = 30.0
-_STEP_LINES_UP_TO = 100  # totals up to this print every step (epochs, cells, stages)
+_STEP_LINES_UP_TO = 20  # totals up to this print every step (cells, stages); more: per 10%
 
 
 def stream_is_terminal(stream: Any) -> bool:
