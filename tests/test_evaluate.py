@@ -139,7 +139,7 @@ def test_cli_external_is_repeatable_and_evaluate_options_reach_the_config(tmp_pa
 
     seen: dict = {}
     monkeypatch.setattr("cxr.experiments.classify.run.run_classify",
-                        lambda cfg, out: seen.update(classify=cfg))
+                        lambda cfg, out, **kw: seen.update(classify=cfg))
     monkeypatch.setattr("cxr.experiments.evaluate.run.run_evaluate",
                         lambda cfg: seen.update(evaluate=cfg))
     runner = CliRunner()
