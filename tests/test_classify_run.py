@@ -55,6 +55,10 @@ def test_binary_run_writes_everything_and_is_reused(data, monkeypatch) -> None:
     for name in ("config.yaml", "metrics.json", "run.json", "predictions.csv", "best.ckpt"):
         assert (out / name).is_file(), name
     assert any((out / "plots").glob("*.png"))
+    # disk: one checkpoint per finished run; Lightning's resume checkpoints are gone
+    assert [p.name for p in out.rglob("*.ckpt")] == ["best.ckpt"]
+    assert not (out / "checkpoints").exists()
+    assert json.loads((out / "run.json").read_text())["lightning_checkpoints"] == "removed"
     metrics = json.loads((out / "metrics.json").read_text())
     auroc = metrics["headline"]["auroc"]
     assert 0.0 <= auroc["value"] <= 1.0 and auroc["ci_low"] <= auroc["value"] <= auroc["ci_high"]
