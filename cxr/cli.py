@@ -20,7 +20,7 @@ from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
 from cxr.commands import report as report_commands
-from cxr.commands.options import CxrTyper
+from cxr.commands.options import CxrTyper, command_option
 
 app = CxrTyper(
     name="cxr",
@@ -35,12 +35,12 @@ app = CxrTyper(
 def _root(
     threads: Annotated[
         int | None,
-        typer.Option(
+        command_option(
             "--threads",
             envvar="CXR_THREADS",
             min=1,
-            help="CPU threads for torch. Default: the CPUs this process may use "
-            "(affinity and cgroup quota), or OMP_NUM_THREADS when set.",
+            help="CPU threads for torch (OMP_NUM_THREADS is kept when set).",
+            shown_default="the CPUs this process may use: affinity and cgroup quota",
         ),
     ] = None,
 ) -> None:
@@ -70,7 +70,8 @@ def main() -> None:
     from cxr.errors import CxrError
     from cxr.progress import wide_output
 
-    wide_output()  # logs and pipes get full-width tables, not rich's 80-column default
+    if not {"--help", "-h"} & set(sys.argv[1:]) and len(sys.argv) > 1:
+        wide_output()  # logs and pipes get full-width tables (help pages keep their width)
     try:
         app(standalone_mode=False)
     except CxrError as exc:

@@ -105,7 +105,7 @@ def test_documented_spellings_and_aliases() -> None:
     from unittest import mock
 
     with mock.patch("cxr.experiments.classify.run.run_classify",
-                    lambda cfg, out: seen.update(cfg=cfg)):
+                    lambda cfg, out, **kw: seen.update(cfg=cfg)):
         res = runner.invoke(app, ["classify", "--out", "o", "--with-synthetic", "0.3"])
     assert res.exit_code == 0, res.output
     assert seen["cfg"].synthetic_ratio == 0.3

@@ -52,7 +52,7 @@ def ablate(
     precision: Annotated[str | None, option(C, "precision")] = None,
     accelerator: Annotated[str | None, option(C, "accelerator")] = None,
     workers: Annotated[int | None, option(C, "workers")] = None,
-    keep_checkpoints: Annotated[bool | None, option(S, "keep_checkpoints")] = None,
+    keep_checkpoints: Annotated[bool | None, option(S, "keep_checkpoints", flag_only=True)] = None,
 ) -> None:
     """Sweep backbones x synthetic ratios x losses x seeds, with classical baselines.
 

@@ -46,7 +46,7 @@ def classify(
     mlflow_uri: Annotated[str | None, option(C, "mlflow_uri")] = None,
     keep_checkpoints: Annotated[
         bool,
-        command_option(help="Keep Lightning's resume checkpoints (checkpoints/, weights plus "
+        command_option("--keep-checkpoints", help="Keep Lightning's resume checkpoints (checkpoints/, weights plus "
                        "optimizer state) after the run finishes; otherwise only best.ckpt."),
     ] = False,
 ) -> None:
