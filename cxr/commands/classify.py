@@ -46,8 +46,11 @@ def classify(
     mlflow_uri: Annotated[str | None, option(C, "mlflow_uri")] = None,
     keep_checkpoints: Annotated[
         bool,
-        command_option("--keep-checkpoints", help="Keep Lightning's resume checkpoints (checkpoints/, weights plus "
-                       "optimizer state) after the run finishes; otherwise only best.ckpt."),
+        command_option(
+            "--keep-checkpoints",
+            help="Keep Lightning's resume checkpoints (checkpoints/, weights plus optimizer "
+            "state) after the run finishes; otherwise only best.ckpt.",
+        ),
     ] = False,
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
