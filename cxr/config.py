@@ -89,7 +89,13 @@ class SplitConfig:
     test: float = setting(0.15, "Test fraction of patients.")
     seed: int = setting(0, "Random seed.")
     near_duplicate_bits: int = setting(
-        4, "Perceptual-hash Hamming distance at or below which two images are duplicates."
+        8, "Perceptual-hash distance making two images duplicate candidates."
+    )
+    duplicate_min_corr: float = setting(
+        0.94, "Aligned thumbnail correlation that confirms a duplicate candidate."
+    )
+    on_conflict: str = setting(
+        "exclude", "Duplicates with different labels: exclude, keep-majority or error."
     )
 
 

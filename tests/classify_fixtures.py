@@ -10,7 +10,7 @@ from cxr.config import PhantomConfig, SplitConfig
 
 def make_split_manifest(root: Path, *, patients: int = 48, size: int = 48) -> Path:
     """Phantoms -> index -> patient-level split; returns the split manifest path."""
-    from cxr.data.index import build_index
+    from cxr.data.index import ProbeLimits, build_index
     from cxr.data.phantom import generate_phantoms
     from cxr.data.split import split_file
 
@@ -19,7 +19,8 @@ def make_split_manifest(root: Path, *, patients: int = 48, size: int = 48) -> Pa
                         longitudinal_fraction=0.1, max_studies=2)
     ds = generate_phantoms(root / "phantoms", cfg, workers=1, progress=False)
     manifest = root / "manifest.csv"
-    build_index([ds], manifest, workers=1, progress=False)
+    # tiny phantoms on purpose: below the index's default minimum side
+    build_index([ds], manifest, workers=1, progress=False, limits=ProbeLimits(min_side=8))
     split_file(manifest, SplitConfig(val=0.25, test=0.25, seed=0), progress=False)
     return manifest
 

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 
-def tiny_image(path: Path, seed: int = 0, size: int = 32, fmt: str | None = None) -> Path:
+def tiny_image(path: Path, seed: int = 0, size: int = 64, fmt: str | None = None) -> Path:
     """A small distinct greyscale image (PNG or JPEG by suffix unless ``fmt``)."""
     rng = np.random.default_rng(seed)
     arr = (rng.random((size, size)) * 200 + 20).astype(np.uint8)

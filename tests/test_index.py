@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from cxr.cli import app
 from cxr.data.adapters import LayoutError
 from cxr.data.imageio import read_image_u8
-from cxr.data.index import build_index, index_roots, skipped_report_path
+from cxr.data.index import ProbeLimits, build_index, index_roots, skipped_report_path
 from cxr.data.manifest import load_manifest
 from cxr.fsutil import sha256_file
 
@@ -52,9 +52,11 @@ def messy(tmp_path: Path) -> Path:
     (covid / "truncated.png").write_bytes(data[: len(data) // 2])
     (covid / "empty.png").write_bytes(b"")
     (covid / "notes.png").write_text("this is not an image\n")
-    Image.fromarray(np.full((20, 30), 40000, dtype=np.uint16)).save(covid / "deep16.png")
+    deep = np.tile(np.linspace(30000, 40000, 30).astype(np.uint16), (20, 1))
+    Image.fromarray(deep).save(covid / "deep16.png")
     rgba = np.zeros((24, 16, 4), dtype=np.uint8)
     rgba[..., :3], rgba[..., 3] = 255, 128
+    rgba[:, :8, 1] = 0
     Image.fromarray(rgba, "RGBA").save(covid / "alpha.png")
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 4096, (40, 36)).astype(np.uint16)
@@ -74,7 +76,7 @@ def test_merge_five_layouts(five_roots: list[Path]) -> None:
     }
     assert (df["patient_id"].str.split(":").str[0] == df["dataset"]).all()
     assert len(df) == 6 + 8 + 7 + 5 + 6
-    assert (df["width"] == 32).all() and (df["height"] == 32).all()
+    assert (df["width"] == 64).all() and (df["height"] == 64).all()
     assert df["content_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
     assert df["phash"].str.fullmatch(r"[0-9a-f]{16}").all()
     assert (df["origin"] == "real").all() and (df["split"] == "").all()
@@ -103,7 +105,7 @@ def test_merge_five_layouts(five_roots: list[Path]) -> None:
 
 def test_bad_files_reported_good_files_decoded(messy: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "manifest.csv"
-    res = build_index([messy], out, workers=1, progress=False)
+    res = build_index([messy], out, workers=1, progress=False, limits=ProbeLimits(min_side=1))
     skipped = pd.read_csv(skipped_report_path(out), dtype=str, keep_default_na=False)
     reasons = {Path(p).name: r for p, r in zip(skipped["path"], skipped["reason"], strict=True)}
     assert reasons == {
@@ -175,13 +177,20 @@ def test_cli_passes_options(tmp_path: Path) -> None:
             app,
             ["data", "index", str(tmp_path / "r1"), str(tmp_path / "r2"), "--out", "m.csv",
              "--format", "hannover-covid", "--name", "a", "--name", "b",
-             "--keep-published-split", "--workers", "3"],
+             "--keep-published-split", "--workers", "3", "--class-map", "Opacity=other:opacity",
+             "--patient-regex", r"^(\d+)_", "--min-side", "32", "--max-pixels", "1000"],
         )
     assert result.exit_code == 0, result.output
     args, kwargs = build.call_args
     assert args == ([tmp_path / "r1", tmp_path / "r2"], Path("m.csv"))
     assert kwargs == {"fmt": "hannover-covid", "names": ["a", "b"],
-                      "keep_published_split": True, "workers": 3}
+                      "keep_published_split": True, "workers": 3,
+                      "limits": ProbeLimits(min_side=32, max_pixels=1000),
+                      "class_map": {"opacity": ("other", "opacity")},
+                      "patient_regex": r"^(\d+)_"}
+    bad = CliRunner().invoke(app, ["data", "index", "r", "--out", "m.csv",
+                                   "--class-map", "Opacity=blurry"])
+    assert bad.exit_code != 0 and "FOLDER=label" in str(bad.exception)
 
 
 def test_cli_end_to_end(five_roots: list[Path], tmp_path: Path) -> None:

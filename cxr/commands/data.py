@@ -45,6 +45,10 @@ def split(
     test: Annotated[float | None, option(SplitConfig, "test")] = None,
     seed: Annotated[int | None, option(SplitConfig, "seed")] = None,
     near_duplicate_bits: Annotated[int | None, option(SplitConfig, "near_duplicate_bits")] = None,
+    duplicate_min_corr: Annotated[
+        float | None, option(SplitConfig, "duplicate_min_corr")
+    ] = None,
+    on_conflict: Annotated[str | None, option(SplitConfig, "on_conflict")] = None,
     out: Annotated[
         Path | None, command_option(help="Write here instead of overwriting MANIFEST.")
     ] = None,
@@ -54,6 +58,7 @@ def split(
 ) -> None:
     """Patient-level, label-stratified train/val/test split; duplicates stay in one split."""
     from rich.console import Console
+    from rich.markup import escape
 
     from cxr.config import build_config
     from cxr.data.split import split_file
@@ -63,8 +68,10 @@ def split(
     console = Console()
     console.print(report.table())
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(f"[green]{report.leakage.summary()}[/]")
+    if report.conflicts_path is not None:
+        console.print(f"label conflicts ({report.on_conflict}): {report.conflicts_path}")
     console.print(f"wrote {dest}")
 
 
@@ -95,13 +102,37 @@ def index(
         ),
     ] = False,
     workers: Annotated[int, command_option(help="Decoding processes.")] = 2,
+    class_map: Annotated[
+        list[str] | None,
+        command_option(help="Map a class folder: 'FOLDER=label[:detail]' (repeatable); names "
+                            "match case- and punctuation-insensitively.", shown_default="none"),
+    ] = None,
+    patient_regex: Annotated[
+        str | None,
+        command_option(help="Patient id from each file name (re.search): its 'patient' group, "
+                            "else its first group.", shown_default="the layout's ids"),
+    ] = None,
+    min_side: Annotated[
+        int, command_option(help="Skip images whose shorter side is below this many pixels.")
+    ] = 64,
+    max_pixels: Annotated[
+        int, command_option(help="Pixel budget per image, read from its header (JPEGs are "
+                                 "decoded smaller, others skipped); 0 = no limit.")
+    ] = 50_000_000,
 ) -> None:
     """Index dataset roots (published layouts) into one manifest; bad files are reported."""
-    from cxr.data.index import build_index
+    from cxr.data.adapters.folder_per_class import parse_class_map
+    from cxr.data.index import ProbeLimits, build_index
+    from cxr.errors import ConfigError
 
+    if min_side < 1 or max_pixels < 0:
+        raise ConfigError(
+            f"--min-side must be >= 1 and --max-pixels >= 0 (got {min_side}, {max_pixels})"
+        )
     build_index(
         roots, out, fmt=fmt, names=name or None, keep_published_split=keep_published_split,
-        workers=workers,
+        workers=workers, limits=ProbeLimits(min_side=min_side, max_pixels=max_pixels),
+        class_map=parse_class_map(class_map or []), patient_regex=patient_regex,
     )
 
 

@@ -31,7 +31,7 @@ candidates 22 or more.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,51 +86,49 @@ def compute_phash(path: str | Path) -> str:
     return phash_u8(read_image_u8(path))
 
 
-def compute_fine_phash(path: str | Path) -> object:
-    """256-bit perceptual hash (``imagehash.ImageHash``; ``a - b`` is the bit distance)."""
-    import imagehash
-    from PIL import Image
-
-    from cxr.data.imageio import read_image_u8
-
-    return imagehash.phash(Image.fromarray(read_image_u8(path), mode="L"), hash_size=16)
-
-
 def _bits(hexes: Sequence[str]) -> np.ndarray:
     """Hex strings of equal length -> (N, B) bool bit matrix."""
     raw = np.array([list(bytes.fromhex(h)) for h in hexes], dtype=np.uint8).reshape(len(hexes), -1)
     return np.unpackbits(raw, axis=1).astype(bool)
 
 
+def _words(bits: np.ndarray) -> np.ndarray:
+    """(N, B) bool -> (N, ceil(B / 64)) uint64, for XOR + popcount distances."""
+    n, width = bits.shape
+    padded = np.zeros((n, -(-width // 64) * 64), dtype=bool)
+    padded[:, :width] = bits
+    return np.packbits(padded, axis=1).view(">u8").astype(np.uint64)
+
+
+def _close(words: np.ndarray, rows: np.ndarray, max_bits: int) -> Iterable[tuple[int, int]]:
+    """Pairs (a, b), a < b, among ``rows`` of ``words`` within ``max_bits`` (blocks of rows)."""
+    sub = words[rows]
+    step = max(1, 4_000_000 // max(1, len(rows)))
+    for lo in range(0, len(rows), step):
+        block = sub[lo : lo + step]
+        dist = np.bitwise_count(block[:, None, :] ^ sub[None, :, :]).sum(axis=2)
+        a, b = np.nonzero(dist <= max_bits)
+        keep = b > a + lo
+        for x, y in zip((a[keep] + lo).tolist(), b[keep].tolist(), strict=True):
+            yield int(rows[x]), int(rows[y])
+
+
 def _pairwise(bits: np.ndarray, max_bits: int) -> Iterable[tuple[int, int]]:
-    n = len(bits)
-    packed = bits.astype(np.uint8)
-    for i in range(n - 1):
-        dist = np.count_nonzero(packed[i + 1 :] != packed[i], axis=1)
-        for j in np.flatnonzero(dist <= max_bits):
-            yield i, i + 1 + int(j)
+    yield from _close(_words(bits), np.arange(len(bits)), max_bits)
 
 
 def _multi_index(bits: np.ndarray, max_bits: int) -> Iterable[tuple[int, int]]:
     n, width = bits.shape
+    words = _words(bits)
     edges = np.linspace(0, width, max_bits + 2).astype(int)
-    seen: set[tuple[int, int]] = set()
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        buckets: dict[bytes, list[int]] = defaultdict(list)
         block = np.packbits(bits[:, lo:hi], axis=1)
-        for i in range(n):
-            buckets[block[i].tobytes()].append(i)
-        for members in buckets.values():
-            if len(members) < 2:
-                continue
-            sub = bits[members]
-            for a in range(len(members) - 1):
-                dist = np.count_nonzero(sub[a + 1 :] != sub[a], axis=1)
-                for b in np.flatnonzero(dist <= max_bits):
-                    pair = (members[a], members[a + 1 + int(b)])
-                    if pair not in seen:
-                        seen.add(pair)
-                        yield pair
+        key = np.unique(block, axis=0, return_inverse=True)[1].reshape(-1)
+        order = np.argsort(key, kind="stable")
+        bounds = np.flatnonzero(np.diff(key[order])) + 1
+        for members in np.split(order, bounds):
+            if len(members) > 1:
+                yield from _close(words, np.sort(members), max_bits)
 
 
 def near_duplicate_pairs(
@@ -163,16 +161,38 @@ def near_duplicate_pairs(
     return sorted(pairs)
 
 
-def duplicate_components(
-    content_hashes: Sequence[str],
-    phashes: Sequence[str],
-    max_bits: int,
-    confirm: Callable[[int, int], bool] | None = None,
-) -> list[int]:
-    """Component label per image: images linked by equal content hash or close phash share one.
+def candidate_pairs(
+    phashes: Sequence[str], crop_hashes: Sequence[str], max_bits: int
+) -> list[tuple[int, int]]:
+    """Image pairs ``(i, j)``, ``i < j``, with a hash of one within ``max_bits`` of the other's.
 
-    ``confirm(i, j)``, when given, must also accept a near-duplicate (phash) pair.
+    ``phashes[i]`` is image ``i``'s whole-image hash, ``crop_hashes[i]`` its
+    centre-crop hashes (space-separated, may be empty). A pair is a candidate
+    when the whole-image hashes are close, or a crop hash of one is close to the
+    whole-image hash of the other (a copy with trimmed borders). All hashes go
+    through one multi-index search, so the cost stays near linear.
     """
+    items: list[str] = []
+    owner: list[int] = []
+    is_crop: list[bool] = []
+    for i, (h, crops) in enumerate(zip(phashes, crop_hashes, strict=True)):
+        for k, value in enumerate([h, *str(crops).split()]):
+            if value:
+                items.append(value)
+                owner.append(i)
+                is_crop.append(k > 0)
+    out: set[tuple[int, int]] = set()
+    for a, b in near_duplicate_pairs(items, max_bits):
+        i, j = owner[a], owner[b]
+        if i != j and not (is_crop[a] and is_crop[b]):
+            out.add((min(i, j), max(i, j)))
+    return sorted(out)
+
+
+def duplicate_components(
+    content_hashes: Sequence[str], pairs: Iterable[tuple[int, int]] = ()
+) -> list[int]:
+    """Component label per image: images linked by equal content hash or a given pair share one."""
     n = len(content_hashes)
     uf = UnionFind(n)
     first: dict[str, int] = {}
@@ -182,7 +202,6 @@ def duplicate_components(
                 uf.union(first[c], i)
             else:
                 first[c] = i
-    for i, j in near_duplicate_pairs(phashes, max_bits):
-        if uf.find(i) != uf.find(j) and (confirm is None or confirm(i, j)):
-            uf.union(i, j)
+    for i, j in pairs:
+        uf.union(i, j)
     return uf.components()

@@ -30,6 +30,7 @@ reason: ``empty file``, ``truncated image``, ``not an image (...)``,
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +56,9 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"),
 )
+#: decoded-pixel budget (width x height) checked from the header before decoding; a PNG
+#: declaring 9000 x 9000 RGBA fits in a few hundred kB but needs gigabytes decoded
+MAX_PIXELS = 50_000_000
 _BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 _DICOM_GREY = ("MONOCHROME1", "MONOCHROME2")
 
@@ -100,14 +104,28 @@ def write_png(path: str | Path, img_u8: np.ndarray) -> Path:
     return Path(path)
 
 
-def decode_bytes(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
-    """Decode the bytes of an image file; ``path`` is only used in error messages."""
+def decode_bytes(
+    data: bytes, path: str | Path = "<bytes>", *, max_pixels: int | None = None
+) -> np.ndarray:
+    """Decode the bytes of an image file; ``path`` is only used in error messages.
+
+    An image whose header declares more than ``max_pixels`` (default
+    :data:`MAX_PIXELS`; 0 = no limit) is decoded at a reduced size where the
+    format allows it (JPEG's DCT scaling, Pillow's ``draft``) and refused
+    otherwise, before any pixel is decoded.
+    """
     if not data:
         raise ImageReadError(path, "empty file")
+    budget = MAX_PIXELS if max_pixels is None else max_pixels
     fmt = sniff_format(data[:132])
     if fmt == "DICOM":
-        return _decode_dicom(data, path)
-    return _decode_pil(data, path, fmt)
+        return _decode_dicom(data, path, budget)
+    return _decode_pil(data, path, fmt, budget)
+
+
+def _too_large(w: int, h: int, budget: int) -> str:
+    return (f"image too large ({w}x{h} = {w * h / 1e6:.1f} megapixels > pixel budget "
+            f"{budget / 1e6:g}; raise --max-pixels to accept it)")
 
 
 # --------------------------------------------------------------------- PIL
@@ -123,7 +141,7 @@ def _not_an_image(data: bytes) -> str:
     return f"not an image (unknown format, starts with {data[:8].hex()})"
 
 
-def _decode_pil(data: bytes, path: str | Path, fmt: str | None) -> np.ndarray:
+def _decode_pil(data: bytes, path: str | Path, fmt: str | None, budget: int) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -135,6 +153,16 @@ def _decode_pil(data: bytes, path: str | Path, fmt: str | None) -> np.ndarray:
         raise ImageReadError(path, "image too large (decompression bomb guard)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(path, _load_reason(exc, fmt)) from None
+    w, h = opened.size
+    if budget and w * h > budget:
+        if opened.format != "JPEG":
+            raise ImageReadError(path, _too_large(w, h, budget))
+        # JPEG decodes at 1/2, 1/4 or 1/8 scale for free (the DCT is truncated); draft
+        # picks the smallest of those scales that still covers the requested size
+        scale = min(8, 2 ** math.ceil(math.log2(math.sqrt(w * h / budget))))
+        opened.draft("L", (math.ceil(w / scale), math.ceil(h / scale)))
+        if opened.size[0] * opened.size[1] > budget:
+            raise ImageReadError(path, _too_large(w, h, budget))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # PIL warns on odd EXIF; the pixels are what count
@@ -188,7 +216,7 @@ def _minmax(arr: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- DICOM
-def _decode_dicom(data: bytes, path: str | Path) -> np.ndarray:
+def _decode_dicom(data: bytes, path: str | Path, budget: int = 0) -> np.ndarray:
     import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
@@ -207,6 +235,9 @@ def _decode_dicom(data: bytes, path: str | Path) -> np.ndarray:
             path, f"unsupported DICOM photometric interpretation {pi or '<missing>'!r} "
             "(only MONOCHROME1/MONOCHROME2 radiographs)"
         )
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    if budget and rows * cols > budget:
+        raise ImageReadError(path, _too_large(cols, rows, budget))
     if int(ds.get("NumberOfFrames", 1) or 1) > 1:
         raise ImageReadError(path, f"multi-frame DICOM ({ds.NumberOfFrames} frames) not supported")
     try:
@@ -215,10 +246,7 @@ def _decode_dicom(data: bytes, path: str | Path) -> np.ndarray:
             raw = ds.pixel_array
     except (NotImplementedError, RuntimeError) as exc:
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-        name = getattr(ts, "name", ts)
-        raise ImageReadError(
-            path, f"cannot decode DICOM transfer syntax {name} (install its pydicom plugin: {exc})"
-        ) from None
+        raise ImageReadError(path, _pixel_failure(str(exc), getattr(ts, "name", ts))) from None
     except (ValueError, EOFError, AttributeError, KeyError) as exc:
         msg = str(exc)
         truncated = any(s in msg.lower() for s in ("length", "less than expected"))
@@ -240,6 +268,22 @@ def _decode_dicom(data: bytes, path: str | Path) -> np.ndarray:
     if pi == "MONOCHROME1":
         out = 1.0 - out  # MONOCHROME1: minimum value is displayed white
     return np.asarray(out, dtype=np.float32)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` with its whitespace (newlines included) collapsed, cut at ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _pixel_failure(msg: str, syntax: object) -> str:
+    """One-line reason for a DICOM whose pixel data no installed decoder can read."""
+    lower = msg.lower()
+    if "exceptions were raised by all available plugins" in lower:
+        detail = msg.split(":", 1)[1] if ":" in msg else msg
+        return one_line(f"unreadable pixel data: {syntax} ({detail.strip()})")
+    return one_line(f"cannot decode DICOM transfer syntax {syntax} (no usable pydicom decoder "
+                    f"plugin installed: {msg})")
 
 
 def _dicom_value_range(ds: object) -> tuple[float, float]:

@@ -17,12 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cxr.data.adapters import Candidate, LayoutError, LeftOut, Notice, detect_adapter, get_adapter
+from cxr.data.adapters import (
+    Adapter,
+    Candidate,
+    LayoutError,
+    LayoutOptions,
+    LeftOut,
+    Notice,
+    compile_patient_regex,
+    patient_from_regex,
+    pick_layout,
+)
+from cxr.data.adapters.registry import is_utf8, printable
+from cxr.data.imageio import one_line
 from cxr.data.index_summary import IndexSummary, count_into, print_summary
 from cxr.errors import CxrError, ImageReadError, ManifestError
 from cxr.fsutil import atomic_open
@@ -32,6 +45,9 @@ if TYPE_CHECKING:
 
 MASK_DIRS = {"lung_mask_path": ("masks", "lung"), "lesion_mask_path": ("masks", "lesion")}
 SKIPPED_COLUMNS = ("path", "reason")
+DEFAULT_MIN_SIDE = 64
+DEFAULT_MAX_PIXELS = 50_000_000
+PROBED = ("content_hash", "width", "height", "phash", "phash_crops", "thumb")
 
 
 @dataclass
@@ -41,33 +57,62 @@ class IndexResult:
     summary: IndexSummary
 
 
-def probe_image(path: str, known: tuple[str, int, int, str] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ProbeLimits:
+    """What an indexed image must satisfy (checked in the worker)."""
+
+    min_side: int = DEFAULT_MIN_SIDE  # shorter side in pixels; smaller images are skipped
+    max_pixels: int = DEFAULT_MAX_PIXELS  # header width x height; 0 = no limit
+
+
+def probe_image(
+    path: str, known: tuple[Any, ...] | None = None, limits: ProbeLimits | None = None
+) -> dict[str, Any]:
     """Hash and decode one file (runs in a worker process); never raises.
 
-    ``known`` = (content_hash, width, height, phash) from a previous manifest:
-    when the file's sha256 still matches, decoding is skipped.
+    ``known`` = (content_hash, width, height, phash, phash_crops, thumb) from a
+    previous manifest: when the file's sha256 still matches, decoding is skipped.
+    Images too large for the pixel budget (JPEGs are decoded at reduced size
+    instead), too small (shorter side below ``limits.min_side``) or constant
+    are skipped with a reason.
     """
+    limits = limits or ProbeLimits()
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return {"path": path, "reason": f"cannot read file ({exc.strerror or exc})"}
     digest = hashlib.sha256(data).hexdigest()
-    if known is not None and known[0] == digest and known[3]:
+    if known is not None and known[0] == digest and all(known[3:]):
+        small = _too_small(int(known[1]), int(known[2]), limits.min_side)
+        if small:
+            return {"path": path, "reason": small}
         return {"path": path, "content_hash": digest, "width": known[1], "height": known[2],
-                "phash": known[3], "reused": True}
-    from cxr.data.dedup import phash_u8
-    from cxr.data.imageio import decode_bytes
+                "phash": known[3], "phash_crops": known[4], "thumb": known[5], "reused": True}
+    from cxr.data.imageio import decode_bytes, one_line
     from cxr.data.intensity import float_to_uint8
+    from cxr.data.nearcopy import signature
 
     try:
-        u8 = float_to_uint8(decode_bytes(data, path))
+        u8 = float_to_uint8(decode_bytes(data, path, max_pixels=limits.max_pixels))
     except ImageReadError as exc:
-        return {"path": path, "reason": exc.reason}
+        return {"path": path, "reason": one_line(exc.reason)}
     except Exception as exc:  # a decoder bug must not stop a 30,000-image index
-        return {"path": path, "reason": f"decoder error ({type(exc).__name__}: {exc})"}
-    return {"path": path, "content_hash": digest, "width": int(u8.shape[1]),
-            "height": int(u8.shape[0]), "phash": phash_u8(u8),
-            "reused": False}
+        return {"path": path, "reason": one_line(f"decoder error ({type(exc).__name__}: {exc})")}
+    h, w = u8.shape
+    small = _too_small(w, h, limits.min_side)
+    if small:
+        return {"path": path, "reason": small}
+    lo, hi = int(u8.min()), int(u8.max())
+    if lo == hi:
+        return {"path": path, "reason": f"constant image (every pixel {lo} of 255)"}
+    return {"path": path, "content_hash": digest, "width": int(w), "height": int(h),
+            **signature(u8), "reused": False}
+
+
+def _too_small(w: int, h: int, min_side: int) -> str:
+    if min(w, h) < min_side:
+        return f"image too small ({w}x{h} px; shorter side below the {min_side} px minimum)"
+    return ""
 
 
 def index_roots(
@@ -79,38 +124,64 @@ def index_roots(
     workers: int = 2,
     progress: bool = True,
     previous: pd.DataFrame | None = None,
+    limits: ProbeLimits | None = None,
+    class_map: Mapping[str, tuple[str, str]] | None = None,
+    patient_regex: str | None = None,
 ) -> IndexResult:
-    """Index ``roots`` (one dataset each) into a manifest DataFrame + skipped report."""
+    """Index ``roots`` (one dataset each) into a manifest DataFrame + skipped report.
+
+    ``class_map`` maps extra folder names (matched like the built-in ones) to
+    (label, label_detail); ``patient_regex`` takes patient ids from file names
+    (its ``patient`` group, else its first group, else the whole match).
+    """
     import pandas as pd
 
     from cxr.data.manifest import new_manifest
 
     datasets = _dataset_names(roots, names)
-    adapter_for = {}
+    options = LayoutOptions(class_map=dict(class_map or {}))
+    pattern = compile_patient_regex(patient_regex)
+    adapter_for: dict[str, type[Adapter]] = {}
+    root_for: dict[str, Path] = {}
+    summary = IndexSummary()
     for root, ds in zip(roots, datasets, strict=True):
-        root = Path(root)
-        adapter_for[ds] = get_adapter(fmt) if fmt else detect_adapter(root)
-        if fmt and not root.is_dir():
-            raise LayoutError(f"dataset root not found: {root}")
-    summary = IndexSummary(formats={ds: a.name for ds, a in adapter_for.items()})
+        found, adapter, note = pick_layout(Path(root), fmt, options)
+        root_for[ds], adapter_for[ds] = found.resolve(), adapter
+        if note:
+            summary.notices.append((ds, note))
+    summary.formats = {ds: a.name for ds, a in adapter_for.items()}
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     owner: dict[Path, str] = {}
-    for root, ds in zip(roots, datasets, strict=True):
-        root = Path(root).resolve()
-        for rec in adapter_for[ds].records(root, keep_published_split=keep_published_split):
+    for ds in datasets:
+        root = root_for[ds]
+        unmatched = 0
+        records = adapter_for[ds].records(
+            root, keep_published_split=keep_published_split, options=options
+        )
+        for rec in records:
             if isinstance(rec, Notice):
                 summary.notices.append((ds, rec.message))
             elif isinstance(rec, LeftOut):
-                skipped.append({"path": rec.path, "reason": rec.reason})
-            elif rec.image_path.resolve() in owner:
-                first = owner[rec.image_path.resolve()]
-                skipped.append({"path": str(rec.image_path),
-                                "reason": f"already indexed in dataset {first}"})
+                skipped.append({"path": printable(rec.path), "reason": one_line(rec.reason)})
+            elif not is_utf8(rec.image_path):
+                skipped.append({"path": printable(rec.image_path),
+                                "reason": "file name is not valid UTF-8 (rename it to index it)"})
+            elif _real(rec.image_path) in owner:  # one file reached twice (links)
+                skipped.append({"path": str(rec.image_path), "reason":
+                                f"already indexed in dataset {owner[_real(rec.image_path)]}"})
             else:
-                owner[rec.image_path.resolve()] = ds
+                owner[_real(rec.image_path)] = ds
+                if pattern is not None:
+                    pid = patient_from_regex(pattern, rec.image_path.name)
+                    unmatched += pid is None
+                    rec = replace(rec, patient_id=pid or rec.patient_id)
                 rows.append(_row(rec, ds, root))
-    probes = _probe_all([r["image_path"] for r in rows], _known(previous), workers, progress)
+        if unmatched:
+            summary.notices.append((ds, f"{unmatched} file name(s) did not match --patient-regex; "
+                                        "they keep the layout's patient id"))
+    probes = _probe_all([r["image_path"] for r in rows], _known(previous), workers, progress,
+                        limits or ProbeLimits())
     kept = []
     for row in rows:
         res = probes[row["image_path"]]
@@ -118,7 +189,7 @@ def index_roots(
             skipped.append({"path": row["image_path"], "reason": res["reason"]})
             continue
         summary.reused += bool(res.get("reused"))
-        kept.append({**row, **{k: res[k] for k in ("content_hash", "width", "height", "phash")}})
+        kept.append({**row, **{k: res[k] for k in PROBED}})
     df = new_manifest(kept)
     if len(df):
         df = df.sort_values(
@@ -149,8 +220,16 @@ def _dataset_names(roots: Sequence[str | Path], names: Sequence[str] | None) -> 
     return out
 
 
+def _real(path: Path) -> Path:
+    """The file a path reaches (links followed; a loop or dangling link stays as is)."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
 def _row(rec: Candidate, dataset: str, root: Path) -> dict[str, Any]:
-    path = rec.image_path.resolve()
+    path = Path(os.path.abspath(rec.image_path))  # not resolved: a link keeps its own path
     row: dict[str, Any] = {
         "image_path": str(path),
         "patient_id": f"{dataset}:{rec.patient_id}",
@@ -171,17 +250,17 @@ def _row(rec: Candidate, dataset: str, root: Path) -> dict[str, Any]:
     return row
 
 
-def _known(previous: pd.DataFrame | None) -> dict[str, tuple[str, int, int, str]]:
-    if previous is None or not len(previous) or "phash" not in previous.columns:
+def _known(previous: pd.DataFrame | None) -> dict[str, tuple[Any, ...]]:
+    if previous is None or not len(previous) or not set(PROBED) <= set(previous.columns):
         return {}
-    cols = ("content_hash", "width", "height", "phash")
-    return {str(Path(p).resolve()): (str(h), int(w), int(ht), str(ph))
-            for p, h, w, ht, ph in zip(previous["image_path"], *(previous[c] for c in cols),
-                                       strict=True)}
+    return {str(p): (str(h), int(w), int(ht), str(ph), str(pc), str(th))
+            for p, h, w, ht, ph, pc, th in zip(previous["image_path"],
+                                               *(previous[c] for c in PROBED), strict=True)}
 
 
 def _probe_all(
-    paths: list[str], known: dict[str, tuple[str, int, int, str]], workers: int, progress: bool
+    paths: list[str], known: dict[str, tuple[Any, ...]], workers: int, progress: bool,
+    limits: ProbeLimits,
 ) -> dict[str, dict[str, Any]]:
     from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
@@ -192,15 +271,18 @@ def _probe_all(
                TimeRemainingColumn())
     with make_progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task("decoding images", total=len(paths))
-        for res in _map(paths, [known.get(p) for p in paths], workers):
+        for res in _map(paths, [known.get(p) for p in paths], workers, limits):
             results[res["path"]] = res
             bar.advance(task)
     return results
 
 
-def _map(paths: list[str], known: list[Any], workers: int) -> Iterable[dict[str, Any]]:
+def _map(
+    paths: list[str], known: list[Any], workers: int, limits: ProbeLimits
+) -> Iterable[dict[str, Any]]:
+    lims = [limits] * len(paths)
     if workers <= 1 or len(paths) < 2:
-        yield from map(probe_image, paths, known)
+        yield from map(probe_image, paths, known, lims)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -209,7 +291,7 @@ def _map(paths: list[str], known: list[Any], workers: int) -> Iterable[dict[str,
     ctx = mp.get_context("spawn")
     chunk = max(1, min(64, len(paths) // (workers * 8)))
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        yield from pool.map(probe_image, paths, known, chunksize=chunk)
+        yield from pool.map(probe_image, paths, known, lims, chunksize=chunk)
 
 
 def skipped_report_path(out: str | Path) -> Path:
@@ -228,6 +310,9 @@ def build_index(
     workers: int = 2,
     progress: bool = True,
     console: Any = None,
+    limits: ProbeLimits | None = None,
+    class_map: Mapping[str, tuple[str, str]] | None = None,
+    patient_regex: str | None = None,
 ) -> IndexResult:
     """Index ``roots``, write ``out`` and its skipped report, print the summary.
 
@@ -246,7 +331,8 @@ def build_index(
         except ManifestError as exc:
             console.print(f"[yellow]not reusing {out}: {exc}[/yellow]")
     result = index_roots(roots, fmt, names=names, keep_published_split=keep_published_split,
-                         workers=workers, progress=progress, previous=previous)
+                         workers=workers, progress=progress, previous=previous, limits=limits,
+                         class_map=class_map, patient_regex=patient_regex)
     report = skipped_report_path(out)
     with atomic_open(report, "w", encoding="utf-8", newline="") as fh:
         result.skipped_df.to_csv(fh, index=False, lineterminator="\n")

@@ -27,6 +27,7 @@ checkpoint hash).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ COLUMNS: tuple[str, ...] = (
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = (
     "phash",  # perceptual hash (hex) for near-duplicate grouping
+    "phash_crops",  # perceptual hashes of centre crops (hex, space-separated): trimmed copies
+    "thumb",  # 32x32 uint8 thumbnail (base64): confirms near-duplicate candidates
     "duplicate_group",  # id shared by exact/near duplicates (set by split)
     "lung_mask_path",  # phantom ground truth
     "lesion_mask_path",  # phantom ground truth
@@ -158,7 +161,9 @@ def _resolve(df: pd.DataFrame, base: Path) -> pd.DataFrame:
 
 def _relativise(df: pd.DataFrame, base: Path) -> pd.DataFrame:
     df = df.copy()
-    base = base.resolve()
+    # a symlinked image keeps its own path (its label comes from where the link sits), so
+    # paths are normalised, never resolved; the base is tried as given and resolved
+    bases = dict.fromkeys((Path(os.path.abspath(base)), base.resolve()))
     for col in _PATH_COLUMNS:
         if col not in df.columns:
             continue
@@ -166,10 +171,13 @@ def _relativise(df: pd.DataFrame, base: Path) -> pd.DataFrame:
         def rel(p: str) -> str:
             if not p:
                 return ""
-            try:
-                return str(Path(p).resolve().relative_to(base))
-            except ValueError:
-                return str(Path(p).resolve())
+            full = Path(os.path.abspath(p))
+            for b in bases:
+                try:
+                    return str(full.relative_to(b))
+                except ValueError:
+                    continue
+            return str(full)
 
         df[col] = df[col].map(rel)
     return df

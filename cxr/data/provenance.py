@@ -155,9 +155,17 @@ def _warnings(rep: ConfoundingReport) -> list[str]:
 
 
 def source_confounding(
-    df: pd.DataFrame, *, split: str | None = None, threshold: float = DEFAULT_THRESHOLD
+    df: pd.DataFrame,
+    *,
+    split: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    scope: str | None = None,
 ) -> ConfoundingReport:
-    """Label x dataset confounding on the real rows of ``df`` (of one ``split`` if given)."""
+    """Label x dataset confounding on the real rows of ``df`` (of one ``split`` if given).
+
+    ``df`` may be any manifest or subset of one (a test split, an external test
+    set); ``scope`` names it in the messages (default: "all splits" or "split X").
+    """
     import numpy as np
 
     rows = df[df["origin"].astype(str) == "real"]
@@ -198,10 +206,38 @@ def source_confounding(
         baseline_accuracy=base,
         cramers_v=v,
         threshold=threshold,
-        scope="all splits" if split is None else f"split {split}",
+        scope=scope or ("all splits" if split is None else f"split {split}"),
     )
     rep.warnings = _warnings(rep)
     return rep
+
+
+#: Cramér's V at or above which an evaluation set's label counts as predictable from its source
+EVAL_V_THRESHOLD = 0.5
+
+
+def test_confounding_warnings(rep: ConfoundingReport) -> list[str]:
+    """Warnings for an evaluation set (a test split, an external test set), with the numbers.
+
+    On an evaluation set the question is whether a model could score by
+    recognising the collection: warned when the dataset alone predicts the
+    label better than the majority class and Cramér's V reaches
+    :data:`EVAL_V_THRESHOLD`, or when a label comes only from single-label
+    collections (the pooled check's rule).
+    """
+    if len(rep.labels) < 2 or len(rep.datasets) < 2 or not rep.images:
+        return []
+    acc, base, v = rep.dataset_accuracy or 0.0, rep.baseline_accuracy or 0.0, rep.cramers_v
+    out = []
+    if v is not None and v >= EVAL_V_THRESHOLD and acc > base:
+        out.append(
+            f"{rep.scope}: the label is predictable from the source collection - the dataset "
+            f"alone predicts {_pct(acc)} of {rep.images} images (majority-class baseline "
+            f"{_pct(base)}; Cramér's V {v:.2f}), so its metrics can reward recognising the "
+            "collection instead of the disease"
+        )
+    out.extend(f"{rep.scope}: {w}" for w in rep.warnings if not w.startswith("the dataset column"))
+    return out
 
 
 def print_confounding(rep: ConfoundingReport, console: Any) -> None:

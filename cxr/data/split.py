@@ -6,10 +6,14 @@ results (Roberts et al., Nat. Mach. Intell. 2021; DeGrave, Janizek & Lee,
 "AI for radiographic COVID-19 detection selects shortcuts over signal",
 Nat. Mach. Intell. 2021). The procedure:
 
-1. **Duplicate groups** (:mod:`cxr.data.dedup`): real images with identical
-   ``content_hash`` or perceptual hashes within ``near_duplicate_bits`` (then
-   confirmed on a 256-bit phash, read from the files of candidate pairs only)
-   form a ``duplicate_group``; missing hashes are computed from the files.
+1. **Duplicate groups** (:mod:`cxr.data.duplicates`): real images with identical
+   ``content_hash``, or whose perceptual hashes (whole image or trimmed
+   borders) are within ``near_duplicate_bits`` *and* whose aligned thumbnail
+   correlation reaches ``duplicate_min_corr``, form a ``duplicate_group``;
+   missing hashes are computed from the files. A group whose members carry
+   different labels is a **label conflict** (:mod:`cxr.data.conflicts`),
+   handled by ``on_conflict`` (default ``exclude``: left out of every split)
+   and listed in ``<manifest>.conflicts.csv``.
 2. **Split groups**: union-find over patients - two patients sharing a
    duplicate image become one group, so the whole group lands in one split.
 3. **Stratification**: each group is labelled by its most severe image label
@@ -25,23 +29,25 @@ Nat. Mach. Intell. 2021). The procedure:
 
 The same input and seed give the same output; :func:`cxr.data.leakage.check_leakage`
 runs on the result, and :func:`cxr.data.provenance.source_confounding` on the whole
-manifest (its warnings join the report's).
+manifest and on the test split (their warnings join the report's).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cxr.config import SplitConfig
-from cxr.data.dedup import UnionFind, compute_fine_phash, compute_phash, duplicate_components
+from cxr.data.conflicts import apply_policy, check_policy, label_conflicts, patients_with_two_labels
+from cxr.data.dedup import UnionFind
+from cxr.data.duplicates import find_duplicates
 from cxr.data.leakage import LeakageReport, check_leakage
 from cxr.data.manifest import LABELS
-from cxr.data.provenance import ConfoundingReport, source_confounding
-from cxr.errors import ConfigError, ImageReadError, LeakageError, ManifestError
+from cxr.data.provenance import ConfoundingReport, source_confounding, test_confounding_warnings
+from cxr.errors import ConfigError, LeakageError, ManifestError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,6 +72,14 @@ class SplitReport:
     leakage: LeakageReport
     warnings: list[str] = field(default_factory=list)  # includes confounding.warnings
     confounding: ConfoundingReport | None = None  # label x dataset, whole manifest
+    test_confounding: ConfoundingReport | None = None  # label x dataset, test split only
+    near_candidates: int = 0
+    conflict_groups: int = 0
+    on_conflict: str = "exclude"
+    conflicts: pd.DataFrame | None = None  # rows of conflicting groups (CONFLICT_COLUMNS)
+    two_label_patients: int = 0
+    conflicts_path: Path | None = None
+    without_crop_hashes: int = 0  # rows of an older index: trimmed copies may be missed
 
     def table(self) -> Table:
         """Rich table: images / patients per split x label, plus totals."""
@@ -87,10 +101,17 @@ class SplitReport:
         t.caption = (
             f"{self.duplicate_groups} duplicate groups ({self.duplicate_images} images, "
             f"{self.cross_dataset_groups} across datasets); "
-            f"{self.near_rejected} phash candidates rejected by the 256-bit check; "
+            f"{self.near_candidates} near-copy candidates, {self.near_rejected} rejected by the "
+            "thumbnail check; "
+            f"{self.conflict_groups} with conflicting labels (on-conflict: {self.on_conflict}); "
             f"{self.merged_patient_groups} multi-patient split groups; "
             f"{self.pinned_patients} GAN source patients pinned to train"
         )
+        if self.without_crop_hashes:
+            t.caption += (
+                f"; {self.without_crop_hashes} images lack phash_crops (older index): copies "
+                "with trimmed borders may be missed, re-run `cxr data index`"
+            )
         return t
 
 
@@ -100,30 +121,6 @@ def check_fractions(val: float, test: float) -> None:
         raise ConfigError(f"--val and --test must be >= 0 (got val={val}, test={test})")
     if not val + test < 1:
         raise ConfigError(f"--val + --test must be < 1 (got {val} + {test} = {val + test:g})")
-
-
-def _fill_hashes(df: pd.DataFrame, rows: np.ndarray, progress: bool) -> int:
-    """Compute missing content_hash / phash for the given row positions (in place)."""
-    from cxr.fsutil import sha256_file
-    from cxr.progress import make_progress
-
-    todo = [i for i in rows if not df["phash"].iat[i] or not df["content_hash"].iat[i]]
-    ph = df["phash"].to_numpy(dtype=object).copy()
-    ch = df["content_hash"].to_numpy(dtype=object).copy()
-    with make_progress(disable=not progress or not todo) as bar:
-        for i in bar.track(todo, description="hashing images"):
-            path = str(df["image_path"].iat[i])
-            if not ch[i]:
-                try:
-                    ch[i] = sha256_file(path)
-                except OSError as exc:
-                    reason = f"cannot read file ({exc.strerror or exc})"
-                    raise ImageReadError(path, reason) from None
-            if not ph[i]:
-                ph[i] = compute_phash(path)
-    df["phash"] = ph.astype(str)
-    df["content_hash"] = ch.astype(str)
-    return len(todo)
 
 
 def _targets(n: int, val: float, test: float) -> dict[str, float]:
@@ -182,6 +179,7 @@ def split_manifest(
     import pandas as pd
 
     check_fractions(cfg.val, cfg.test)
+    check_policy(cfg.on_conflict)
     df = df.reset_index(drop=True).copy()
     for col in ("phash", "duplicate_group", "source_patient"):
         if col not in df.columns:
@@ -191,28 +189,11 @@ def split_manifest(
     real_pos = np.flatnonzero(real)
     if not len(real_pos):
         raise ManifestError("manifest has no real (origin=real) rows to split")
-    computed = _fill_hashes(df, real_pos, progress)
-
-    paths = df["image_path"].iloc[real_pos].tolist()
-    fine: dict[int, Any] = {}
-    checked = {"confirmed": 0, "rejected": 0}
-
-    def confirm(i: int, j: int) -> bool:
-        for k in (i, j):
-            if k not in fine:
-                fine[k] = compute_fine_phash(paths[k])
-        ok = bool(fine[i] - fine[j] <= 4 * cfg.near_duplicate_bits)
-        checked["confirmed" if ok else "rejected"] += 1
-        return ok
-
-    comp = duplicate_components(
-        list(df["content_hash"].iloc[real_pos]), list(df["phash"].iloc[real_pos]),
-        cfg.near_duplicate_bits, confirm,
+    dups = find_duplicates(
+        df, real_pos, max_bits=cfg.near_duplicate_bits, min_corr=cfg.duplicate_min_corr,
+        progress=progress,
     )
-    members: dict[int, list[int]] = {}
-    for k, root in enumerate(comp):
-        members.setdefault(root, []).append(int(real_pos[k]))
-    dup_groups = sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0])
+    dup_groups = dups.groups
     group_col = [""] * len(df)
     for g, rows in enumerate(dup_groups, start=1):
         for r in rows:
@@ -260,10 +241,25 @@ def split_manifest(
     where = _assign(groups, cfg, warnings)
     split = [where[p] if real[i] else "train" for i, p in enumerate(df["patient_id"])]
     df["split"] = split
+    conflicting = label_conflicts(df, dup_groups)
+    conflicts = apply_policy(df, conflicting, cfg.on_conflict)
+    if conflicting:
+        warnings.append(
+            f"{len(conflicting)} duplicate group(s) ({len(conflicts)} images) carry different "
+            f"labels; on-conflict {cfg.on_conflict}: "
+            f"{int((conflicts['action'] == 'excluded').sum())} image(s) left out of every split"
+        )
+    two_labels = patients_with_two_labels(df)
+    if two_labels:
+        warnings.append(
+            f"{len(two_labels)} patient(s) carry two labels, e.g. {', '.join(two_labels[:3])}"
+        )
 
     leak = check_leakage(df)
     confounding = source_confounding(df)
     warnings.extend(confounding.warnings)
+    test_conf = source_confounding(df, split="test")
+    warnings.extend(test_confounding_warnings(test_conf))
     counts = (
         df.assign(n=1)
         .groupby(["split", "label"], sort=True)
@@ -277,11 +273,18 @@ def split_manifest(
         duplicate_images=sum(len(m) for m in dup_groups),
         merged_patient_groups=sum(len(g[1]) > 1 for g in groups),
         pinned_patients=len(pinned),
-        hashes_computed=computed,
-        near_rejected=checked["rejected"],
+        hashes_computed=dups.decoded,
+        near_rejected=dups.rejected,
         leakage=leak,
         warnings=warnings,
         confounding=confounding,
+        test_confounding=test_conf,
+        near_candidates=dups.candidates,
+        conflict_groups=len(conflicting),
+        on_conflict=cfg.on_conflict,
+        conflicts=conflicts,
+        two_label_patients=len(two_labels),
+        without_crop_hashes=dups.without_crop_hashes,
     )
     return df, report
 
@@ -290,11 +293,21 @@ def split_file(
     manifest: str | Path, cfg: SplitConfig, out: str | Path | None = None, *, progress: bool = True
 ) -> tuple[Path, SplitReport]:
     """Load ``manifest``, split it, save to ``out`` (default: in place, atomically)."""
+    from cxr.data.conflicts import conflicts_report_path
     from cxr.data.manifest import load_manifest, save_manifest
+    from cxr.fsutil import atomic_open
 
     check_fractions(cfg.val, cfg.test)
+    check_policy(cfg.on_conflict)
     df = load_manifest(manifest, check_files=False)
     df, report = split_manifest(df, cfg, progress=progress)
     dest = Path(out) if out is not None else Path(manifest)
     save_manifest(df, dest)
+    report_path = conflicts_report_path(dest)
+    if report.conflicts is not None and len(report.conflicts):
+        with atomic_open(report_path, "w", encoding="utf-8", newline="") as fh:
+            report.conflicts.to_csv(fh, index=False, lineterminator="\n")
+        report.conflicts_path = report_path
+    else:
+        report_path.unlink(missing_ok=True)  # a stale report would describe another split
     return dest, report

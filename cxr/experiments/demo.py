@@ -150,7 +150,7 @@ def _best_cell(sweep_dir: Path) -> dict[str, Any]:
 def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
     """Run (or resume) the demo in ``cfg.out``; return the report path."""
     from cxr.config import ExplainConfig, PhantomConfig, SplitConfig
-    from cxr.data.index import build_index
+    from cxr.data.index import ProbeLimits, build_index
     from cxr.data.phantom import generate_phantoms
     from cxr.data.split import split_file
     from cxr.experiments.explain.run import run_explain
@@ -177,7 +177,10 @@ def run_demo(cfg: DemoConfig, *, console: Console | None = None) -> Path:
     stages.run(
         "index",
         [root, config_to_dict(phantom_cfg)],
-        lambda: str(build_index([root], manifest, workers=2).manifest_df.shape[0]),
+        lambda: str(build_index(
+            [root], manifest, workers=2,
+            limits=ProbeLimits(min_side=min(cfg.image_size, ProbeLimits().min_side)),
+        ).manifest_df.shape[0]),
     )
     split_cfg = SplitConfig(seed=cfg.seed)
     split = data / "split.csv"

@@ -23,8 +23,10 @@ from pathlib import Path
 
 from cxr.data.adapters.kaggle_pneumonia import parse_kermany_name
 from cxr.data.adapters.registry import (
+    DEFAULT_OPTIONS,
     Adapter,
     Candidate,
+    LayoutOptions,
     LeftOut,
     Notice,
     Record,
@@ -71,11 +73,14 @@ class CoronaHack(Adapter):
     priority = 20
 
     @classmethod
-    def detect(cls, root: Path) -> bool:
+    def detect(cls, root: Path, options: LayoutOptions = DEFAULT_OPTIONS) -> bool:
         return "x_ray_image_name" in csv_columns(root / METADATA)
 
     @classmethod
-    def records(cls, root: Path, *, keep_published_split: bool = False) -> Iterator[Record]:
+    def records(
+        cls, root: Path, *, keep_published_split: bool = False,
+        options: LayoutOptions = DEFAULT_OPTIONS,
+    ) -> Iterator[Record]:
         meta = root / METADATA
         df = read_table(meta)
         require_columns(df, meta, "x_ray_image_name", "label", "dataset_type")

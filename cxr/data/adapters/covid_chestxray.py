@@ -3,7 +3,11 @@ prospective predictions are the future", MELBA 2020; github.com/ieee8023/covid-c
 
 ``metadata.csv`` with columns ``patientid, offset, finding, view, modality``
 and ``folder, filename`` (image at ``<root>/<folder>/<filename>``) or, in early
-releases, ``imagename`` (image at ``<root>/images/<imagename>``). The built-in
+releases, ``imagename`` (image at ``<root>/images/<imagename>``). The Figure1
+release (github.com/agchung/Figure1-COVID-chestxray-dataset) has no file-name
+column: a row's image is ``images/<patientid>.<ext>``, and one patient's
+several images are ``<patientid>a``, ``<patientid>b``, ... (any image
+extension); the letter suffix never changes the patient. The built-in
 phantom generator writes this layout too (plus ``masks/lung`` and
 ``masks/lesion``, picked up by :mod:`cxr.data.index`).
 
@@ -19,11 +23,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from cxr.data.adapters.files import scan_folder
+from cxr.data.adapters.names import strip_image_suffix
 from cxr.data.adapters.registry import (
+    DEFAULT_OPTIONS,
     Adapter,
     Candidate,
+    LayoutOptions,
     LeftOut,
+    Notice,
     Record,
     csv_columns,
     parse_offset,
@@ -76,18 +86,25 @@ class CovidChestXray(Adapter):
     priority = 20
 
     @classmethod
-    def detect(cls, root: Path) -> bool:
+    def detect(cls, root: Path, options: LayoutOptions = DEFAULT_OPTIONS) -> bool:
         cols = csv_columns(root / METADATA)
-        return {"patientid", "finding"} <= cols and bool({"filename", "imagename"} & cols)
+        named = bool({"filename", "imagename"} & cols) or (root / "images").is_dir()
+        return {"patientid", "finding"} <= cols and named
 
     @classmethod
-    def records(cls, root: Path, *, keep_published_split: bool = False) -> Iterator[Record]:
+    def records(
+        cls, root: Path, *, keep_published_split: bool = False,
+        options: LayoutOptions = DEFAULT_OPTIONS,
+    ) -> Iterator[Record]:
         meta = root / METADATA
         df = read_table(meta)
         require_columns(df, meta, "patientid", "finding")
         has_folder = "filename" in df.columns
         if not has_folder and "imagename" not in df.columns:
-            require_columns(df, meta, "filename")
+            if not (root / "images").is_dir():
+                require_columns(df, meta, "filename")
+            yield from _figure1_records(root, df, meta)
+            return
         listed: set[Path] = set()  # every file the metadata names, kept or not
         folders: set[Path] = set()
         seen: set[Path] = set()
@@ -134,3 +151,50 @@ def _refusal(row: dict[str, str], path: Path | None, seen: set[Path]) -> str:
     if not path.is_file():
         return "listed but not found"
     return ""
+
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".tif", ".tiff", ".bmp", ".gif"}
+
+
+def _figure1_images(folder: Path) -> dict[str, list[Path]]:
+    """Lower-case image stem -> files in ``folder`` (any image extension)."""
+    out: dict[str, list[Path]] = {}
+    for path, problem in scan_folder(folder):
+        if not problem and path.is_file() and path.suffix.lower() in _IMAGE_SUFFIXES:
+            out.setdefault(path.stem.lower(), []).append(path)
+    return out
+
+
+def _figure1_records(root: Path, df: Any, meta: Path) -> Iterator[Record]:
+    """Rows without a file name: ``images/<patientid>[a-z].<ext>`` (Figure1 release)."""
+    folder = root / "images"
+    by_stem = _figure1_images(folder)
+    listed: set[Path] = set()
+    for i, row in enumerate(df.to_dict("records")):
+        row_ref = f"{meta.name} row {i + 2}"
+        pid = (row.get("patientid") or "").strip()
+        stems = [pid.lower()] + [f"{pid.lower()}{c}" for c in "abcdefghijklmnopqrstuvwxyz"]
+        paths = sorted(p for st in stems for p in by_stem.get(st, []) if p not in listed)
+        reason = _refusal(row, paths[0] if paths else folder / pid, set())
+        if not pid:
+            reason = "no patient id"
+        elif not paths:
+            reason = "no image images/<patientid>[a-z].<ext> found"
+        if reason:
+            yield LeftOut(f"{meta.name}:row {i + 2} ({pid})", f"{reason} ({row_ref})")
+            listed.update(paths)
+            continue
+        label, detail = map_finding(row.get("finding") or "") or ("", "")
+        for path in paths:
+            listed.add(path)
+            yield Candidate(
+                image_path=path,
+                patient_id=strip_image_suffix(pid),
+                label=label,
+                label_detail=detail,
+                view=(row.get("view") or "").strip(),
+                offset_days=parse_offset(row.get("offset") or ""),
+            )
+    yield Notice("no file-name column (Figure1 release): images matched as "
+                 "images/<patientid>[a-z].<ext>")
+    yield from unlisted_files({folder}, listed, meta.name)

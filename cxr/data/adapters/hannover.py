@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cxr.data.adapters.registry import (
+    DEFAULT_OPTIONS,
     Adapter,
     Candidate,
+    LayoutOptions,
     LeftOut,
     Record,
     csv_columns,
@@ -34,13 +36,16 @@ class HannoverCovid(Adapter):
     priority = 20
 
     @classmethod
-    def detect(cls, root: Path) -> bool:
+    def detect(cls, root: Path, options: LayoutOptions = DEFAULT_OPTIONS) -> bool:
         return (root / IMAGE_DIR).is_dir() and {"patient_id", "image_id"} <= csv_columns(
             root / DATA_CSV
         )
 
     @classmethod
-    def records(cls, root: Path, *, keep_published_split: bool = False) -> Iterator[Record]:
+    def records(
+        cls, root: Path, *, keep_published_split: bool = False,
+        options: LayoutOptions = DEFAULT_OPTIONS,
+    ) -> Iterator[Record]:
         meta = root / DATA_CSV
         df = read_table(meta)
         require_columns(df, meta, "patient_id", "image_id")

@@ -30,13 +30,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from cxr.data.adapters.files import scan_folder
 from cxr.data.adapters.registry import (
+    DEFAULT_OPTIONS,
     Adapter,
     Candidate,
+    LayoutOptions,
     LeftOut,
     Notice,
     Record,
-    is_listable_file,
     register_adapter,
 )
 
@@ -78,11 +80,14 @@ class KagglePneumonia(Adapter):
     priority = 40
 
     @classmethod
-    def detect(cls, root: Path) -> bool:
+    def detect(cls, root: Path, options: LayoutOptions = DEFAULT_OPTIONS) -> bool:
         return find_split_root(root) is not None
 
     @classmethod
-    def records(cls, root: Path, *, keep_published_split: bool = False) -> Iterator[Record]:
+    def records(
+        cls, root: Path, *, keep_published_split: bool = False,
+        options: LayoutOptions = DEFAULT_OPTIONS,
+    ) -> Iterator[Record]:
         base = find_split_root(root)
         if base is None:
             return
@@ -93,8 +98,11 @@ class KagglePneumonia(Adapter):
                 continue
             for cdir in _class_dirs(base / split):
                 label, _ = CLASS_DIRS[cdir.name.lower()]
-                for path in sorted(cdir.iterdir()):
-                    if not is_listable_file(path):
+                for path, problem in scan_folder(cdir):
+                    if problem:
+                        yield LeftOut(str(path), problem)
+                        continue
+                    if not path.is_file():
                         continue
                     parsed = parse_kermany_name(path.stem)
                     if parsed is None:

@@ -13,12 +13,15 @@ with the reason) and :class:`Notice` messages (caveats for the summary, e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from cxr.errors import CxrError
+from cxr.data.adapters.files import is_litter, is_utf8, printable, scan_folder
+from cxr.errors import ConfigError, CxrError
+
+__all__ = ["is_utf8", "printable"]
 
 
 class LayoutError(CxrError):
@@ -57,6 +60,17 @@ class Notice:
 Record = Candidate | LeftOut | Notice
 
 
+@dataclass(frozen=True)
+class LayoutOptions:
+    """User choices that adapters honour (``cxr data index --class-map``)."""
+
+    #: normalised folder name (see ``folder_per_class.normalise``) -> (label, label_detail)
+    class_map: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+DEFAULT_OPTIONS = LayoutOptions()
+
+
 class Adapter:
     """Base class: subclasses set ``name`` (by the decorator) and implement both methods."""
 
@@ -67,11 +81,14 @@ class Adapter:
     priority: ClassVar[int] = 50
 
     @classmethod
-    def detect(cls, root: Path) -> bool:
+    def detect(cls, root: Path, options: LayoutOptions = DEFAULT_OPTIONS) -> bool:
         raise NotImplementedError
 
     @classmethod
-    def records(cls, root: Path, *, keep_published_split: bool = False) -> Iterator[Record]:
+    def records(
+        cls, root: Path, *, keep_published_split: bool = False,
+        options: LayoutOptions = DEFAULT_OPTIONS,
+    ) -> Iterator[Record]:
         raise NotImplementedError
 
 
@@ -107,18 +124,63 @@ def get_adapter(name: str) -> type[Adapter]:
     return _ADAPTERS[key]
 
 
-def detect_adapter(root: Path) -> type[Adapter]:
+def _detect(root: Path, options: LayoutOptions) -> type[Adapter] | None:
+    for name in list_adapters():
+        try:
+            if _ADAPTERS[name].detect(root, options):
+                return _ADAPTERS[name]
+        except OSError:
+            continue
+    return None
+
+
+def detect_adapter(root: Path, options: LayoutOptions = DEFAULT_OPTIONS) -> type[Adapter]:
     """The first registered layout (in priority order) that recognises ``root``."""
+    return pick_layout(root, None, options, descend=False)[1]
+
+
+def pick_layout(
+    root: Path, fmt: str | None = None, options: LayoutOptions = DEFAULT_OPTIONS, *,
+    descend: bool = True,
+) -> tuple[Path, type[Adapter], str]:
+    """(dataset folder, adapter, note) for ``root``.
+
+    A root that is not a dataset itself but holds exactly one dataset folder
+    one level down (an unpacked archive's wrapper folder) is descended into,
+    with a note; several such folders are named in the error.
+    """
     if not root.exists():
         raise LayoutError(f"dataset root not found: {root}")
     if not root.is_dir():
         raise LayoutError(f"dataset root is not a folder: {root}")
-    for name in list_adapters():
-        if _ADAPTERS[name].detect(root):
-            return _ADAPTERS[name]
+    wanted = get_adapter(fmt) if fmt else None
+    found = _detect(root, options)
+    if found is not None and (wanted is None or found is wanted):
+        return root, found, ""
+    if wanted is not None and (not descend or wanted.detect(root, options)):
+        return root, wanted, ""
+    subs: list[tuple[Path, type[Adapter]]] = []
+    if descend:
+        for sub, problem in scan_folder(root):
+            if problem or not sub.is_dir():
+                continue
+            hit = _detect(sub, options)
+            if hit is not None and (wanted is None or hit is wanted):
+                subs.append((sub, hit))
+    if len(subs) == 1:
+        sub, adapter = subs[0]
+        return sub, adapter, f"dataset found one level down, in {sub.name}/ ({adapter.name})"
+    if len(subs) > 1:
+        names = ", ".join(f"{s.name}/ ({a.name})" for s, a in subs)
+        raise LayoutError(
+            f"{root}: holds several datasets one level down: {names}; give each folder as its "
+            "own root"
+        )
+    if wanted is not None:
+        return root, wanted, ""
     raise LayoutError(
-        f"{root}: no known dataset layout recognised (known formats: {', '.join(list_adapters())}; "
-        "pass --format to choose one)"
+        f"{root}: no known dataset layout recognised here or one level down (known formats: "
+        f"{', '.join(list_adapters())}; pass --format to choose one)"
     )
 
 
@@ -129,7 +191,33 @@ def adapter_descriptions() -> dict[str, str]:
 # ------------------------------------------------------------ shared helpers
 def is_listable_file(path: Path) -> bool:
     """A regular, non-hidden file worth decoding (OS litter such as Thumbs.db is not)."""
-    return path.is_file() and not path.name.startswith(".") and path.name.lower() != "thumbs.db"
+    return path.is_file() and not is_litter(path)
+
+
+def compile_patient_regex(pattern: str | None) -> re.Pattern[str] | None:
+    """``--patient-regex``, compiled; a bad expression is a one-line ConfigError."""
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"--patient-regex {pattern!r} is not a regular expression ({exc})"
+        ) from None
+
+
+def patient_from_regex(pattern: re.Pattern[str], name: str) -> str | None:
+    """The ``patient`` group (else the first group, else the match) of ``name``, or ``None``."""
+    m = pattern.search(name)
+    if m is None:
+        return None
+    if "patient" in pattern.groupindex:
+        value = m.group("patient")
+    elif pattern.groups:
+        value = m.group(1)
+    else:
+        value = m.group(0)
+    return value or None
 
 
 def read_table(path: Path) -> Any:
@@ -178,6 +266,8 @@ def unlisted_files(folders: set[Path], listed: set[Path], metadata_name: str) ->
     for folder in sorted(folders):
         if not folder.is_dir():
             continue
-        for path in sorted(folder.iterdir()):
-            if is_listable_file(path) and path not in listed:
+        for path, problem in scan_folder(folder):
+            if problem:
+                yield LeftOut(str(path), problem)
+            elif path.is_file() and path not in listed:
                 yield LeftOut(str(path), f"not listed in {metadata_name}")
