@@ -171,3 +171,43 @@ def make_dicom(
     ds.PixelData = pixels.astype("<u2").tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def make_figure1(root: Path) -> Path:
+    """Figure1 release of the covid-chestxray format: no file-name column.
+
+    Images are ``images/<patientid>.<ext>``; one patient's several images carry
+    ``a``/``b`` suffixes. Row 4 has no image; ``orphan.png`` is listed nowhere.
+    """
+    tiny_image(root / "images" / "COVID-00001.jpg", seed=300, fmt="JPEG")
+    tiny_image(root / "images" / "COVID-00003a.jpg", seed=301, fmt="JPEG")
+    tiny_image(root / "images" / "COVID-00003b.png", seed=302)
+    tiny_image(root / "images" / "COVID-00010.png", seed=303)
+    tiny_image(root / "images" / "orphan.png", seed=304)
+    write_csv(
+        root / "metadata.csv",
+        ["patientid", "age", "sex", "finding", "view", "modality", "offset"],
+        [["COVID-00001", "50", "M", "COVID-19", "PA", "X-ray", ""],
+         ["COVID-00003", "60", "F", "COVID-19", "AP", "X-ray", "2"],
+         ["COVID-00010", "40", "F", "No finding", "PA", "X-ray", ""],
+         ["COVID-00012", "30", "M", "Pneumonia", "PA", "X-ray", ""]],
+    )
+    return root
+
+
+def make_spelled_classes(root: Path) -> Path:
+    """Class folders with the spellings public collections use, NIH file names included."""
+    names = {
+        "Covid-19": ["c1.png"],
+        "COVID": ["c2.png"],
+        "No_findings": ["00000013_000.png", "00000013_004.png"],
+        "Pneumonia-Bacterial": ["00000042_001.png"],
+        "Pneumonia-Viral": ["v1.png"],
+        "Viral Pneumonia": ["v2.png"],
+        "Lung_Opacity": ["o1.png"],
+        "Edema": ["e1.png", "e2.png"],  # not a known class
+    }
+    for i, (folder, files) in enumerate(sorted(names.items())):
+        for j, name in enumerate(files):
+            tiny_image(root / folder / name, seed=400 + 10 * i + j)
+    return root
