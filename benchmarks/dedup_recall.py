@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     orig = df["orig"].to_numpy()
     n_orig = int((df["transform"] == "original").sum())
-    n_real = int((~df["patient"].str.startswith("phantom:") & (df["transform"] == "original")).sum())
+    is_orig = df["transform"] == "original"
+    n_real = int((~df["patient"].str.startswith("phantom:") & is_orig).sum())
     neg = np.array([orig[i] != orig[j] for i, j in pairs], dtype=bool)
     print(f"{n_orig} originals ({n_real} real, {n_orig - n_real} phantoms) x "
           f"{len(TRANSFORMS)} transforms = {len(df) - n_orig} copies; near_duplicate_bits {bits}; "
