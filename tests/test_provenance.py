@@ -158,6 +158,8 @@ def test_classify_run_records_confounding(tmp_path: Path) -> None:
     assert any(
         w.startswith("label 'covid': 100% of images come from covid-only") for w in rec["warnings"]
     )
+    assert any(w.startswith("test split: the label is predictable from the source collection")
+               for w in rec["warnings"])
 
 
 def test_report_section_shows_table_and_warnings() -> None:

@@ -130,7 +130,7 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     from cxr.augment.mixing import MixingSampler
     from cxr.data.cache import build_cache
     from cxr.data.leakage import check_leakage
-    from cxr.data.provenance import source_confounding
+    from cxr.data.provenance import source_confounding, test_confounding_warnings
 
     classes = task_classes(cfg.task)
     merged = merge_manifests(cfg)
@@ -147,6 +147,11 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     guard_eval_splits(df, masks)
     used = masks["train"] | masks["val"] | masks["test"]
     confounding = source_confounding(df[used])
+    # the test split on its own: its label may be predictable from the source even when
+    # the pooled table looks mixed
+    confounding.warnings += test_confounding_warnings(
+        source_confounding(df[masks["test"]], scope="test split")
+    )
     cache = build_cache(
         df, image_size=cfg.image_size, resize_mode=cfg.resize_mode, cache_dir=cfg.cache_dir,
         workers=max(1, cfg.workers), progress=progress,
