@@ -129,3 +129,13 @@ def test_dataset_one_level_down(tmp_path: Path) -> None:
     (empty / "sub").mkdir(parents=True)
     with pytest.raises(LayoutError, match="here or one level down"):
         pick_layout(empty)
+
+
+def test_patient_with_two_labels_reported_by_index(tmp_path: Path) -> None:
+    root = tmp_path / "nih"
+    tiny_image(root / "Normal" / "00000007_000.png", seed=1)
+    tiny_image(root / "Pneumonia" / "00000007_001.png", seed=2)
+    tiny_image(root / "Normal" / "00000008_000.png", seed=3)
+    res = index_roots([root], workers=1, progress=False)
+    assert any(ds == "nih" and m.startswith("1 patient(s) carry two labels (e.g. nih:nih-00000007)")
+               for ds, m in res.summary.notices)

@@ -53,6 +53,13 @@ def count_into(summary: IndexSummary, df: pd.DataFrame, skipped: pd.DataFrame) -
         summary.skipped[short] = summary.skipped.get(short, 0) + 1
     if len(df):
         summary.confounding = source_confounding(df)
+        labels = df.groupby(["dataset", "patient_id"])["label"].nunique()
+        for ds, n in (labels[labels > 1].groupby(level=0).size()).items():
+            some = ", ".join(str(p) for p in labels[labels > 1].loc[ds].index[:3])
+            summary.notices.append(
+                (str(ds), f"{int(n)} patient(s) carry two labels (e.g. {some}); check the labels "
+                          "or the patient ids")
+            )
 
 
 def print_summary(
