@@ -55,7 +55,7 @@ def make_sources_manifest(root: Path, names: tuple[str, ...], *, seed: int = 0,
                           patients: int = 32, size: int = 48, split: bool = True) -> Path:
     """Phantom collections named ``names`` (other seeds: other patients and images), indexed
     into one manifest (``dataset`` = the name) and, with ``split``, split by patient."""
-    from cxr.data.index import build_index
+    from cxr.data.index import ProbeLimits, build_index
     from cxr.data.phantom import generate_phantoms
     from cxr.data.split import split_file
 
@@ -66,7 +66,8 @@ def make_sources_manifest(root: Path, names: tuple[str, ...], *, seed: int = 0,
                             longitudinal_fraction=0.1, max_studies=2)
         roots.append(generate_phantoms(root / name, cfg, workers=1, progress=False))
     manifest = root / "manifest.csv"
-    build_index(roots, manifest, names=list(names), workers=1, progress=False)
+    build_index(roots, manifest, names=list(names), workers=1, progress=False,
+                limits=ProbeLimits(min_side=8))
     if split:
         split_file(manifest, SplitConfig(val=0.25, test=0.3, seed=seed), progress=False)
     return manifest

@@ -9,9 +9,9 @@ other, re-encoded or resized (Cohen et al. 2020). :func:`check_disjoint` refuses
 an evaluation set that shares
 
 1. a patient (``patient_id``, and a GAN row's ``source_patient``), or
-2. a duplicate group: an identical file (``content_hash``) or a near-identical
-   image (64-bit perceptual hashes within ``max_bits`` bits, confirmed on the
-   256-bit hash exactly as :mod:`cxr.data.split` groups duplicates).
+2. a duplicate group: an identical file (``content_hash``) or a near copy
+   (resized, re-encoded, windowed, trimmed), found and confirmed exactly as
+   :mod:`cxr.data.split` groups duplicates (:func:`cxr.data.duplicates.find_duplicates`).
 
 ``duplicate_group`` ids are not compared: they are numbered per split run and
 mean nothing across manifests; the hashes they were made from are. Missing
@@ -21,7 +21,7 @@ hashes are computed from the files.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cxr.errors import LeakageError
 
@@ -44,45 +44,38 @@ class DisjointReport:
                 "patients")
 
 
-def _hashes(df: pd.DataFrame) -> tuple[list[str], list[str]]:
-    from cxr.data.dedup import compute_phash
-    from cxr.fsutil import sha256_file
+def duplicate_pairs(dev: pd.DataFrame, other: pd.DataFrame, *, max_bits: int | None = None,
+                    min_corr: float | None = None) -> list[tuple[int, int]]:
+    """``(dev row, other row)`` positions of images that are the same radiograph.
 
-    content, ph = [], []
-    for path, c, p in zip(df["image_path"].astype(str),
-                          df.get("content_hash", [""] * len(df)),
-                          df.get("phash", [""] * len(df)), strict=True):
-        content.append(str(c) if isinstance(c, str) and c else sha256_file(path))
-        ph.append(str(p) if isinstance(p, str) and p else compute_phash(path))
-    return content, ph
+    ``max_bits`` / ``min_corr`` default to :class:`cxr.config.SplitConfig`'s, so an
+    external set is held to the same notion of "copy" as the splits.
+    """
+    import numpy as np
+    import pandas as pd
 
+    from cxr.config import SplitConfig
+    from cxr.data.duplicates import SIGNATURE_COLUMNS, find_duplicates
 
-def duplicate_pairs(dev: pd.DataFrame, other: pd.DataFrame, *,
-                    max_bits: int = 4) -> list[tuple[int, int]]:
-    """``(dev row, other row)`` positions of images that are the same radiograph."""
-    from cxr.data.dedup import compute_fine_phash, duplicate_components
-
-    c_dev, p_dev = _hashes(dev)
-    c_oth, p_oth = _hashes(other)
-    paths = dev["image_path"].astype(str).tolist() + other["image_path"].astype(str).tolist()
-    fine: dict[int, Any] = {}
-
-    def confirm(i: int, j: int) -> bool:
-        for k in (i, j):
-            if k not in fine:
-                fine[k] = compute_fine_phash(paths[k])
-        return bool(fine[i] - fine[j] <= 4 * max_bits)
-
-    comp = duplicate_components(c_dev + c_oth, p_dev + p_oth, max_bits, confirm)
+    cfg = SplitConfig()
+    cols = ["image_path", "content_hash", *SIGNATURE_COLUMNS]
+    both = pd.concat([df.reindex(columns=cols).fillna("").astype(str) for df in (dev, other)],
+                     ignore_index=True)
+    res = find_duplicates(
+        both, np.arange(len(both)),
+        max_bits=cfg.near_duplicate_bits if max_bits is None else max_bits,
+        min_corr=cfg.duplicate_min_corr if min_corr is None else min_corr,
+    )
     n = len(dev)
-    first_dev: dict[int, int] = {}
-    for i in range(n):
-        first_dev.setdefault(comp[i], i)
-    return [(first_dev[comp[n + j]], j) for j in range(len(other)) if comp[n + j] in first_dev]
+    out = []
+    for group in res.groups:
+        devs = [r for r in group if r < n]
+        out += [(devs[0], r - n) for r in group if r >= n] if devs else []
+    return sorted(out, key=lambda p: p[1])
 
 
 def check_disjoint(dev: pd.DataFrame, other: pd.DataFrame, *, name: str,
-                   dev_name: str = "training", max_bits: int = 4) -> DisjointReport:
+                   dev_name: str = "training", max_bits: int | None = None) -> DisjointReport:
     """Raise :class:`LeakageError` (how many, one example) if ``other`` shares a patient/image."""
     dev = dev.reset_index(drop=True)
     other = other.reset_index(drop=True)
@@ -106,6 +99,6 @@ def check_disjoint(dev: pd.DataFrame, other: pd.DataFrame, *, name: str,
         raise LeakageError(
             f"{name}: {len({j for _, j in pairs})} image(s) duplicate {dev_name} images, e.g. "
             f"{other['image_path'].iat[j]} is the same radiograph as {real['image_path'].iat[i]} "
-            f"(identical file or perceptual hash within {max_bits} bits)"
+            "(identical file or confirmed near copy)"
         )
     return DisjointReport(name, len(dev_patients), int(pids.nunique()), len(other))
