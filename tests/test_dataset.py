@@ -63,9 +63,9 @@ def test_pickles_without_pixels(built) -> None:
     df, cache = built
     ds = XrayDataset(df, cache)
     ds[0]  # opens the memmap
-    assert cache._images is not None
+    assert cache._store is not None
     blob = pickle.dumps(cache)
-    assert len(blob) < 4096 and pickle.loads(blob)._images is None
+    assert len(blob) < 4096 and pickle.loads(blob)._store is None
 
 
 @pytest.mark.parametrize("workers", [0, 2])

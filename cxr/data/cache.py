@@ -1,48 +1,55 @@
-"""The preprocessed uint8 image cache: decode and resize every image once.
+"""The preprocessed uint8 image cache: every image decoded and resized once, ever.
 
 Decoding a 1-4 Mpx PNG/DICOM and resizing it costs milliseconds per image per
 epoch; reading a preprocessed ``uint8`` square from a memory-mapped array
 costs microseconds (see ``benchmarks/cache_vs_decode.py`` and
-``docs/benchmarks.md``). The cache is one ``.npy`` file (NumPy format, opened
-with ``np.load(..., mmap_mode="r")``; NEP 1 / ``np.lib.format``) of shape
-``(N, S, S)``, row ``i`` = manifest row ``i`` in the stored intensity
-convention (:mod:`cxr.data.intensity`), plus
+``docs/benchmarks.md``).
 
-* ``<key>.json``: key, n, size, mode, created - written last; a cache is valid
-  only when its sidecar exists and matches;
-* ``<key>.rows.npy``: a 64-bit fingerprint of (image_path, content_hash) per row,
-  so a dataset can prove its rows line up with the cache.
+**Content-addressed store.** Pixels are kept per image, keyed by the image's
+content (``content_hash``: sha256 of the file bytes), in one store per
+geometry: ``<cache_dir>/px<S>-<mode>/``
 
-The key is ``manifest_key(df, image_size, resize_mode)``: any change to the
-set, order or content of images, or to the geometry, gives a new file.
+* ``pixels.u8``: raw ``S x S`` uint8 rows, appended, memory-mapped read-only;
+* ``keys.txt``: one content hash per line, line ``k`` = row ``k``.
 
-Builds run in a process pool (``spawn``, so no OpenCV/torch threads are forked)
-over chunks of rows and write into ``<key>.partial.npy`` with a boolean
-done-mask ``<key>.done.npy`` flushed after each chunk; the partial file is
-renamed to ``<key>.npy`` only when every row is done. A killed build therefore
-leaves nothing that looks valid, and the next build resumes from the done rows.
-A file lock (``fcntl``) serialises concurrent builds of the same key.
+A manifest is mapped onto the store row by row (:class:`ImageCache`), so a
+subset, a re-split or a merge of indexed manifests reuses every image already
+there, and a build decodes only the images that are missing. Identical files
+share one row.
+
+**Atomic and resumable.** A build appends the rows of a chunk to
+``pixels.u8`` and fsyncs them *before* appending their keys to ``keys.txt``
+(fsynced too); a key therefore never names a row that is not on disk. A
+killed build leaves at most unnamed bytes at the end of ``pixels.u8`` (cut off
+by the next build) or a torn last line of ``keys.txt`` (ignored); the next
+build resumes with the images still missing. A file lock (``fcntl``)
+serialises builders of one store; readers need none, since rows are never
+rewritten.
+
+**Disk space.** Before growing the store, the build checks that the free
+space of its file system holds the missing rows (plus a margin) and stops
+with a one-line error otherwise; rows are written with ``write``, never
+through a writable memory map, so a full disk is an ``OSError`` reported as
+such, never a ``SIGBUS``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
-import json
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxr.data.manifest import manifest_key
 from cxr.data.preprocess import check_resize
-from cxr.errors import ConfigError, ImageReadError, ManifestError
-from cxr.fsutil import atomic_save, atomic_write_text
+from cxr.errors import ConfigError, CxrError, ImageReadError, ManifestError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +58,11 @@ if TYPE_CHECKING:
     from cxr.config import CacheConfig
 
 CHUNK_ROWS = 16
+SPACE_MARGIN = 2**20  # bytes kept free beyond the rows a build adds
+
+
+class CacheSpaceError(CxrError):
+    """The cache's file system lacks the space (or write access) to add the missing rows."""
 
 
 def row_fingerprints(df: pd.DataFrame) -> np.ndarray:
@@ -63,52 +75,137 @@ def row_fingerprints(df: pd.DataFrame) -> np.ndarray:
     return out
 
 
+class RowView:
+    """Manifest-row view of the store: ``view[i]`` is manifest row ``i``'s ``(S, S)`` image."""
+
+    def __init__(self, store: np.memmap, rows: np.ndarray) -> None:
+        self._store, self._rows = store, rows
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        s = self._store.shape
+        return (len(self._rows), int(s[1]), int(s[2]))
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._store.dtype
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self._store[self._rows[index]])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.asarray(self._store[self._rows])
+        return out if dtype is None else out.astype(dtype)
+
+
 @dataclass
 class ImageCache:
-    """A built cache: ``images`` is a read-only uint8 memmap ``(N, S, S)``.
+    """A manifest mapped onto a store; ``images`` reads manifest rows (uint8, read-only).
 
     Pickling (DataLoader workers) drops the open memmap; each process reopens
     the file lazily on first access, so no image data crosses process borders.
     """
 
-    path: Path
-    key: str
+    path: Path  # the store's pixels.u8
+    key: str  # the store's name (px<S>-<mode>)
     image_size: int
     resize_mode: str
-    n: int
-    row_ids: np.ndarray
+    n: int  # manifest rows
+    row_ids: np.ndarray  # row_fingerprints of the manifest
+    store_rows: np.ndarray  # store row of each manifest row
+    store_size: int  # rows of the store visible to this cache
     reused: bool = False
+    decoded: int = 0  # images decoded by the build that returned this cache
     build_seconds: float = 0.0
-    _images: np.memmap | None = field(default=None, repr=False, compare=False)
+    _store: np.memmap | None = field(default=None, repr=False, compare=False)
 
     @property
-    def images(self) -> np.memmap:
-        if self._images is None:
-            arr = np.load(self.path, mmap_mode="r")
-            if arr.shape != (self.n, self.image_size, self.image_size) or arr.dtype != np.uint8:
-                raise ConfigError(f"cache file {self.path} has shape {arr.shape} {arr.dtype}")
-            self._images = arr
-        return self._images
+    def store(self) -> np.memmap:
+        if self._store is None:
+            s = self.image_size
+            self._store = np.memmap(self.path, dtype=np.uint8, mode="r",
+                                    shape=(self.store_size, s, s))
+        return self._store
+
+    @property
+    def images(self) -> RowView:
+        return RowView(self.store, self.store_rows)
 
     def __len__(self) -> int:
         return self.n
 
     def batch(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Rows ``indices`` as a new ``uint8`` array ``(len(indices), S, S)``."""
-        return np.asarray(self.images[np.asarray(indices, dtype=np.int64)])
+        """Manifest rows ``indices`` as a new ``uint8`` array ``(len(indices), S, S)``."""
+        return np.asarray(self.store[self.store_rows[np.asarray(indices, dtype=np.int64)]])
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_images"] = None
+        state["_store"] = None
         return state
 
 
-def _paths(cache_dir: Path, key: str) -> dict[str, Path]:
-    names = {
-        "final": ".npy", "meta": ".json", "rows": ".rows.npy",
-        "partial": ".partial.npy", "done": ".done.npy", "lock": ".lock",
-    }
-    return {k: cache_dir / f"{key}{suffix}" for k, suffix in names.items()}
+@dataclass
+class _Store:
+    folder: Path
+    size: int
+
+    @property
+    def pixels(self) -> Path:
+        return self.folder / "pixels.u8"
+
+    @property
+    def keys_file(self) -> Path:
+        return self.folder / "keys.txt"
+
+    @property
+    def row_bytes(self) -> int:
+        return self.size * self.size
+
+    def keys(self) -> list[str]:
+        """Complete lines of keys.txt whose rows are on disk (a torn tail is ignored)."""
+        try:
+            text = self.keys_file.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")[:-1]  # the last element is "" or a torn line
+        try:
+            on_disk = self.pixels.stat().st_size // self.row_bytes
+        except FileNotFoundError:
+            on_disk = 0
+        return lines[:on_disk]
+
+
+def store_name(image_size: int, resize_mode: str) -> str:
+    return f"px{image_size}-{resize_mode}"
+
+
+def image_keys(df: pd.DataFrame) -> list[str]:
+    """Content key per row: ``content_hash``, or the file's sha256 when the manifest lacks it."""
+    from cxr.fsutil import sha256_file
+
+    keys = []
+    for path, digest in zip(df["image_path"].astype(str), df["content_hash"].astype(str),
+                            strict=True):
+        if not digest:
+            try:
+                digest = sha256_file(path)
+            except OSError as exc:
+                raise ImageReadError(path, f"cannot read file ({exc.strerror or exc})") from None
+        keys.append(digest)
+    return keys
+
+
+def _mapped(df: pd.DataFrame, store: _Store, keys: list[str], known: list[str],
+            size: int, mode: str, reused: bool) -> ImageCache | None:
+    where = {k: i for i, k in enumerate(known)}
+    if any(k not in where for k in keys):
+        return None
+    rows = np.fromiter((where[k] for k in keys), dtype=np.int64, count=len(keys))
+    return ImageCache(store.pixels, store_name(size, mode), size, mode, len(df),
+                      row_fingerprints(df), rows, len(known), reused=reused)
 
 
 def open_cache(
@@ -118,27 +215,12 @@ def open_cache(
     resize_mode: str = "pad",
     cache_dir: str | Path = ".cxr-cache",
 ) -> ImageCache | None:
-    """The complete cache for this manifest and geometry, or ``None`` if there is none."""
-    key = manifest_key(df, image_size, resize_mode)
-    p = _paths(Path(cache_dir), key)
-    if not (p["meta"].is_file() and p["final"].is_file() and p["rows"].is_file()):
+    """The cache of this manifest and geometry when the store holds every image, else ``None``."""
+    store = _Store(Path(cache_dir) / store_name(image_size, resize_mode), image_size)
+    known = store.keys()
+    if not known:
         return None
-    try:
-        meta = json.loads(p["meta"].read_text())
-        rows = np.load(p["rows"])
-    except (OSError, ValueError):
-        return None
-    expected = (key, len(df), image_size, resize_mode)
-    if (meta.get("key"), meta.get("n"), meta.get("size"), meta.get("mode")) != expected:
-        return None
-    if rows.shape != (len(df),):
-        return None
-    cache = ImageCache(p["final"], key, image_size, resize_mode, len(df), rows, reused=True)
-    try:
-        cache.images  # noqa: B018 - validates the header (shape, dtype)
-    except (OSError, ValueError, ConfigError):
-        return None
-    return cache
+    return _mapped(df, store, image_keys(df), known, image_size, resize_mode, reused=True)
 
 
 def _decode_chunk(
@@ -177,24 +259,6 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _open_partial(p: dict[str, Path], shape: tuple[int, int, int]) -> tuple[np.memmap, np.memmap]:
-    """Resume ``partial``/``done`` when their shapes fit, else start empty ones."""
-    from numpy.lib.format import open_memmap
-
-    try:
-        images = open_memmap(p["partial"], mode="r+")
-        done = open_memmap(p["done"], mode="r+")
-        if images.shape == shape and images.dtype == np.uint8 and done.shape == (shape[0],):
-            return images, done
-    except (OSError, ValueError):
-        pass
-    images = open_memmap(p["partial"], mode="w+", dtype=np.uint8, shape=shape)
-    done = open_memmap(p["done"], mode="w+", dtype=np.bool_, shape=(shape[0],))
-    done[:] = False
-    done.flush()
-    return images, done
-
-
 def _run_chunks(
     chunks: list[list[tuple[int, str]]], size: int, mode: str, workers: int
 ) -> Iterator[tuple[list[int], np.ndarray, tuple[str, str] | None]]:
@@ -214,6 +278,36 @@ def _run_chunks(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _space_error(folder: Path, exc: OSError) -> CacheSpaceError:
+    why = "no space left on device" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+    return CacheSpaceError(f"cannot grow the image cache in {folder}: {why}; free space or "
+                           "choose another --cache-dir, then rerun (finished images are kept)")
+
+
+def check_space(folder: Path, needed: int) -> None:
+    """Fail with a one-line message unless ``folder``'s file system has ``needed`` bytes free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed + SPACE_MARGIN:
+        raise CacheSpaceError(
+            f"not enough free space for the image cache in {folder}: {needed / 2**20:.1f} MiB "
+            f"needed (+{SPACE_MARGIN // 2**20} MiB margin), {free / 2**20:.1f} MiB free; free "
+            "space or choose another --cache-dir"
+        )
+
+
+def _append(store: _Store, known: list[str], keys: list[str], arr: np.ndarray) -> None:
+    """Append rows, fsync, then append their keys, fsync: a key never precedes its pixels."""
+    with open(store.pixels, "ab") as fh:
+        fh.write(np.ascontiguousarray(arr).tobytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+    with open(store.keys_file, "a", encoding="ascii") as fh:
+        fh.write("".join(f"{k}\n" for k in keys))
+        fh.flush()
+        os.fsync(fh.fileno())
+    known.extend(keys)
+
+
 def build_cache(
     df: pd.DataFrame,
     *,
@@ -223,7 +317,7 @@ def build_cache(
     workers: int = 2,
     progress: bool = True,
 ) -> ImageCache:
-    """Build (or reuse, or resume) the cache of ``df``'s images; see the module docstring."""
+    """Map ``df`` onto the store, decoding only the images it lacks; see the module docstring."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from cxr.progress import make_progress
@@ -231,47 +325,51 @@ def build_cache(
     check_resize(image_size, resize_mode)
     if len(df) == 0:
         raise ManifestError("cannot cache an empty manifest")
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    found = open_cache(df, image_size=image_size, resize_mode=resize_mode, cache_dir=cache_dir)
+    start = time.perf_counter()
+    store = _Store(Path(cache_dir) / store_name(image_size, resize_mode), image_size)
+    keys = image_keys(df)
+    found = _mapped(df, store, keys, store.keys(), image_size, resize_mode, reused=True)
     if found is not None:
         return found
-    key = manifest_key(df, image_size, resize_mode)
-    p = _paths(cache_dir, key)
-    start = time.perf_counter()
-    with _locked(p["lock"]):
-        found = open_cache(df, image_size=image_size, resize_mode=resize_mode, cache_dir=cache_dir)
-        if found is not None:  # another process finished it while we waited
-            return found
-        n = len(df)
-        images, done = _open_partial(p, (n, image_size, image_size))
+    try:
+        store.folder.mkdir(parents=True, exist_ok=True)
+        lock = _locked(store.folder / "store.lock")
+        lock.__enter__()
+    except OSError as exc:
+        raise _space_error(store.folder, exc) from None
+    try:
+        known = store.keys()
+        with contextlib.suppress(FileNotFoundError):  # cut off rows no key names (a killed build)
+            if store.pixels.stat().st_size != len(known) * store.row_bytes:
+                os.truncate(store.pixels, len(known) * store.row_bytes)
+        have = set(known)
         paths = df["image_path"].astype(str).tolist()
-        todo = np.flatnonzero(~np.asarray(done)).tolist()
-        starts = range(0, len(todo), CHUNK_ROWS)
-        chunks = [[(i, paths[i]) for i in todo[s : s + CHUNK_ROWS]] for s in starts]
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in have:
+                first.setdefault(k, i)
+        todo = sorted(first.values())
+        check_space(store.folder, len(todo) * store.row_bytes)
+        chunks = [[(i, paths[i]) for i in todo[s : s + CHUNK_ROWS]]
+                  for s in range(0, len(todo), CHUNK_ROWS)]
         columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn())
         with make_progress(*columns, disable=not progress) as bar:
-            task = bar.add_task(f"caching {image_size}px {resize_mode}", total=n,
-                                completed=n - len(todo))
+            task = bar.add_task(f"caching {image_size}px {resize_mode}", total=len(todo))
             for idx, arr, error in _run_chunks(chunks, image_size, resize_mode, workers):
                 if idx:
-                    images[idx] = arr
-                    images.flush()  # data before the done-mark: a crash never marks unwritten rows
-                    done[idx] = True
-                    done.flush()
+                    try:
+                        _append(store, known, [keys[i] for i in idx], arr)
+                    except OSError as exc:
+                        raise _space_error(store.folder, exc) from None
                     bar.advance(task, len(idx))
                 if error is not None:
                     raise ImageReadError(*error)
-        del images, done
-        rows = row_fingerprints(df)
-        atomic_save(p["rows"], lambda tmp: np.save(tmp, rows))
-        os.replace(p["partial"], p["final"])
-        meta = {"key": key, "n": n, "size": image_size, "mode": resize_mode,
-                "created": datetime.now(UTC).isoformat(timespec="seconds")}
-        atomic_write_text(p["meta"], json.dumps(meta, indent=2) + "\n")
-        p["done"].unlink(missing_ok=True)
-    cache = ImageCache(p["final"], key, image_size, resize_mode, n, rows)
+    finally:
+        lock.__exit__(None, None, None)
+    cache = _mapped(df, store, keys, known, image_size, resize_mode, reused=False)
+    assert cache is not None  # every missing key was appended above
+    cache.decoded = len(todo)
     cache.build_seconds = time.perf_counter() - start
     return cache
 
@@ -283,13 +381,17 @@ def cache_table(cache: ImageCache) -> Table:
     t = Table(title="Image cache", show_header=False)
     t.add_column("what")
     t.add_column("value")
-    size_mb = cache.path.stat().st_size / 2**20
-    t.add_row("file", str(cache.path))
+    size_mb = cache.store_size * cache.image_size**2 / 2**20
     s = cache.image_size
-    t.add_row("images", f"{cache.n} x {s}x{s} uint8 ({size_mb:.1f} MiB)")
+    t.add_row("store", str(cache.path.parent))
+    t.add_row("images", f"{cache.n} manifest rows -> {len(set(cache.store_rows.tolist()))} "
+                        f"stored images ({s}x{s} uint8)")
+    t.add_row("store size", f"{cache.store_size} images, {size_mb:.1f} MiB")
     t.add_row("resize mode", cache.resize_mode)
-    t.add_row("key", cache.key)
-    t.add_row("status", "reused" if cache.reused else f"built in {cache.build_seconds:.1f} s")
+    status = ("reused (nothing to decode)" if cache.reused else
+              f"built in {cache.build_seconds:.1f} s: {cache.decoded} image(s) decoded, "
+              f"{cache.n - cache.decoded} reused")
+    t.add_row("status", status)
     return t
 
 

@@ -53,12 +53,16 @@ def count_into(summary: IndexSummary, df: pd.DataFrame, skipped: pd.DataFrame) -
         summary.skipped[short] = summary.skipped.get(short, 0) + 1
     if len(df):
         summary.confounding = source_confounding(df)
-        labels = df.groupby(["dataset", "patient_id"])["label"].nunique()
-        for ds, n in (labels[labels > 1].groupby(level=0).size()).items():
-            some = ", ".join(str(p) for p in labels[labels > 1].loc[ds].index[:3])
+        n_labels = df.groupby(["dataset", "patient_id"])["label"].nunique()
+        two: dict[str, list[str]] = {}
+        for key, n in n_labels.items():
+            if n > 1:
+                ds, patient = (str(k) for k in key)  # type: ignore[attr-defined]  # (ds, patient)
+                two.setdefault(ds, []).append(patient)
+        for ds, patients in two.items():
             summary.notices.append(
-                (str(ds), f"{int(n)} patient(s) carry two labels (e.g. {some}); check the labels "
-                          "or the patient ids")
+                (ds, f"{len(patients)} patient(s) carry two labels (e.g. "
+                     f"{', '.join(patients[:3])}); check the labels or the patient ids")
             )
 
 
