@@ -37,6 +37,8 @@ def _pipeline(root: Path, seed: int) -> Path:
             str(root / "manifest.csv"),
             "--workers",
             "1",
+            "--min-side",
+            "8",
         ],
         [
             "data",

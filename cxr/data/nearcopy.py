@@ -44,7 +44,7 @@ THUMB = 32
 CROP_FRACTIONS: tuple[float, ...] = (0.03, 0.06)  # per side, for phash_crops
 _VIEW_CROPS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06)  # per side, for the aligned confirmation
 _VIEW_SHIFTS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # thumbnail pixels
-DEFAULT_MIN_CORR = 0.94
+DEFAULT_MIN_CORR = 0.96
 _BATCH = 32  # thumbnails whose views are computed at once (32 x 175 x 2048 floats)
 _HIGHPASS_SIGMA = 3.0  # thumbnail pixels
 
