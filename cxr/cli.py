@@ -65,18 +65,56 @@ app.command("report")(report_commands.report)
 app.command("demo")(demo_commands.demo)
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for a failed file operation: the path, the cause, and what to do."""
+    import errno
+
+    from cxr.runguard import last_output
+
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None:
+        path = f"{exc.filename}: "
+        if exc.filename2 is not None:
+            path = f"{exc.filename} -> {exc.filename2}: "
+    else:  # e.g. a write through a library's own file object: name the run's folder
+        where = last_output()
+        path = "" if where is None else f"writing to {where}: "
+    hint = {
+        errno.ENOSPC: "free some space and rerun the same command; finished work is kept",
+        errno.EDQUOT: "free some space and rerun the same command; finished work is kept",
+        errno.EROFS: "the file system is read-only; choose a writable folder",
+        errno.EACCES: "no permission; choose a folder you can write to",
+        errno.EPERM: "no permission; choose a folder you can write to",
+    }.get(exc.errno or -1)
+    return f"{path}{cause}" + (f" ({hint})" if hint else "")
+
+
 def main() -> None:
-    """Console entry point: user-facing errors become one line on stderr, exit code 2."""
+    """Console entry point: user-facing errors become one line on stderr.
+
+    Exit codes: 2 for a ``CxrError`` (bad input, busy folder), 1 for a failed file
+    operation (disk full, read-only or forbidden folder) or a job whose parts failed
+    (``PartialFailureError``, e.g. sweep cells), ``128 + signum`` when
+    stopped by SIGTERM (143) or SIGINT (130).
+    """
     from cxr.errors import CxrError
     from cxr.progress import wide_output
+    from cxr.runguard import Interrupted, interrupted_message, stop_on_signals
 
     if not {"--help", "-h"} & set(sys.argv[1:]) and len(sys.argv) > 1:
         wide_output()  # logs and pipes get full-width tables (help pages keep their width)
     try:
-        app(standalone_mode=False)
+        with stop_on_signals():
+            app(standalone_mode=False)
+    except Interrupted as exc:
+        typer.echo(interrupted_message(exc), err=True)
+        sys.exit(exc.exit_code)
     except CxrError as exc:
         typer.echo(f"cxr: error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        typer.echo(f"cxr: error: {os_error_message(exc)}", err=True)
+        sys.exit(1)
     except typer.Abort:
         typer.echo("cxr: aborted", err=True)
         sys.exit(130)
@@ -90,6 +128,7 @@ def main() -> None:
         if callable(show):
             show()
         sys.exit(exit_code)
+
 
 if __name__ == "__main__":
     main()

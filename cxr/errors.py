@@ -9,6 +9,8 @@ from __future__ import annotations
 class CxrError(Exception):
     """Base class: a user-facing problem with a clear one-line message."""
 
+    exit_code = 2
+
 
 class ConfigError(CxrError):
     """A bad config file, key or option value."""
@@ -33,6 +35,12 @@ class LeakageError(CxrError):
 
 class CheckpointError(CxrError):
     """A checkpoint or weight file is missing or does not fit the model."""
+
+
+class PartialFailureError(CxrError):
+    """A job finished what it could but some parts failed (exit code 1)."""
+
+    exit_code = 1
 
 
 def require_files(**groups: object) -> None:

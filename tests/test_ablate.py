@@ -217,6 +217,7 @@ def test_cli_ablate_passes_the_grid(tmp_path: Path) -> None:
 
     sweep = REPO / "configs" / "sweeps" / "headline.yaml"
     with mock.patch("cxr.experiments.sweep.run.run_sweep") as run:
+        run.return_value.failed = []
         res = CliRunner().invoke(
             app,
             [

@@ -21,7 +21,7 @@ import torch
 
 from cxr.classifier.backbones import Backbone, create_backbone
 from cxr.errors import CheckpointError, CxrError
-from cxr.fsutil import atomic_save, safe_torch_load
+from cxr.fsutil import atomic_torch_save, safe_torch_load
 
 FORMAT = "cxr-classifier/1"
 
@@ -65,7 +65,7 @@ def save_classifier(path: str | Path, model: Backbone, info: ClassifierInfo) -> 
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "info": info.to_dict(), "state_dict": state}
-    atomic_save(path, lambda tmp: torch.save(payload, tmp))
+    atomic_torch_save(payload, path)
     return path
 
 

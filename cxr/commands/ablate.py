@@ -70,4 +70,14 @@ def ablate(
     cell = overrides(ablate, locals(), C)
     if cell:
         cfg = dataclasses.replace(cfg, classify={**cfg.classify, **cell})
-    run_sweep(cfg)
+    from cxr.errors import PartialFailureError
+    from cxr.runguard import output_lock
+
+    with output_lock(cfg.out):
+        result = run_sweep(cfg)
+    if result.failed:
+        first = result.sweep_dir / "cells" / result.failed[0] / "error.txt"
+        raise PartialFailureError(
+            f"{len(result.failed)} sweep cell(s) failed ({', '.join(result.failed)}; see {first}); "
+            "the other cells finished, rerun the same command to retry the failed ones"
+        )

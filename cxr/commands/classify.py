@@ -58,7 +58,10 @@ def classify(
     from cxr.experiments.classify.run import run_classify
 
     cfg = build_config(C, config, **overrides(classify, locals(), C))
-    run_classify(cfg, out, keep_checkpoints=keep_checkpoints)
+    from cxr.runguard import output_lock
+
+    with output_lock(out):
+        run_classify(cfg, out, keep_checkpoints=keep_checkpoints)
 
 
 def predict(

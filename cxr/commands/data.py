@@ -34,7 +34,10 @@ def phantom(
     from cxr.data.phantom import generate_phantoms
 
     cfg = build_config(PhantomConfig, config, **overrides(phantom, locals(), PhantomConfig))
-    typer.echo(generate_phantoms(out, cfg, workers=workers))
+    from cxr.runguard import output_lock
+
+    with output_lock(out):
+        typer.echo(generate_phantoms(out, cfg, workers=workers))
 
 
 @app.command("split")
@@ -155,6 +158,9 @@ def cache(
     from cxr.data.cache import cache_manifest, cache_table
 
     cfg = build_config(CacheConfig, config, **overrides(cache, locals(), CacheConfig))
-    built = cache_manifest(manifest, cfg)
+    from cxr.runguard import output_lock
+
+    with output_lock(cfg.cache_dir, what="--cache-dir"):
+        built = cache_manifest(manifest, cfg)
     Console().print(cache_table(built))
     typer.echo(built.path)

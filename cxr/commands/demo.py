@@ -26,4 +26,8 @@ def demo(
     given = overrides(demo, locals(), D)
     if fast and "out" not in given:
         given["out"] = "demo-fast"
-    run_demo(build_config(D, config, **given))
+    cfg = build_config(D, config, **given)
+    from cxr.runguard import output_lock
+
+    with output_lock(cfg.out):
+        run_demo(cfg)

@@ -56,7 +56,11 @@ def explain(
     from cxr.config import build_config
     from cxr.experiments.explain.run import run_explain
 
-    run_explain(build_config(E, config, **overrides(explain, locals(), E)))
+    cfg = build_config(E, config, **overrides(explain, locals(), E))
+    from cxr.runguard import output_lock
+
+    with output_lock(cfg.out):
+        run_explain(cfg)
 
 
 @app.command("progression")
@@ -83,4 +87,8 @@ def progression(
     from cxr.config import build_config
     from cxr.experiments.explain.progression import run_progression
 
-    run_progression(build_config(E, config, **overrides(progression, locals(), E)))
+    cfg = build_config(E, config, **overrides(progression, locals(), E))
+    from cxr.runguard import output_lock
+
+    with output_lock(cfg.out):
+        run_progression(cfg)

@@ -57,7 +57,10 @@ def train(
         config if config is not None or not (resume and saved.is_file()) else saved,
         **overrides(train, locals(), G),
     )
-    result = train_gan(cfg, manifest=manifest, out_dir=out, resume=resume)
+    from cxr.runguard import output_lock
+
+    with output_lock(out):
+        result = train_gan(cfg, manifest=manifest, out_dir=out, resume=resume)
     Console().print(summary_table(result))
 
 
@@ -76,16 +79,18 @@ def synth(
     from rich.console import Console
 
     from cxr.experiments.gan.synth import run_synth, synth_table
+    from cxr.runguard import output_lock
 
-    result = run_synth(
-        checkpoint=checkpoint,
-        manifest=manifest,
-        out_dir=out,
-        n=n,
-        batch_size=batch_size,
-        seed=seed,
-        device=device,
-    )
+    with output_lock(out):
+        result = run_synth(
+            checkpoint=checkpoint,
+            manifest=manifest,
+            out_dir=out,
+            n=n,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+        )
     Console().print(synth_table(result))
 
 

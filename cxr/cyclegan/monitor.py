@@ -9,8 +9,8 @@
 * ``losses.csv`` and ``losses.png``: per-epoch mean of every loss term.
   The history lives in the callback's state, which Lightning stores in the
   checkpoint, so a resumed run rewrites a CSV without duplicate epochs.
-* ``checkpoints/last.ckpt``: written atomically after every epoch (temporary
-  file + rename), after the LightningModule's epoch-end hook stepped the
+* ``checkpoints/last.ckpt``: written after every epoch (atomically, through
+  the trainer's checkpoint IO), after the LightningModule's epoch-end hook stepped the
   schedulers, so resuming continues with the next epoch exactly.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +143,13 @@ class EpochMonitor(Callback):
 
 
 class AtomicEpochCheckpoint(Checkpoint):
-    """``checkpoints/last.ckpt`` after every epoch via temp file + rename.
+    """``checkpoints/last.ckpt`` after every epoch.
 
     A ``Checkpoint`` subclass so Lightning runs it after the module's
     ``on_train_epoch_end`` (scheduler step). Every rank calls
-    ``trainer.save_checkpoint`` (it synchronises); only rank 0 writes and renames.
+    ``trainer.save_checkpoint`` (it synchronises); only rank 0 writes. The write is
+    atomic through the trainer's checkpoint IO (``cxr gan train`` passes one that writes
+    a temporary file beside ``last.ckpt``, fsyncs and renames it).
     """
 
     def __init__(self, dirpath: str | Path) -> None:
@@ -159,11 +160,8 @@ class AtomicEpochCheckpoint(Checkpoint):
         return self.dirpath / "last.ckpt"
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        tmp = self.dirpath / ".last.ckpt.tmp"
         if trainer.is_global_zero:
             self.dirpath.mkdir(parents=True, exist_ok=True)
         # full state (optimizers, schedulers, loops) is needed for an exact --resume
-        trainer.save_checkpoint(tmp, weights_only=False)
-        if trainer.is_global_zero:
-            os.replace(tmp, self.last_path)
+        trainer.save_checkpoint(self.last_path, weights_only=False)
         trainer.strategy.barrier("cxr_gan_checkpoint")

@@ -121,6 +121,9 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     return df[list(COLUMNS) + extra].reset_index(drop=True)
 
 
+_MISSING_IDS = ("", "nan", "none", "null", "<na>")
+
+
 def validate(df: pd.DataFrame, *, check_files: bool = True, source: str = "manifest") -> None:
     """Raise :class:`ManifestError` naming the first bad column or row."""
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -141,7 +144,12 @@ def validate(df: pd.DataFrame, *, check_files: bool = True, source: str = "manif
     splits = df["split"].astype(str)
     row_error(~splits.isin(SPLITS), "unknown split (valid: train, val, test, empty)")
     row_error(df["image_path"].astype(str).str.len() == 0, "empty image_path")
-    row_error(df["patient_id"].astype(str).str.len() == 0, "empty patient_id")
+    pids = df["patient_id"].astype(str).str.strip()
+    row_error(pids.str.len() == 0, "empty patient_id")
+    # "NaN" or "dataset:nan" is a lost value written out by a spreadsheet or pandas, not an id:
+    # all such rows would count as one patient and pass the patient-level split checks
+    bare = pids.str.rsplit(":", n=1).str[-1].str.strip().str.lower()
+    row_error(bare.isin(_MISSING_IDS), "patient_id is a missing-value marker, not an id")
     dup = df["image_path"].duplicated(keep="first")
     row_error(dup, "duplicate image_path")
     if check_files:

@@ -15,7 +15,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cxr.errors import CheckpointError
+from cxr.errors import CheckpointError, ConfigError
+
+# opsets the TorchScript-based exporter accepts (torch.onnx._constants); softmax over a
+# chosen axis and the backbones' pooling need opset 9 or later
+MIN_OPSET, MAX_OPSET = 9, 20
 
 
 def run_export(
@@ -36,6 +40,10 @@ def run_export(
     from cxr.classifier import load_classifier
     from cxr.fsutil import atomic_save
 
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ConfigError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}")
+    if not atol > 0:
+        raise ConfigError(f"--atol must be > 0, got {atol}")
     model, info = load_classifier(checkpoint)
 
     class WithProbs(nn.Module):

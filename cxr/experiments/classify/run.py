@@ -82,20 +82,33 @@ def check_options(cfg: ClassifyConfig) -> None:
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+    if not cfg.lr > 0:
+        raise ConfigError(f"--lr must be > 0, got {cfg.lr}")
+    if cfg.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {cfg.workers}")
 
 
 def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
+    """The finished run in ``out`` (same config), None when there is none to reuse.
+
+    A run (finished or killed) with another config is never reused, resumed or mixed with;
+    only ``--external`` sets may be added to a finished run.
+    """
     need = [out / n for n in ("config.yaml", "metrics.json", "run.json", "best.ckpt")]
-    if not all(p.is_file() for p in need):
+    if not (out / "config.yaml").is_file():
         return None
     saved = load_saved_config(ClassifyConfig, out)
+    done = all(p.is_file() for p in need)
     # neither the external sets nor where the run is tracked change its results
     free = ("external", "logger", "mlflow_uri")
     if dataclasses.replace(saved, **{k: getattr(cfg, k) for k in free}) != cfg:
         diff = [k for k, v in config_to_dict(cfg).items()
                 if config_to_dict(saved)[k] != v and k not in free]
-        raise ConfigError(f"{out} holds a finished run with a different config "
+        state = "finished" if done else "unfinished"
+        raise ConfigError(f"{out} holds an {state} run with a different config "
                           f"({', '.join(diff)}); use a new --out")
+    if not done:
+        return None
     metrics = json.loads((out / "metrics.json").read_text())
     if saved.external != cfg.external:
         metrics = _add_external(cfg, out, metrics)
@@ -133,14 +146,16 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from cxr.classifier.module import TransferSchedule
+    from cxr.experiments.lightning_io import AtomicCheckpointIO
     from cxr.experiments.tracking import lightning_loggers
 
     devices: Any = cfg.devices
     if isinstance(devices, str) and devices.isdigit():
         devices = int(devices)
     callbacks: list[Any] = [
+        # last.ckpt after every epoch, so a resumed run repeats at most the interrupted one
         ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_auroc",
-                        mode="max", save_last=True),
+                        mode="max", save_last=True, every_n_epochs=1),
         EarlyStopping(monitor="val_auroc", mode="max", patience=cfg.patience),
         TransferSchedule(cfg.transfer, cfg.unfreeze_epoch),
     ]
@@ -155,6 +170,7 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
         max_epochs=cfg.epochs, accelerator=cfg.accelerator, devices=devices,
         strategy=cfg.strategy, precision=cfg.precision,  # type: ignore[arg-type]
         deterministic="warn", callbacks=callbacks, default_root_dir=out,
+        plugins=[AtomicCheckpointIO()],
         logger=lightning_loggers(cfg.logger, out, csv=True, experiment="cxr-classify",
                                  run_name=out.name, uri=cfg.mlflow_uri),
         enable_progress_bar=progress,
@@ -211,6 +227,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
     from cxr.device import resolve_device
     from cxr.experiments.classify.data import make_loaders, prepare_data
     from cxr.experiments.classify.outputs import predict_probs, summary_table, write_json
+    from cxr.experiments.lightning_io import resume_point
     from cxr.experiments.tracking import headline_metrics, log_final, log_params
     from cxr.fsutil import safe_torch_load
 
@@ -247,8 +264,10 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
     trainer = _trainer(cfg, out, progress)
     log_params(trainer.loggers, config_to_dict(cfg))
     last = out / "checkpoints" / "last.ckpt"
+    ckpts = out / "checkpoints"
+    start = resume_point([ckpts / "last.ckpt", ckpts / "best.ckpt"], console.print)
     trainer.fit(module, loaders["train"], loaders["val"],
-                ckpt_path=str(last) if last.is_file() else None)
+                ckpt_path=None if start is None else str(start))
     if trainer.global_rank != 0:
         return ClassifyResult(out, {}, {})
 

@@ -141,6 +141,7 @@ def train_gan(
 ) -> GanRunResult:
     """Train (or resume) a CycleGAN; returns where the checkpoint is and the last losses."""
     import lightning as L
+    from rich.console import Console
 
     from cxr.cyclegan.domains import (
         UnpairedDataModule,
@@ -153,10 +154,14 @@ def train_gan(
     from cxr.data.cache import build_cache
     from cxr.data.leakage import check_leakage
     from cxr.data.manifest import load_manifest, manifest_key
+    from cxr.experiments.lightning_io import resume_point
     from cxr.experiments.tracking import log_params
 
     out_dir = Path(out_dir)
     last = _check_start(cfg, out_dir, resume)
+    if resume:  # a damaged last.ckpt is set aside and the run starts afresh
+        say = Console(stderr=True, quiet=not progress).print
+        resume = resume_point([last], say, fallback="starting from epoch 0") is not None
 
     df = load_manifest(manifest)
     check_leakage(df)
@@ -232,6 +237,7 @@ def _trainer(
     import lightning as L
 
     from cxr.cyclegan.monitor import AtomicEpochCheckpoint
+    from cxr.experiments.lightning_io import AtomicCheckpointIO
     from cxr.experiments.lightning_quiet import quiet_lightning
     from cxr.experiments.tracking import lightning_loggers
 
@@ -246,6 +252,7 @@ def _trainer(
         strategy=cfg.strategy,
         precision=cfg.precision,  # type: ignore[arg-type]
         callbacks=cbs,
+        plugins=[AtomicCheckpointIO()],
         logger=lightning_loggers(cfg.logger, out_dir, csv=False, experiment="cxr-gan",
                                  run_name=f"{out_dir.parent.name}/{out_dir.name}",
                                  uri=cfg.mlflow_uri) or False,
@@ -276,6 +283,10 @@ def _check_start(cfg: GanConfig, out_dir: Path, resume: bool) -> Path:
     check_logger(cfg.logger)
     if cfg.batch_size < 1 or cfg.epochs + cfg.epochs_decay < 1:
         raise ConfigError("--batch-size must be >= 1 and --epochs + --epochs-decay >= 1")
+    for name in ("epochs", "epochs_decay", "steps_per_epoch", "workers"):
+        if getattr(cfg, name) < 0:
+            opt = name.replace("_", "-")
+            raise ConfigError(f"--{opt} must be >= 0, got {getattr(cfg, name)}")
     return last
 
 

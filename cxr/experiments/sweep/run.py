@@ -64,6 +64,7 @@ class SweepResult:
     results_csv: Path
     counts: dict[str, int] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def plan_cells(
@@ -267,4 +268,4 @@ def run_sweep(
     from cxr.experiments.sweep.summary import write_summary
 
     counts = write_summary(cfg, tasks, errors, sweep_dir, inputs=inputs, console=console)
-    return SweepResult(sweep_dir, results_csv, counts, [o.key for o in outcomes])
+    return SweepResult(sweep_dir, results_csv, counts, [o.key for o in outcomes], sorted(errors))
