@@ -57,6 +57,7 @@ def test_sigterm_mid_training_exits_143_and_resumes_exactly(
     assert (out / "losses.csv").read_text() == (gan_reference / "losses.csv").read_text()
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_set_aside_not_resumed(workdir: Path, gan_reference: Path) -> None:
     out = workdir / "gan-truncated"
     shutil.copytree(gan_reference, out)
