@@ -48,7 +48,7 @@ def test_out_of_range_option_is_one_line(
 def test_sweep_with_failed_cells_exits_1_naming_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cxr.experiments import ablate
+    from cxr.experiments.sweep import run as ablate
 
     def fake_sweep(cfg: object) -> ablate.SweepResult:
         out = Path(cfg.out)  # type: ignore[attr-defined]

@@ -26,9 +26,9 @@ def test_busy_folder_names_the_holder_and_a_dead_holder_frees_it(tmp_path: Path)
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with pytest.raises(FolderBusyError, match=rf"pid {holder.pid}\b.*another --out"):
-            with output_lock(tmp_path):
-                pass
+        busy = pytest.raises(FolderBusyError, match=rf"pid {holder.pid}\b.*another --out")
+        with busy, output_lock(tmp_path):
+            pass
     finally:
         holder.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
         holder.wait()
