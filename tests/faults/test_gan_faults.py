@@ -175,3 +175,24 @@ def test_read_only_folder_is_one_line_and_keeps_files(
     r = cxr(*_synth_args(gan_reference, out), cwd=workdir)
     assert r.returncode == 0, r.stderr
     assert _images(out) == _images(ref)
+
+
+@pytest.mark.slow
+def test_full_disk_during_synthesis_then_rerun_completes(
+    workdir: Path, gan_reference: Path, tmpfs: object
+) -> None:
+    mnt = tmpfs("64k")  # type: ignore[operator]
+    out = mnt / "syn"
+    r = cxr(*_synth_args(gan_reference, out), cwd=workdir)
+    assert r.returncode == 1
+    lines = error_lines(r.stderr)
+    assert len(lines) == 1 and "No space left on device" in lines[0] and str(out) in lines[0]
+    assert leftovers(out) == [] and not (out / "manifest.csv").exists()
+
+    tmpfs.remount(mnt, "size=8m")  # type: ignore[attr-defined]
+    ref = workdir / "syn-busy"
+    if not (ref / "manifest.csv").is_file():
+        assert cxr(*_synth_args(gan_reference, ref), cwd=workdir).returncode == 0
+    r = cxr(*_synth_args(gan_reference, out), cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert _images(out) == _images(ref)

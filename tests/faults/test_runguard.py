@@ -65,3 +65,29 @@ def test_signals_exit_with_128_plus_signum_and_one_line(sig: int, code: int) -> 
         f"cxr: interrupted by {signal.Signals(sig).name}: finished work is kept; "
         "rerun the same command to continue"
     ]
+
+
+FULL = (
+    "import errno, os, sys\n"
+    "from cxr import cli\n"
+    "from cxr.runguard import output_lock\n"
+    "def fill() -> None:\n"
+    "    with output_lock(folder):\n"
+    "        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+    "cli.app.command('fill')(fill)\n"
+    "cli.app.command('fill2')(fill)\n"
+    "folder = sys.argv[1]\n"
+    "sys.argv = ['cxr', 'fill']\n"
+    "cli.main()\n"
+)
+
+
+def test_unnamed_disk_error_names_the_run_folder(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-c", FULL, str(tmp_path / "run")], env=cli_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"cxr: error: writing to {tmp_path / 'run'}: No space left on device "
+        "(free some space and rerun the same command; finished work is kept)"
+    ]
+    assert not (tmp_path / "run" / LOCK_NAME).exists()
