@@ -75,9 +75,10 @@ def ablate(
 
     with output_lock(cfg.out):
         result = run_sweep(cfg)
-    if result.failed:
-        first = result.sweep_dir / "cells" / result.failed[0] / "error.txt"
+    failed = list(result.failed)
+    if failed:
+        first = result.sweep_dir / "cells" / failed[0] / "error.txt"
         raise PartialFailureError(
-            f"{len(result.failed)} sweep cell(s) failed ({', '.join(result.failed)}; see {first}); "
+            f"{len(failed)} sweep cell(s) failed ({', '.join(failed)}; see {first}); "
             "the other cells finished, rerun the same command to retry the failed ones"
         )
