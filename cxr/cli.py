@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cxr.commands import ablate as ablate_commands
+from cxr.commands import audit as audit_commands
 from cxr.commands import classify as classify_commands
 from cxr.commands import data as data_commands
 from cxr.commands import demo as demo_commands
@@ -61,6 +62,7 @@ app.command("predict")(classify_commands.predict)
 app.command("export")(classify_commands.export)
 app.add_typer(explain_commands.app, name="explain")
 app.command("ablate")(ablate_commands.ablate)
+app.add_typer(audit_commands.app, name="audit")
 app.command("report")(report_commands.report)
 app.command("demo")(demo_commands.demo)
 

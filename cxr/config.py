@@ -411,6 +411,49 @@ class EvaluateConfig:
     cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")
 
 
+# ------------------------------------------------------------------ audits
+@dataclasses.dataclass(frozen=True)
+class AuditConfig:
+    """`cxr audit shortcuts` (see cxr.experiments.audit.shortcuts)."""
+
+    positive: str = setting("covid", "Class the masking probes score.")
+    image_size: int = setting(128, "Probe image size in pixels (a --checkpoint brings its own).")
+    resize_mode: str = setting("pad", "pad (keep the aspect ratio, pad to square) or crop.")
+    backbone: str = setting("resnet18", "Probe backbone, random init.")
+    epochs: int = setting(6, "Probe training epochs.")
+    batch_size: int = setting(32, "Probe batch size.")
+    lr: float = setting(1e-3, "Probe learning rate.")
+    seed: int = setting(0, "Random seed (probe training, holdouts, bootstrap).")
+    bootstrap: int = setting(1000, "Patient-bootstrap resamples for the AUROC intervals.")
+    box_margin: float = setting(
+        0.12, "Lung field without masks: the central box inside this margin (fraction of side)."
+    )
+    border_width: float = setting(0.10, "Border band kept by the border-only probe (fraction).")
+    max_per_dataset: int = setting(0, "Images per collection, drawn at random; 0 = all.")
+    cam_images: int = setting(64, "Test images explained with Grad-CAM (with --checkpoint).")
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N.")
+    cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")
+    workers: int = setting(2, "Image decoding processes.")
+
+
+@dataclasses.dataclass(frozen=True)
+class GanAuditConfig:
+    """Synthetic-data audit of `cxr gan eval` (see cxr.experiments.gan.audit)."""
+
+    audit_images: int = setting(400, "Audit: images per set, drawn at random (bounds the cost).")
+    probe_backbone: str = setting("resnet18", "Audit: backbone of the probe classifiers.")
+    probe_epochs: int = setting(5, "Audit: epochs of the probe classifiers.")
+    probe_batch_size: int = setting(32, "Audit: probe batch size.")
+    probe_lr: float = setting(1e-3, "Audit: probe learning rate.")
+    nearest_k: int = setting(
+        5, "Audit: feature neighbours checked with SSIM; also k of density/coverage."
+    )
+    copy_ssim: float = setting(0.95, "Audit: SSIM at or above which a near neighbour is a copy.")
+    ms_ssim_pairs: int = setting(200, "Audit: random pairs for the mean MS-SSIM.")
+    fid_repeats: int = setting(10, "Audit: subsamples of the equal-size FID/KID.")
+    bootstrap: int = setting(1000, "Audit: patient-bootstrap resamples for AUROC intervals.")
+    seed: int = setting(0, "Audit: random seed.")
+
 
 # ------------------------------------------------------------------ machinery
 def _coerce(value: Any, tp: Any, key: str) -> Any:

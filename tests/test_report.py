@@ -21,11 +21,13 @@ from cxr.experiments.sweep.run import SplitInputs, run_sweep
 
 QUIET = Console(quiet=True)
 HEADINGS = (
+    "Shortcut audit",
     "Dataset",
     "Split and leakage checks",
     "Per-source, within-source and external validation",
     "GAN samples",
     "GAN quality (FID / KID)",
+    "Synthetic-data audit",
     "Ablation sweep",
     "ROC curves",
     "Grad-CAM examples and localization",
@@ -65,7 +67,10 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (gan / "samples").mkdir(parents=True)
     png(gan / "samples" / "epoch_003.png", 7, 96)
     (gan / "losses.csv").write_text("epoch,loss\n1,1.0\n")
-    (gan / "eval.json").write_text(json.dumps({"fid": 41.5, "kid": {"mean": 0.031, "std": 0.004}}))
+    sep = {"n_per_set": 12, "synthetic_vs_real": {"auroc": 0.97, "ci_low": 0.9, "ci_high": 1.0},
+           "baseline_real_vs_real": {"auroc": 0.55, "ci_low": 0.3, "ci_high": 0.8}}
+    (gan / "eval.json").write_text(json.dumps({"fid": 41.5, "kid": {"mean": 0.031, "std": 0.004},
+                                               "audit": {"separability": sep}}))
     ex = root / "explain"
     png(ex / "sheets" / "true-covid__pred-covid.png", 9, 120)
     (ex / "explain.json").write_text(
@@ -82,7 +87,27 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     shutil.move(str(ex), str(sweep / "explain"))
+    _audit_json(sweep / "audit")
     return sweep
+
+
+def _audit_json(folder: Path) -> None:
+    """An `cxr audit shortcuts` result (one collection: the source probe does not apply)."""
+    from cxr.experiments.audit.verdict import decide
+
+    auroc = {"auroc": 0.52, "ci_low": 0.4, "ci_high": 0.64, "n": 20}
+    audit = {
+        "positive": "covid", "n_images": 40, "datasets": {"phantoms": 40},
+        "confounding": {"all": {"labels": ["covid", "normal"], "datasets": ["phantoms"],
+                                "counts": {"phantoms": {"covid": 10, "normal": 30}},
+                                "cramers_v": None, "single_label_share": {"covid": 0.0}}},
+        "source_probe": {"applicable": False, "reason": "one collection (phantoms)"},
+        "masking": {"applicable": True, "classifier": "probe", "lung_field": {"mask": 20},
+                    "full": auroc, "lungs_hidden": auroc, "border_only": auroc},
+    }
+    audit["verdict"] = decide(audit)
+    folder.mkdir(parents=True)
+    (folder / "audit.json").write_text(json.dumps(audit))
 
 
 def test_sweep_report_has_every_section_and_is_self_contained(sweep_dir: Path) -> None:
@@ -101,6 +126,9 @@ def test_sweep_report_has_every_section_and_is_self_contained(sweep_dir: Path) -
     # the classical arms present are described (this sweep has oversample only)
     assert "oversample = oversampling only" in html and "augment = albumentations" not in html
     assert "GAN trained on the train split only." in html
+    # the shortcut audit is the first section, with its verdict
+    assert html.split("<main>")[1].lstrip().startswith('<section id="shortcut-audit"')
+    assert "Shortcut risk: <strong" in html and "LOW" in html
 
 
 def test_run_report_notes_absent_sections(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from cxr.classifier.metrics import _num, evaluate, predict_labels
 from cxr.stats import bootstrap as bs
+from cxr.stats.auroc import stratified_auroc
 
 _CHUNK = 256
 
@@ -57,29 +58,6 @@ def by_dataset(
         out[name] = {**_counts(y[m] == pos, pids[m].tolist()), "headline": res["headline"],
                      "confusion_matrix": res["confusion_matrix"]}
     return out
-
-
-def stratified_auroc(weights: np.ndarray, positive: np.ndarray, score: np.ndarray,
-                     strata: np.ndarray) -> np.ndarray:
-    """AUROC over positive-negative pairs of the same stratum, per resample ``(B,)``.
-
-    ``sum_s AUC_s * P_s * N_s / sum_s P_s * N_s`` with weighted counts ``P_s``, ``N_s``
-    of each stratum; strata without both classes in a resample contribute no pairs.
-    NaN when no stratum has a pair.
-    """
-    num = np.zeros(weights.shape[0])
-    den = np.zeros(weights.shape[0])
-    for s in np.unique(strata):
-        m = strata == s
-        w = weights[:, m]
-        p = positive[m].astype(np.float64)
-        pairs = (w * p).sum(axis=1) * (w * (1 - p)).sum(axis=1)
-        auc = bs.auroc(w, positive[m], score[m])
-        ok = pairs > 0
-        num[ok] += auc[ok] * pairs[ok]
-        den += pairs
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
 
 
 def _rates(weights: np.ndarray, positive: np.ndarray, called: np.ndarray) -> dict[str, np.ndarray]:

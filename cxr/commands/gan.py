@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from cxr.commands.options import CxrTyper, command_option, option, overrides
+from cxr.config import GanAuditConfig as A
 from cxr.config import GanConfig as G
 
 app = CxrTyper(
@@ -116,12 +117,28 @@ def evaluate(
         Path | None,
         command_option(help="Folder for eval.json and figures (without it, only printed)."),
     ] = None,
+    no_audit: Annotated[
+        bool,
+        command_option(
+            "--no-audit",
+            help="Skip the synthetic-data audit (separability, memorisation, diversity, "
+            "coverage, train-on-synthetic, equal-n FID/KID, each beside a real baseline).",
+        ),
+    ] = False,
+    audit_images: Annotated[int | None, option(A, "audit_images")] = None,
+    probe_epochs: Annotated[int | None, option(A, "probe_epochs")] = None,
+    copy_ssim: Annotated[float | None, option(A, "copy_ssim")] = None,
+    fid_repeats: Annotated[int | None, option(A, "fid_repeats")] = None,
+    seed: Annotated[int | None, option(A, "seed")] = None,
 ) -> None:
-    """FID/KID vs held-out real images, label preservation, lesion-region intensity change."""
+    """FID/KID vs held-out real images, label preservation, lesion-region intensity change,
+    and the synthetic-data audit."""
     from rich.console import Console
 
+    from cxr.config import build_config
     from cxr.experiments.gan.evaluate import eval_table, run_gan_eval
 
+    audit_cfg = build_config(A, None, **overrides(evaluate, locals(), A)) if not no_audit else None
     res = run_gan_eval(
         manifest=manifest,
         synthetic_manifest=synthetic,
@@ -130,6 +147,7 @@ def evaluate(
         classifier=classifier,
         inception_weights=inception_weights,
         kid_subsets=kid_subsets,
+        audit=audit_cfg,
     )
     console = Console()
     console.print(eval_table(res))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cxr.config import GanAuditConfig
 from cxr.errors import CheckpointError, ConfigError, ManifestError
 from cxr.fsutil import atomic_write_text
 
@@ -141,8 +142,10 @@ def run_gan_eval(
     inception_weights: str | Path | None = None,
     kid_subsets: int = 100,
     progress: bool = True,
+    audit: GanAuditConfig | None = None,
 ) -> EvalResult:
-    """FID/KID, label preservation and lesion-region change of synthetic images."""
+    """FID/KID, label preservation and lesion-region change of synthetic images; with
+    ``audit``, the synthetic-data audit (:mod:`cxr.experiments.gan.audit`) under ``audit``."""
     from cxr.data.manifest import load_manifest
 
     if features not in ("auto", "inception", "xray"):
@@ -201,6 +204,18 @@ def run_gan_eval(
     if model is not None:
         _label_preservation(res, model, info, syn, target)
     _region_metrics(res, syn, df)
+    if audit is not None:
+        import numpy as np
+
+        from cxr.experiments.gan.audit import run_synthetic_audit
+
+        def load(paths: list[str]) -> Any:
+            imgs = _load_images(paths, size, mode)
+            return imgs if imgs is not None else np.zeros((0, size, size), np.uint8)
+
+        m["audit"] = run_synthetic_audit(df, syn, target=target, sources=sources,
+                                         extractor=extractor, load=load, cfg=audit,
+                                         out_dir=res.out_dir)
     if res.out_dir is not None:
         from cxr.experiments.gan.figures import write_gan_figures
 
@@ -331,4 +346,9 @@ def eval_table(res: EvalResult) -> Any:
         lr = m["lesion_region"]
         t.add_row("mean change inside lesion region", fmt_num(lr["mean_change_inside"]))
         t.add_row("mean change outside (rest of lungs)", fmt_num(lr["mean_change_outside"]))
+    if "audit" in m:
+        from cxr.experiments.gan.audit_summary import audit_rows
+
+        for measure, syn, base, _ in audit_rows(m["audit"]):
+            t.add_row(measure, f"{syn}  (real: {base})" if base else syn)
     return t

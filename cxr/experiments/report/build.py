@@ -75,18 +75,24 @@ def build_report(
     from cxr.experiments.report import sections as rs
     from cxr.experiments.report import validation as rv
     from cxr.experiments.report.metrics import metrics_section
+    from cxr.experiments.report.gan_audit import TITLE as GAN_AUDIT_TITLE
+    from cxr.experiments.report.gan_audit import gan_audit_section
+    from cxr.experiments.report.shortcuts import TITLE as AUDIT_TITLE
+    from cxr.experiments.report.shortcuts import shortcut_section
 
     console = console or Console()
     found = discover(path, gan_evals=gan_evals, explains=explains)
     # page order; a new section is one more (title, builder) pair: builder(found) returns a
     # Section, or a string saying why this input has nothing for it
     builders: list[tuple[str, Callable[[Found], Any]]] = [
+        (AUDIT_TITLE, shortcut_section),  # first screen: is the headline number a shortcut?
         ("Test metrics", metrics_section),  # first screen: the numbers, CIs, threshold
         ("Dataset", rs.dataset_section),
         ("Split and leakage checks", rs.leakage_section),
         ("Per-source, within-source and external validation", rv.sources_section),
         ("GAN samples", rg.gan_samples_section),
         ("GAN quality (FID / KID)", rg.gan_quality_section),
+        (GAN_AUDIT_TITLE, gan_audit_section),
         ("Ablation sweep", lambda f: rv.with_lodo(rs.sweep_section(f), f)),
         ("ROC curves", lambda f: rs.roc_section(f, f.positive)),
         ("Grad-CAM examples and localization", rg.gradcam_section),

@@ -157,7 +157,9 @@ def _gan_eval_html(path: Path, doc: dict[str, Any], origin: str) -> str:
         f"From {escape(origin)}.</p>"
     )
     if not rows:  # not the layout of `cxr gan eval`: show what the file holds
-        flat = [(k, v) for k, v in _flat(doc) if k not in ("warnings", "notes")]
+        # the synthetic-data audit has its own block (report/gan_audit.py)
+        flat = [(k, v) for k, v in _flat(doc) if k not in ("warnings", "notes")
+                and not k.startswith("audit.")]
         if not flat:
             return head + '<p class="note">no measures in this file</p>'
         body = "".join(f"<tr><td>{escape(k)}</td><td class=\"num\">{escape(v)}</td></tr>"

@@ -1,0 +1,78 @@
+"""Image regions for shortcut probes: the lung field, a central box, the border band.
+
+A classifier that detects disease should lose its skill when the lungs are
+hidden; one that still separates the classes from what lies outside the lungs
+reads non-lung cues (text markers, tubes, collimation, body size, processing):
+DeGrave, Janizek & Lee, "AI for radiographic COVID-19 detection selects
+shortcuts over signal", Nat. Mach. Intell. 3, 2021; Zech et al., PLOS Med 2018.
+
+* :func:`lung_field`: the lung mask when one exists (dilated by ``dilate`` x
+  side, so a lesion on the mask's edge is hidden too), otherwise the documented
+  stand-in :func:`central_box`: the centre of the image without a margin of
+  ``margin`` x side on every edge (default 0.12; on a padded, square-resized PA
+  or AP radiograph both lungs lie inside it, and so does the heart).
+* :func:`border_band`: the outer ``width`` x side of each edge (default 0.10),
+  where burned-in text, side markers and collimation edges sit.
+* :func:`hide`: replace a region with mid-grey (128, which the network sees as
+  about 0 under :func:`cxr.data.intensity.to_network`): a constant carries no
+  information about the image it replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BOX_MARGIN", "BORDER_WIDTH", "FILL", "border_band", "central_box", "hide",
+           "lung_field"]
+
+BOX_MARGIN = 0.12
+BORDER_WIDTH = 0.10
+LUNG_DILATE = 0.02
+FILL = 128
+
+
+def central_box(size: int, margin: float = BOX_MARGIN) -> np.ndarray:
+    """Boolean ``(size, size)``: True inside the box without ``margin`` x size on each edge."""
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"box margin must be in [0, 0.5), got {margin}")
+    m = int(round(margin * size))
+    out = np.zeros((size, size), dtype=bool)
+    out[m : size - m, m : size - m] = True
+    return out
+
+
+def border_band(size: int, width: float = BORDER_WIDTH) -> np.ndarray:
+    """Boolean ``(size, size)``: True in the outer ``width`` x size of every edge."""
+    if not 0.0 < width < 0.5:
+        raise ValueError(f"border width must be in (0, 0.5), got {width}")
+    return ~central_box(size, width) if round(width * size) > 0 else np.zeros((size, size), bool)
+
+
+def lung_field(
+    mask_u8: np.ndarray | None,
+    size: int,
+    *,
+    dilate: float = LUNG_DILATE,
+    margin: float = BOX_MARGIN,
+) -> tuple[np.ndarray, str]:
+    """``(region, kind)``: the dilated lung mask (``kind="mask"``) or the central box
+    (``kind="box"``) when there is no mask or it is empty."""
+    if mask_u8 is not None:
+        lung = np.asarray(mask_u8) > 127
+        if lung.shape != (size, size):
+            raise ValueError(f"lung mask is {lung.shape}, expected {(size, size)}")
+        if lung.any():
+            r = int(round(dilate * size))
+            if r > 0:
+                from scipy.ndimage import binary_dilation
+
+                lung = binary_dilation(lung, iterations=r)
+            return lung, "mask"
+    return central_box(size, margin), "box"
+
+
+def hide(image_u8: np.ndarray, region: np.ndarray, fill: int = FILL) -> np.ndarray:
+    """A copy of ``image_u8`` with ``region`` set to ``fill``."""
+    out = np.array(image_u8, dtype=np.uint8, copy=True)
+    out[np.asarray(region, dtype=bool)] = fill
+    return out
