@@ -38,14 +38,6 @@ class AuditResult:
     audit: dict[str, Any]
 
 
-def _device(spec: str) -> Any:
-    import torch
-
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(spec)
-
-
 def _real_rows(manifest: str | Path, cfg: AuditConfig) -> Any:
     from cxr.data.manifest import load_manifest
 
@@ -101,7 +93,9 @@ def run_shortcut_audit(
     console = Console(stderr=True, quiet=not progress)
     out = Path(out_dir)
     df = _real_rows(manifest, cfg)
-    device = _device(cfg.device)
+    from cxr.device import resolve_device
+
+    device = resolve_device(cfg.device)
     audit: dict[str, Any] = {
         "manifest": str(manifest), "checkpoint": str(checkpoint) if checkpoint else None,
         "positive": cfg.positive, "n_images": len(df),

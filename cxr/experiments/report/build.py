@@ -74,9 +74,9 @@ def build_report(
     from cxr.experiments.report import gan_explain as rg
     from cxr.experiments.report import sections as rs
     from cxr.experiments.report import validation as rv
-    from cxr.experiments.report.metrics import metrics_section
     from cxr.experiments.report.gan_audit import TITLE as GAN_AUDIT_TITLE
     from cxr.experiments.report.gan_audit import gan_audit_section
+    from cxr.experiments.report.metrics import metrics_section
     from cxr.experiments.report.shortcuts import TITLE as AUDIT_TITLE
     from cxr.experiments.report.shortcuts import shortcut_section
 
