@@ -7,17 +7,24 @@ from typing import Any
 
 
 def _auroc(d: dict[str, Any] | None) -> str:
+    from cxr.fmt import fmt_num
+
     if not d or d.get("auroc") is None:
         return "–"
     lo, hi = d.get("ci_low"), d.get("ci_high")
-    return f"{d['auroc']:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+    ci = f" [{fmt_num(lo)}, {fmt_num(hi)}]" if lo is not None and hi is not None else ""
+    return fmt_num(d["auroc"]) + ci
 
 
 def _pm(d: dict[str, Any], key: str, digits: int = 3) -> str:
-    return f"{d[f'{key}_mean']:.{digits}f} ± {d[f'{key}_std']:.{digits}f}"
+    from cxr.fmt import fmt_pm
+
+    return fmt_pm(d[f"{key}_mean"], d[f"{key}_std"])
 
 
 def audit_rows(a: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    from cxr.fmt import fmt_num
+
     rows: list[tuple[str, str, str, str]] = []
     sep = a.get("separability", {})
     if "skipped" in sep:
@@ -30,27 +37,28 @@ def audit_rows(a: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if mem:
         base = mem.get("baseline_heldout_real") or {}
         rows.append(("memorisation: median NN distance to GAN training set",
-                     f"{mem['synthetic']['median_distance']:.4g}",
-                     f"{base.get('median_distance', float('nan')):.4g}",
+                     fmt_num(mem['synthetic']['median_distance']),
+                     fmt_num(base.get('median_distance', float('nan'))),
                      "synthetic vs held-out real images; much smaller = copying"))
         rows.append(("memorisation: median / max SSIM to nearest training image",
-                     f"{mem['synthetic']['median_ssim']:.3f} / {mem['synthetic']['max_ssim']:.3f}",
-                     f"{base.get('median_ssim', float('nan')):.3f} / "
-                     f"{base.get('max_ssim', float('nan')):.3f}", ""))
+                     f"{fmt_num(mem['synthetic']['median_ssim'])} / "
+                     f"{fmt_num(mem['synthetic']['max_ssim'])}",
+                     f"{fmt_num(base.get('median_ssim'))} / {fmt_num(base.get('max_ssim'))}",
+                     ""))
         rows.append(("memorisation: flagged copies", f"{mem['copies']} ({mem['copy_share']:.1%})",
                      "", mem["copy_rule"]))
     div = a.get("diversity", {})
     if div.get("synthetic", {}).get("mean") is not None:
         rows.append((f"diversity: mean pairwise MS-SSIM (n={div['n_per_set']})",
-                     f"{div['synthetic']['mean']:.3f}",
-                     f"{div['baseline_real_target']['mean']:.3f}",
+                     fmt_num(div['synthetic']['mean']),
+                     fmt_num(div['baseline_real_target']['mean']),
                      "higher than real = less diverse (mode collapse)"))
     cov = a.get("coverage", {})
     if "synthetic" in cov:
         s, b = cov["synthetic"], cov["baseline_real_vs_real"]
         for key in ("precision", "recall", "density", "coverage"):
-            rows.append((f"{key} (k={s['k']}, n={cov['n_per_set']})", f"{s[key]:.3f}",
-                         f"{b[key]:.3f}", "Naeem et al. 2020; baseline real vs real"
+            rows.append((f"{key} (k={s['k']}, n={cov['n_per_set']})", fmt_num(s[key]),
+                         fmt_num(b[key]), "Naeem et al. 2020; baseline real vs real"
                          if key == "precision" else ""))
     t = a.get("tstr", {})
     if "train_on_synthetic" in t:
