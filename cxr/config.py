@@ -389,6 +389,10 @@ class ClassifyConfig:
     mlflow_uri: str = setting(
         "", "MLflow tracking URI; empty = the file store OUT/mlruns.", metavar="URI"
     )
+    trust_gan_lineage: bool = setting(
+        False, "Accept GAN images whose checkpoint has no record of its training patients "
+        "(every output then says the GAN lineage was not verified).",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,6 +413,10 @@ class EvaluateConfig:
     device: str = setting("auto", "auto, cpu, cuda or cuda:N.")
     workers: int = setting(0, "DataLoader workers (0 = the main process).")
     cache_dir: str = setting(".cxr-cache", "Image cache folder.", metavar="PATH")
+    trust_gan_lineage: bool = setting(
+        False, "Accept GAN images in the run whose checkpoint has no record of its training "
+        "patients (the metrics then say the GAN lineage was not verified).",
+    )
 
 
 # ------------------------------------------------------------------ audits

@@ -75,6 +75,11 @@ def synth(
     batch_size: Annotated[int, command_option(help="Images per generator call.")] = 32,
     seed: Annotated[int, command_option(help="Seed of the reuse augmentations.")] = 0,
     device: Annotated[str, command_option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    trust_gan_lineage: Annotated[
+        bool,
+        command_option(help="Accept a checkpoint without a record of its training patients "
+                            "(the outputs then say the lineage was not verified)."),
+    ] = False,
 ) -> None:
     """Translate train-split source images into the target class; resumable, with provenance."""
     from rich.console import Console
@@ -91,6 +96,7 @@ def synth(
             batch_size=batch_size,
             seed=seed,
             device=device,
+            trust_gan_lineage=trust_gan_lineage,
         )
     Console().print(synth_table(result))
 

@@ -67,6 +67,8 @@ class GeneratorInfo:
     resize_mode: str
     ngf: int
     n_blocks: int
+    # patients/images that trained it (cxr.data.lineage.GanLineage.to_dict()); None if unrecorded
+    lineage: dict[str, Any] | None = None
 
 
 def load_generator(
@@ -85,6 +87,7 @@ def load_generator(
         resize_mode=str(meta["resize_mode"]),
         ngf=int(cfg["ngf"]),
         n_blocks=int(meta["n_blocks"]),
+        lineage=meta.get("lineage"),
     )
     net = ResnetGenerator(1, 1, info.ngf, info.n_blocks)
     prefix = "G_A."

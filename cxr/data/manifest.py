@@ -21,7 +21,7 @@ content_hash   sha256 of the file bytes (exact-duplicate detection, cache key)
 Optional columns are kept when present (``OPTIONAL_COLUMNS``): perceptual hash,
 mask paths written by the phantom generator, and GAN provenance written by
 ``cxr gan synth`` (source image, source patient, augmentation seed,
-checkpoint hash).
+checkpoint hash, lineage record of :mod:`cxr.data.lineage`).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "source_patient",  # GAN provenance: its patient
     "aug_seed",  # GAN provenance: seed of the pre-translation augmentation
     "checkpoint_hash",  # GAN provenance: sha256 of the generator checkpoint
+    "gan_lineage",  # GAN provenance: file recording the patients that trained the GAN
 )
 _STR_COLUMNS = (
     "image_path",
@@ -78,7 +79,7 @@ _STR_COLUMNS = (
     "split",
     "content_hash",
 )
-_PATH_COLUMNS = ("image_path", "lung_mask_path", "lesion_mask_path", "source_image")
+_PATH_COLUMNS = ("image_path", "lung_mask_path", "lesion_mask_path", "source_image", "gan_lineage")
 
 
 def new_manifest(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

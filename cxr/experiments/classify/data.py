@@ -11,7 +11,10 @@ Order of operations (each step refuses with a one-line error):
    task leaves out (``other``) and unsplit rows are dropped and counted.
 4. A hard guard on the exact rows that reach the loaders: validation and test
    are real images only, and their patients are disjoint from training and
-   from each other (defence in depth, independent of step 2).
+   from each other (defence in depth, independent of step 2). With GAN
+   images in training, no validation or test patient (or duplicate image)
+   may have trained the GAN (:mod:`cxr.data.lineage`; a GAN without a
+   lineage record needs ``--trust-gan-lineage``).
    :func:`cxr.data.provenance.source_confounding` is computed on the real
    train+val+test rows the task uses (warned about, recorded in run.json).
 5. The uint8 cache, the per-epoch mixing sampler (:mod:`cxr.augment.mixing`)
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from cxr.augment.mixing import EpochPlan, MixingSampler
     from cxr.config import ClassifyConfig
     from cxr.data.cache import ImageCache
+    from cxr.data.lineage import LineageCheck
     from cxr.data.provenance import ConfoundingReport
 
 
@@ -56,6 +60,7 @@ class ClassifyData:
     sampler: MixingSampler
     first_plan: EpochPlan
     confounding: ConfoundingReport | None = None  # dataset x label over the rows used
+    lineage: LineageCheck | None = None  # GAN lineage check (None: no GAN images trained on)
 
     @property
     def positive_index(self) -> int:
@@ -145,6 +150,7 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     left_out = {str(k): int(v) for k, v in left.items()}
     masks = {s: (df["split"].to_numpy() == s) & (targets >= 0) for s in ("train", "val", "test")}
     guard_eval_splits(df, masks)
+    lineage = check_lineage(cfg, df, masks)
     used = masks["train"] | masks["val"] | masks["test"]
     confounding = source_confounding(df[used])
     # the test split on its own: its label may be predictable from the source even when
@@ -166,7 +172,23 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
         targets[masks["train"]], train["origin"].to_numpy().astype(str), **kwargs
     )
     return ClassifyData(df, cache, classes, targets, masks, left_out, unsplit, sampler,
-                        sampler.plan_fn(0), confounding)
+                        sampler.plan_fn(0), confounding, lineage)
+
+
+def check_lineage(cfg: ClassifyConfig, df: pd.DataFrame,
+                  masks: dict[str, np.ndarray]) -> LineageCheck | None:
+    """No validation or test patient (or duplicate image) may have trained the GAN in use.
+
+    Only when GAN images reach training (``--with-synthetic`` > 0).
+    """
+    from cxr.data.lineage import check_gan_rows
+
+    if cfg.synthetic_ratio <= 0:
+        return None
+    gan = df[masks["train"] & (df["origin"] == "gan").to_numpy()]
+    return check_gan_rows(gan, {"validation": df[masks["val"]], "test": df[masks["test"]]},
+                          source=cfg.synthetic_manifest or cfg.manifest,
+                          trust=cfg.trust_gan_lineage)
 
 
 def make_loaders(data: ClassifyData, cfg: ClassifyConfig) -> dict[str, DataLoader]:

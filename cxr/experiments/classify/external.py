@@ -56,10 +56,15 @@ def parse_external(specs: tuple[str, ...] | list[str]) -> list[tuple[str, Path]]
 def evaluate_external(
     specs: tuple[str, ...] | list[str], model: Backbone, info: ClassifierInfo,
     development: pd.DataFrame, *, out: Path, cache_dir: str, workers: int,
-    device: torch.device, progress: bool,
+    device: torch.device, progress: bool, trust_gan_lineage: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Leakage-check, score and write every external set; ``{name: metrics}``."""
+    """Leakage-check, score and write every external set; ``{name: metrics}``.
+
+    With GAN rows in ``development``, no patient or duplicate image of an
+    external set may have trained that GAN (:mod:`cxr.data.lineage`).
+    """
     from cxr.data.crossleak import check_disjoint
+    from cxr.data.lineage import check_gan_rows
     from cxr.data.manifest import load_manifest
     from cxr.experiments.classify.score import score, set_metrics, task_rows, write_set
 
@@ -70,7 +75,10 @@ def evaluate_external(
         rows, y = task_rows(load_manifest(path), info, what=f"--external {name}")
         rep = check_disjoint(development, rows, name=f"--external {name} ({path})",
                              dev_name="training/validation")
-        loaded.append((name, path, rows, y, rep.summary()))
+        lineage = check_gan_rows(development[development["origin"] == "gan"],
+                                 {f"--external {name}": rows}, trust=trust_gan_lineage)
+        leak = rep.summary() + ("" if lineage is None else f"; {lineage.summary()}")
+        loaded.append((name, path, rows, y, leak))
     for name, path, rows, y, leak in loaded:
         scored = score(model, info, rows, y, cache_dir=cache_dir, workers=workers, device=device,
                        progress=progress, label=f"external {name}")

@@ -95,5 +95,10 @@ def summary_table(metrics: dict[str, Any], run: dict[str, Any]) -> Table:
     t.add_row("epochs run / best val AUROC",
               f"{run['epochs_run']} / {fmt_num(run['best_val_auroc'])}"
               if run.get("best_val_auroc") is not None else str(run["epochs_run"]))
+    lineage = run.get("gan_lineage")
+    if lineage:
+        style = "bold yellow" if lineage.get("trusted_without_record") else ""
+        t.add_row("GAN lineage", f"[{style}]{lineage['summary']}[/]" if style
+                  else lineage["summary"])
     t.add_row("status", "reused (already finished)" if run.get("reused") else "trained")
     return t

@@ -133,7 +133,8 @@ def _add_external(cfg: ClassifyConfig, out: Path, metrics: dict[str, Any]) -> di
         merged = merge_manifests(cfg)
         dev = merged[merged["split"].isin(["train", "val"])]
         have = have | evaluate_external(todo, model, info, dev, out=out, cache_dir=cfg.cache_dir,
-                                        workers=cfg.workers, device=device, progress=False)
+                                        workers=cfg.workers, device=device, progress=False,
+                                        trust_gan_lineage=cfg.trust_gan_lineage)
     metrics = metrics | {"external": have}
     write_json(out / "metrics.json", metrics)
     save_config(dataclasses.replace(cfg, external=tuple(sorted(set(cfg.external) | set(
@@ -202,7 +203,10 @@ def evaluate_saved(cfg: ClassifyConfig, out: Path, data: ClassifyData, device: A
         dev = data.df[data.masks["train"] | data.masks["val"]]
         metrics["external"] = evaluate_external(
             cfg.external, model, info, dev, out=out, cache_dir=cfg.cache_dir,
-            workers=cfg.workers, device=device, progress=progress)
+            workers=cfg.workers, device=device, progress=progress,
+            trust_gan_lineage=cfg.trust_gan_lineage)
+    if data.lineage is not None:
+        metrics["gan_lineage"] = data.lineage.to_dict()
     write_set(out, scored, info, metrics_name="metrics.json", metrics=metrics)
     return metrics
 
@@ -317,6 +321,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
         "class_weights": None if weights is None else [float(w) for w in weights],
         "external": sorted(metrics.get("external") or {}),
         "source_confounding": None if data.confounding is None else data.confounding.to_dict(),
+        "gan_lineage": None if data.lineage is None else data.lineage.to_dict(),
     }
     write_json(out / "run.json", run)
     if not keep_checkpoints:  # best.ckpt (written above) is the run's one set of weights

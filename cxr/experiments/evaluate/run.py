@@ -87,6 +87,7 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: bool = True) -> EvaluateResul
 
     from cxr.classifier import load_classifier
     from cxr.data.crossleak import check_disjoint
+    from cxr.data.lineage import check_gan_rows
     from cxr.data.manifest import load_manifest
     from cxr.device import resolve_device
     from cxr.experiments.classify.score import (
@@ -116,6 +117,13 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: bool = True) -> EvaluateResul
     if dev is not None:
         leak = check_disjoint(dev, rows, name=f"{cfg.manifest} ({cfg.split})",
                               dev_name="training/validation").summary()
+        lineage = check_gan_rows(dev[dev["origin"] == "gan"],
+                                 {f"{cfg.manifest} ({cfg.split})": rows},
+                                 trust=cfg.trust_gan_lineage)
+        if lineage is not None:
+            leak += f"; {lineage.summary()}"
+            if lineage.trusted:
+                console.print(f"[yellow]{lineage.summary()}[/yellow]")
     else:
         leak = why_not
         console.print(f"[yellow]leakage check {why_not}[/yellow]")

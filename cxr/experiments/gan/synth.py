@@ -8,7 +8,9 @@ stratified by collection (:func:`cxr.cyclegan.synth.stratified_order`), so any
 ``n`` is a random sample of every collection; from the second pass on the
 source gets the seeded augmentation of :mod:`cxr.cyclegan.synth`. Provenance
 per output: source image and patient, augmentation seed, sha256 of the
-checkpoint.
+checkpoint, and ``gan_lineage``: ``gan_lineage.json`` beside the manifest, the
+patients that trained the GAN (:mod:`cxr.data.lineage`). A GAN trained on a
+patient that is now in validation or test is refused.
 
 Resumable and atomic: every PNG is written via a temp file + rename, so an
 existing file is complete; a rerun skips existing outputs and
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cxr.data.lineage import LINEAGE_FILE, LineageCheck
 from cxr.errors import ConfigError
 from cxr.fsutil import atomic_write_text
 
@@ -39,6 +42,7 @@ class SynthResult:
     reused_existing: int
     n_sources: int
     checkpoint_hash: str
+    lineage: str = ""  # what the lineage check verified (or that it was trusted)
 
 
 def _job_file(out_dir: Path, job: dict[str, Any]) -> None:
@@ -65,8 +69,14 @@ def run_synth(
     seed: int = 0,
     device: str = "auto",
     progress: bool = True,
+    trust_gan_lineage: bool = False,
 ) -> SynthResult:
-    """Write ``n`` translated images plus ``out_dir/manifest.csv`` (origin=gan)."""
+    """Write ``n`` translated images plus ``out_dir/manifest.csv`` (origin=gan).
+
+    Refuses (:func:`cxr.data.lineage.check_gan_lineage`) when a validation or
+    test patient of ``manifest`` trained the GAN, and a checkpoint without a
+    lineage record unless ``trust_gan_lineage``.
+    """
     import numpy as np
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -91,6 +101,7 @@ def run_synth(
     ckpt_hash = sha256_file(checkpoint) if Path(checkpoint).is_file() else ""
     net, info = load_generator(checkpoint)
     df = load_manifest(manifest)
+    lineage_check = _check_lineage(checkpoint, ckpt_hash, info, df, trust_gan_lineage)
     src = df.iloc[select_sources(df, info.source)].reset_index(drop=True)
     # a seeded random order, stratified by collection: the first n are a fair sample
     src = src.iloc[stratified_order(src["dataset"], seed)].reset_index(drop=True)
@@ -133,7 +144,12 @@ def run_synth(
             for i, img in zip(chunk, translate_batch(net, batch, dev), strict=True):
                 write_png(names[i], img)
                 bar.advance(task)
-    path = _write_manifest(out_dir, names, src, seeds, info, ckpt_hash)
+    record = out_dir / LINEAGE_FILE
+    atomic_write_text(record, json.dumps({
+        "checkpoint": str(Path(checkpoint).resolve()), "checkpoint_sha256": ckpt_hash,
+        "lineage": info.lineage, "check": lineage_check.to_dict(),
+    }, indent=1) + "\n")
+    path = _write_manifest(out_dir, names, src, seeds, info, ckpt_hash, record)
     return SynthResult(
         out_dir=out_dir,
         manifest=path,
@@ -142,11 +158,27 @@ def run_synth(
         reused_existing=n - len(todo),
         n_sources=n_src,
         checkpoint_hash=ckpt_hash,
+        lineage=lineage_check.summary(),
+    )
+
+
+def _check_lineage(checkpoint: str | Path, ckpt_hash: str, info: Any, df: Any,
+                   trust: bool) -> LineageCheck:
+    """The GAN's training patients must not be validation or test patients of ``df``."""
+    from cxr.data.lineage import GanLineage, check_gan_lineage
+
+    lineage = None if info.lineage is None else GanLineage.from_dict(info.lineage,
+                                                                      where=str(checkpoint))
+    split = df["split"].astype(str)
+    return check_gan_lineage(
+        lineage, {"validation": df[split == "val"], "test": df[split == "test"]},
+        gan=f"GAN {ckpt_hash[:12] or checkpoint}", trust=trust,
     )
 
 
 def _write_manifest(
-    out_dir: Path, names: list[Path], src: Any, seeds: list[int], info: Any, ckpt_hash: str
+    out_dir: Path, names: list[Path], src: Any, seeds: list[int], info: Any, ckpt_hash: str,
+    record: Path,
 ) -> Path:
     from cxr.data.manifest import new_manifest, save_manifest
     from cxr.fsutil import sha256_file
@@ -173,6 +205,7 @@ def _write_manifest(
                 "source_patient": s["patient_id"],
                 "aug_seed": seeds[i],
                 "checkpoint_hash": ckpt_hash,
+                "gan_lineage": str(record),
                 "lung_mask_path": s["lung_mask_path"] if "lung_mask_path" in src.columns else "",
             }
         )
@@ -191,4 +224,5 @@ def synth_table(result: SynthResult) -> Any:
     t.add_row("train-split source images", str(result.n_sources))
     t.add_row("checkpoint sha256", result.checkpoint_hash[:16] + "...")
     t.add_row("manifest", str(result.manifest))
+    t.caption = result.lineage
     return t

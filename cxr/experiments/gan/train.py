@@ -10,7 +10,10 @@ and only train-split, real-origin rows form the two domains
 *viewed* in the per-epoch grid.
 
 Run folder: ``config.yaml``, ``checkpoints/last.ckpt`` (every epoch, atomic),
-``samples/epoch_NNN.png``, ``losses.csv``, ``losses.png``, ``summary.json``, and with
+``samples/epoch_NNN.png``, ``losses.csv``, ``losses.png``, ``summary.json``, ``lineage.json``
+(the patients, duplicate groups and image hashes of both domains,
+:mod:`cxr.data.lineage`; also stored in the checkpoint, so synthesis, classification
+and evaluation can refuse sets that share them), and with
 ``logger=tensorboard`` (the default) ``tensorboard/``: per-step and per-epoch losses and the
 sample grids (or the same in MLflow, see :mod:`cxr.experiments.tracking`).
 ``resume=True`` continues from ``last.ckpt`` (epoch, optimisers, schedulers,
@@ -141,6 +144,7 @@ def train_gan(
 ) -> GanRunResult:
     """Train (or resume) a CycleGAN; returns where the checkpoint is and the last losses."""
     import lightning as L
+    import numpy as np
     from rich.console import Console
 
     from cxr.cyclegan.domains import (
@@ -153,6 +157,7 @@ def train_gan(
     from cxr.cyclegan.monitor import EpochMonitor
     from cxr.data.cache import build_cache
     from cxr.data.leakage import check_leakage
+    from cxr.data.lineage import record_lineage
     from cxr.data.manifest import load_manifest, manifest_key
     from cxr.experiments.lightning_io import resume_point
     from cxr.experiments.tracking import log_params
@@ -187,6 +192,8 @@ def train_gan(
     if cfg.compile:
         for net in nets.values():
             net.compile()  # in place: state_dict keys stay plain for synth/resume
+    lineage = record_lineage(df.iloc[np.concatenate([domains.a, domains.b])], df)
+    atomic_write_text(out_dir / "lineage.json", json.dumps(lineage.to_dict(), indent=1) + "\n")
     meta = {
         "source": list(cfg.source),
         "target": cfg.target,
@@ -196,6 +203,8 @@ def train_gan(
         "ngf": cfg.ngf,
         "manifest": str(Path(manifest).resolve()),
         "manifest_key": manifest_key(df),
+        # the patients and images of both domains: synth/classify/evaluate refuse to evaluate them
+        "lineage": lineage.to_dict(),
     }
     module = build_module(nets, cfg, meta)
     monitor = EpochMonitor(out_dir, mon_a, mon_b, LOSS_NAMES)

@@ -182,6 +182,20 @@ def _filter_to_train(syn: Path, manifest: Path, out: Path) -> tuple[Path, int]:
     return out, len(gan) - len(keep)
 
 
+def _check_lineage(cfg: SweepConfig, syn_df: pd.DataFrame, split_df: pd.DataFrame,
+                   syn: Path) -> None:
+    """Refuse before any cell runs when a val/test patient of the split trained the GAN."""
+    from cxr.config import ClassifyConfig
+    from cxr.data.lineage import check_gan_rows
+
+    trust = build_config(ClassifyConfig, cfg.classify_config or None,
+                         **cfg.classify).trust_gan_lineage
+    split = split_df["split"].astype(str)
+    check_gan_rows(syn_df[syn_df["origin"] == "gan"],
+                   {"validation": split_df[split == "val"], "test": split_df[split == "test"]},
+                   source=syn, trust=trust)
+
+
 def prepare_inputs(
     cfg: SweepConfig, sweep_dir: Path, *, console: Console | None = None
 ) -> dict[InputKey, SplitInputs]:
@@ -236,6 +250,7 @@ def prepare_inputs(
         if syn is not None:
             syn_df = load_manifest(syn, check_files=False)
             check_leakage(pd.concat([split_df, syn_df], ignore_index=True))
+            _check_lineage(cfg, syn_df, split_df, syn)
             syn_key = manifest_content_key(syn_df)
         out[seed] = SplitInputs(
             manifest=str(manifest),
