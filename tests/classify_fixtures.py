@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def make_split_manifest(root: Path, *, patients: int = 48, size: int = 48) -> Pa
 def make_gan_manifest(manifest: Path, out_dir: Path, *, copies: int = 2,
                       split: str = "") -> Path:
     """Fake CycleGAN output: copies of the train COVID images as origin=gan rows."""
+    from cxr.data.lineage import record_lineage
     from cxr.data.manifest import load_manifest, new_manifest, save_manifest
     from cxr.fsutil import sha256_file
 
@@ -45,7 +47,11 @@ def make_gan_manifest(manifest: Path, out_dir: Path, *, copies: int = 2,
                 "width": r["width"], "height": r["height"],
                 "content_hash": sha256_file(dest) + f"-{k}",
                 "source_image": r["image_path"], "source_patient": r["patient_id"],
+                "gan_lineage": str(out_dir / "gan_lineage.json"),
             })
+    # the fake GAN "trained" on the train split, as `cxr gan train` would record it
+    lineage = record_lineage(df[df["split"] == "train"], df)
+    (out_dir / "gan_lineage.json").write_text(json.dumps({"lineage": lineage.to_dict()}))
     path = out_dir / "manifest.csv"
     save_manifest(new_manifest(rows), path)
     return path

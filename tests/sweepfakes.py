@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cxr.data.lineage import record_lineage
 from cxr.data.manifest import new_manifest, save_manifest
 from cxr.experiments.sweep.grid import Cell, CellTask
 from cxr.experiments.sweep.run import SplitInputs
@@ -121,8 +122,13 @@ def make_manifests(root: Path) -> tuple[Path, Path]:
                 "content_hash": f"g{k}",
                 "source_image": str(root / "images" / f"p{p}.png"),
                 "source_patient": f"ph:p{p}",
+                "gan_lineage": str(root / "gan_lineage.json"),
             }
         )
+    # the fake GAN "trained" on the train split, as `cxr gan train` records it
+    real = new_manifest(rows)
+    lineage = record_lineage(real[real["split"] == "train"], real)
+    (root / "gan_lineage.json").write_text(json.dumps({"lineage": lineage.to_dict()}))
     return (
         save_manifest(new_manifest(rows), root / "manifest.csv"),
         save_manifest(new_manifest(gan), root / "synthetic.csv"),

@@ -155,3 +155,14 @@ def test_checkpoint_without_record_needs_trust_everywhere(
     data = prepare_data(_classify_cfg(resplit, resplit["m0"], res.manifest,
                                       trust_gan_lineage=True), progress=False)
     assert data.lineage is not None and data.lineage.trusted
+
+
+def test_report_leakage_section_states_the_lineage(resplit: dict[str, Path]) -> None:
+    from cxr.experiments.report.sections import _lineage_row
+
+    ok = pd.concat([load_manifest(resplit["m0"]), load_manifest(resplit["syn0"])],
+                   ignore_index=True)
+    assert "passed" in _lineage_row(ok, "m0") and "GAN lineage verified" in _lineage_row(ok, "m0")
+    bad = pd.concat([load_manifest(resplit["m1"]), load_manifest(resplit["syn0"])],
+                    ignore_index=True)
+    assert "FAILED" in _lineage_row(bad, "m1")

@@ -97,6 +97,26 @@ def dataset_section(found: Found) -> Section | str:
 
 
 # ------------------------------------------------------------------ leakage
+def _lineage_row(df: Any, what: str) -> str:
+    """Did a validation/test patient train the GAN whose images are in ``df``?"""
+    from cxr.data.lineage import check_gan_rows
+    from cxr.errors import LeakageError
+
+    split = df["split"].astype(str)
+    try:
+        # trust=True: a GAN without a record is reported as unverified, not as an error
+        check = check_gan_rows(df[df["origin"].astype(str) == "gan"],
+                               {"validation": df[split == "val"], "test": df[split == "test"]},
+                               trust=True)
+    except LeakageError as exc:
+        return f'<li><span class="bad">FAILED</span> GAN lineage of {what}: {escape(str(exc))}</li>'
+    if check is None:
+        return ""
+    tag = '<span class="bad">NOT VERIFIED</span>' if check.trusted else \
+        '<span class="ok">passed</span>'
+    return f"<li>{tag} {escape(check.summary())}</li>"
+
+
 def leakage_section(found: Found) -> Section | str:
     import pandas as pd
 
@@ -121,6 +141,7 @@ def leakage_section(found: Found) -> Section | str:
             rows.append(f'<li><span class="ok">passed</span> {what}: {escape(rep.summary())}</li>')
         except LeakageError as exc:
             rows.append(f'<li><span class="bad">FAILED</span> {what}: {escape(str(exc))}</li>')
+        rows.append(_lineage_row(df, what))
         rows.append(f"<li>{confounding_html(df)}</li>")
     notes = list(found.leakage_notes)
     return Section(
