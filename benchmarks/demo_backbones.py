@@ -1,0 +1,88 @@
+"""Which classify settings let the mission backbones learn on demo phantoms, at what CPU cost.
+
+Builds the demo's data (phantoms -> index -> split, as ``cxr demo`` does) once
+under ``--work``, then trains one ``cxr classify`` cell per setting given on the
+command line and prints, per cell, the test AUROC with its bootstrap CI and the
+process CPU time (user + sys; stable on a loaded machine, unlike wall time).
+Idle wall time on 2 cores is roughly CPU time / 2 (PyTorch uses both cores).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/demo_backbones.py --work /tmp/demobench \
+        resnet50:64:4:0.0003 efficientnet_b0:64:8:0.003 vgg16:64:4:0.0003
+
+A setting is ``backbone:image_size:epochs:lr``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
+def demo_data(work: Path, patients: int, size: int) -> Path:
+    from cxr.config import PhantomConfig, SplitConfig
+    from cxr.data.index import build_index
+    from cxr.data.phantom import generate_phantoms
+    from cxr.data.split import split_file
+
+    split = work / "data" / f"split-{patients}-{size}.csv"
+    if split.is_file():
+        return split
+    cfg = PhantomConfig(patients=patients, seed=0, image_size=size)
+    root = generate_phantoms(work / "data" / f"phantom-{patients}-{size}", cfg, workers=2)
+    manifest = work / "data" / f"manifest-{patients}-{size}.csv"
+    build_index([root], manifest, workers=2)
+    split_file(manifest, SplitConfig(seed=0), split)
+    return split
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("settings", nargs="+", help="backbone:image_size:epochs:lr")
+    ap.add_argument("--work", default="/tmp/demobench")
+    ap.add_argument("--patients", type=int, default=400)
+    ap.add_argument("--phantom-size", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    args = ap.parse_args()
+
+    import torch
+
+    from cxr.config import ClassifyConfig
+    from cxr.experiments.classify import run_classify
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    split = demo_data(work, args.patients, args.phantom_size)
+    print("| backbone | px | epochs | lr | test AUROC [95% CI] | CPU s | wall s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for s in args.settings:
+        name, size, epochs, lr = s.split(":")
+        cfg = ClassifyConfig(
+            manifest=str(split), backbone=name, image_size=int(size), epochs=int(epochs),
+            lr=float(lr), batch_size=args.batch_size, pretrained="none", task="binary",
+            workers=0, bootstrap=200, patience=int(epochs), accelerator="cpu", devices="1",
+            seed=args.seed, cache_dir=str(work / "cache"),
+        )
+        out = work / "runs" / f"{name}-{size}-{epochs}-{lr}-s{args.seed}-b{args.batch_size}"
+        c0, w0 = cpu_seconds(), time.perf_counter()
+        res = run_classify(cfg, out, progress=False)
+        cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
+        m = res.metrics
+        auc = m["headline"]["auroc"]
+        txt = f"{auc['value']:.3f} [{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]"
+        print(f"| {name} | {size} | {epochs} | {lr} | {txt} | {cpu:.0f} | {wall:.0f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
