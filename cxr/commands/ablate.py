@@ -53,7 +53,9 @@ def ablate(
     accelerator: Annotated[str | None, option(C, "accelerator")] = None,
     workers: Annotated[int | None, option(C, "workers")] = None,
     keep_checkpoints: Annotated[bool | None, option(S, "keep_checkpoints", flag_only=True)] = None,
-    trust_gan_lineage: Annotated[bool | None, option(C, "trust_gan_lineage")] = None,
+    trust_gan_lineage: Annotated[
+        bool | None, option(C, "trust_gan_lineage", flag_only=True)
+    ] = None,
 ) -> None:
     """Sweep backbones x synthetic ratios x losses x seeds, with classical baselines.
 

@@ -52,7 +52,9 @@ def classify(
             "state) after the run finishes; otherwise only best.ckpt.",
         ),
     ] = False,
-    trust_gan_lineage: Annotated[bool | None, option(C, "trust_gan_lineage")] = None,
+    trust_gan_lineage: Annotated[
+        bool | None, option(C, "trust_gan_lineage", flag_only=True)
+    ] = None,
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
     from cxr.config import build_config

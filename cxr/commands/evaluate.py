@@ -21,7 +21,9 @@ def evaluate(
     device: Annotated[str | None, option(V, "device")] = None,
     workers: Annotated[int | None, option(V, "workers")] = None,
     cache_dir: Annotated[Path | None, option(V, "cache_dir")] = None,
-    trust_gan_lineage: Annotated[bool | None, option(V, "trust_gan_lineage")] = None,
+    trust_gan_lineage: Annotated[
+        bool | None, option(V, "trust_gan_lineage", flag_only=True)
+    ] = None,
 ) -> None:
     """Metrics with patient-level CIs, per source and within source, at the run's threshold."""
     from cxr.config import build_config

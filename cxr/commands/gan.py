@@ -77,7 +77,8 @@ def synth(
     device: Annotated[str, command_option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     trust_gan_lineage: Annotated[
         bool,
-        command_option(help="Accept a checkpoint without a record of its training patients "
+        command_option("--trust-gan-lineage",
+                       help="Accept a checkpoint without a record of its training patients "
                             "(the outputs then say the lineage was not verified)."),
     ] = False,
 ) -> None:
