@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -181,7 +182,10 @@ def test_cli_leave_dataset_out_reaches_the_sweep_config(monkeypatch) -> None:
     from cxr.cli import app
 
     seen: dict = {}
-    monkeypatch.setattr("cxr.experiments.sweep.run.run_sweep", lambda cfg: seen.update(cfg=cfg))
+    monkeypatch.setattr(
+        "cxr.experiments.sweep.run.run_sweep",
+        lambda cfg: seen.update(cfg=cfg) or SimpleNamespace(failed=[], sweep_dir=Path(".")),
+    )
     res = CliRunner().invoke(app, ["ablate", "--manifest", "m.csv", "--leave-dataset-out",
                                    "--synthetic", "0,0.3"])
     assert res.exit_code == 0, res.output
