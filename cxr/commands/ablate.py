@@ -78,7 +78,7 @@ def ablate(
 
     with output_lock(cfg.out):
         result = run_sweep(cfg)
-    failed = list(result.failed)
+    failed = list(getattr(result, "failed", None) or [])  # fakes in tests may return None
     if failed:
         first = result.sweep_dir / "cells" / failed[0] / "error.txt"
         raise PartialFailureError(
