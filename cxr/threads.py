@@ -27,6 +27,12 @@ from pathlib import Path
 
 #: Environment variables that keep idle OpenMP threads from burning CPU time.
 PASSIVE_WAIT = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+#: A short spin before sleeping (GNU OpenMP, which torch's wheels bundle). Fully passive
+#: waiting made 64 px CycleGAN epochs 1.8x slower on an idle 2-core machine (52.4 s vs
+#: 32.5 s for 3 epochs); a 20,000-iteration spin got that back (33.0 s) while staying
+#: 15x below libgomp's default spin, which is what burns CPU on a shared machine
+#: (docs/benchmarks.md). Only set when cxr chose the wait policy itself.
+SHORT_SPIN = {"GOMP_SPINCOUNT": "20000"}
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -139,6 +145,9 @@ def configure_threads(threads: int | None = None,
     imported, an explicit ``threads`` is also applied with ``torch.set_num_threads``.
     """
     env = os.environ if environ is None else environ
+    if "OMP_WAIT_POLICY" not in env:
+        for key, value in SHORT_SPIN.items():
+            env.setdefault(key, value)
     for key, value in PASSIVE_WAIT.items():
         env.setdefault(key, value)
     usable, affinity, quota = available_cpus()

@@ -54,12 +54,13 @@ def test_configure_threads_respects_user_settings(monkeypatch) -> None:
     monkeypatch.setattr(threads, "available_cpus", lambda: (3, 4, 3.0))
     env: dict[str, str] = {}
     choice = threads.configure_threads(None, env)
-    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0",
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0", "GOMP_SPINCOUNT": "20000",
                    "OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3"}
     assert (choice.threads, choice.source) == (3, "available CPUs")
     env = {"OMP_WAIT_POLICY": "ACTIVE", "OMP_NUM_THREADS": "1"}
     choice = threads.configure_threads(None, env)
     assert env["OMP_WAIT_POLICY"] == "ACTIVE" and env["OMP_NUM_THREADS"] == "1"
+    assert "GOMP_SPINCOUNT" not in env  # a user's own wait policy is left as it is
     assert (choice.threads, choice.source) == (1, "OMP_NUM_THREADS")
     choice = threads.configure_threads(2, env)  # --threads wins over the environment
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "2"
