@@ -15,6 +15,7 @@ A setting is ``backbone:image_size:epochs:lr``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import time
 from pathlib import Path
@@ -57,31 +58,44 @@ def main() -> None:
     import torch
 
     from cxr.config import ClassifyConfig
-    from cxr.experiments.classify import run_classify
+    from cxr.experiments.classify.run import run_classify
 
     if args.threads:
         torch.set_num_threads(args.threads)
     work = Path(args.work)
     split = demo_data(work, args.patients, args.phantom_size)
-    print("| backbone | px | epochs | lr | test AUROC [95% CI] | CPU s | wall s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| backbone | settings | val AUROC | test AUROC [95% CI] | CPU s | wall s |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for s in args.settings:
-        name, size, epochs, lr = s.split(":")
+        name, _, rest = s.partition(":")
+        over: dict[str, object] = {}
+        if "=" in rest:  # backbone:key=value,key=value
+            for kv in rest.split(","):
+                k, v = kv.split("=", 1)
+                over[k] = type(getattr(ClassifyConfig(), k))(v)
+        elif rest:  # backbone:image_size:epochs:lr (the first form)
+            size, epochs, lr = rest.split(":")
+            over = {"image_size": int(size), "epochs": int(epochs), "lr": float(lr)}
+        base = dict(image_size=64, epochs=4, lr=3e-4, batch_size=args.batch_size, seed=args.seed)
+        base.update(over)
         cfg = ClassifyConfig(
-            manifest=str(split), backbone=name, image_size=int(size), epochs=int(epochs),
-            lr=float(lr), batch_size=args.batch_size, pretrained="none", task="binary",
-            workers=0, bootstrap=200, patience=int(epochs), accelerator="cpu", devices="1",
-            seed=args.seed, cache_dir=str(work / "cache"),
+            manifest=str(split), backbone=name, pretrained="none", task="binary",
+            workers=0, bootstrap=200, accelerator="cpu", devices="1",
+            cache_dir=str(work / "cache"), **base,  # type: ignore[arg-type]
         )
-        out = work / "runs" / f"{name}-{size}-{epochs}-{lr}-s{args.seed}-b{args.batch_size}"
+        cfg = dataclasses.replace(cfg, patience=max(cfg.patience, cfg.epochs))
+        tag = "-".join(f"{k}{v}" for k, v in sorted(base.items()))
+        out = work / "runs" / f"{name}-{tag}"
         c0, w0 = cpu_seconds(), time.perf_counter()
         res = run_classify(cfg, out, progress=False)
         cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
         m = res.metrics
         auc = m["headline"]["auroc"]
+        val = res.run.get("best_val_auroc")
         txt = f"{auc['value']:.3f} [{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]"
-        print(f"| {name} | {size} | {epochs} | {lr} | {txt} | {cpu:.0f} | {wall:.0f} |",
-              flush=True)
+        shown = ", ".join(f"{k}={v}" for k, v in base.items())
+        shown_val = val if val is None else round(val, 3)
+        print(f"| {name} | {shown} | {shown_val} | {txt} | {cpu:.0f} | {wall:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

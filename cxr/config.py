@@ -210,6 +210,10 @@ class SweepConfig:
         "", "Base ClassifyConfig YAML for every cell.", metavar="PATH"
     )
     classify: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # per-backbone classify overrides on top of ``classify`` (YAML only), e.g.
+    # {"vgg16": {"lr": 1e-4}}: networks trained from scratch rarely share one learning rate;
+    # the arm's own knobs (ratio, balance, augment, seed, loss) cannot be overridden here
+    classify_by_backbone: dict[str, Any] = dataclasses.field(default_factory=dict)
     gan_config: str = setting("", "GanConfig YAML for the sweep's GANs.", metavar="PATH")
     gan: dict[str, Any] = dataclasses.field(default_factory=dict)
     # where cells run
@@ -259,13 +263,19 @@ class DemoConfig:
     gan_ngf: int = 16
     gan_ndf: int = 16
     gan_blocks: int = 3
-    # resnet18 trains from scratch in seconds at 64 px; efficientnet_b0 needs far more
-    # epochs there (measured test AUROC 0.38-0.78 after 4 epochs), so it is left out
-    backbones: tuple[str, ...] = ("resnet18",)
-    synthetic: tuple[float, ...] = (0.0, 0.3, 0.5)
-    seeds: int = 3
+    # the mission's three networks, from scratch; each needs its own learning rate and epochs
+    # to learn at 64 px within the budget (measured: benchmarks/demo_backbones.py and
+    # docs/benchmarks.md "Mission backbones on the demo's phantoms")
+    backbones: tuple[str, ...] = ("vgg16", "resnet50", "efficientnet_b0")
+    synthetic: tuple[float, ...] = (0.0, 0.3)
+    seeds: int = 1
     baselines: tuple[str, ...] = ("oversample", "augment")
     classify_epochs: int = 4
+    classify_by_backbone: dict[str, Any] = dataclasses.field(default_factory=lambda: {
+        "vgg16": {"lr": 1e-4, "epochs": 3, "precision": "bf16-mixed"},
+        "resnet50": {"lr": 1e-3, "epochs": 4},
+        "efficientnet_b0": {"lr": 1e-3, "epochs": 10},
+    })
     explain_images: int = 0  # test images to explain; 0 = the whole test split
     # Grad-CAM (the literature's method) and input-gradient saliency: at the demo's 64 px the
     # last conv layer is a 2x2 grid, too coarse for Grad-CAM to localize (explain says so)

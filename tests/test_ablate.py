@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -382,3 +384,75 @@ def test_resolve_classify_arms_and_resource_passthrough() -> None:
     )
     with pytest.raises(ConfigError, match="needs GAN images"):
         resolve_classify(Cell("resnet18", 0.3, "ce", 1), other, sweep=sweep)
+
+
+def test_classify_by_backbone_sets_each_networks_own_options() -> None:
+    """A learning rate per network: the other cells and the arms' own knobs are untouched."""
+    from cxr.experiments.sweep.cells import check_backbone_overrides, resolve_classify
+
+    inp = SplitInputs(
+        manifest="m.csv", synthetic_manifest="g.csv", manifest_key="k1", synthetic_key="k2"
+    )
+    sweep = SweepConfig(
+        backbones=("vgg16", "resnet50"),
+        classify={"epochs": 4, "lr": 3e-4},
+        classify_by_backbone={"vgg16": {"lr": 1e-4, "precision": "bf16-mixed"}},
+    )
+    check_backbone_overrides(sweep)
+    vgg = resolve_classify(Cell("vgg16", 0.3, "ce", 1), inp, sweep=sweep)
+    rn = resolve_classify(Cell("resnet50", 0.3, "ce", 1), inp, sweep=sweep)
+    over = resolve_classify(Cell("vgg16", 0.0, "ce", 1, "oversample"), inp, sweep=sweep)
+    assert (vgg["lr"], vgg["precision"], vgg["epochs"]) == (1e-4, "bf16-mixed", 4)
+    assert (rn["lr"], rn["precision"], rn["epochs"]) == (3e-4, "32-true", 4)
+    assert over["lr"] == 1e-4 and over["balance"] == "oversample"  # the arm still applies
+    assert vgg["synthetic_ratio"] == 0.3 and vgg["backbone"] == "vgg16"
+    # the per-backbone options are part of the cell's identity
+    plain = resolve_classify(Cell("vgg16", 0.3, "ce", 1), inp, sweep=dataclasses.replace(
+        sweep, classify_by_backbone={}))
+    assert cell_key(Cell("vgg16", 0.3, "ce", 1), vgg) != cell_key(Cell("vgg16", 0.3, "ce", 1),
+                                                                  plain)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"resnet18": {"lr": 1e-3}}, "'resnet18' is not one of the sweep's backbones"),
+        ({"vgg16": {"synthetic_ratio": 0.5}}, "classify_by_backbone.vgg16.synthetic_ratio: set by"),
+        ({"vgg16": {"seed": 3}}, "vgg16.seed: set by the sweep's arms"),
+        ({"vgg16": {"learning_rate": 1e-3}}, "classify_by_backbone.vgg16: unknown option"),
+        ({"vgg16": 0.001}, "classify_by_backbone.vgg16: expected a mapping"),
+    ],
+)
+def test_classify_by_backbone_bad_entries_fail_before_anything_runs(
+    table: dict, message: str
+) -> None:
+    from cxr.experiments.sweep.cells import check_backbone_overrides
+
+    sweep = SweepConfig(backbones=("vgg16",), classify_by_backbone=table)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_backbone_overrides(sweep)
+
+
+def test_classify_by_backbone_from_yaml_and_the_command_line_wins(tmp_path: Path) -> None:
+    from unittest import mock
+
+    from typer.testing import CliRunner
+
+    from cxr.cli import app
+
+    yaml_path = tmp_path / "s.yaml"
+    yaml_path.write_text(
+        "backbones: [vgg16, resnet50]\nclassify: {epochs: 4}\n"
+        "classify_by_backbone:\n  vgg16: {lr: 0.0001, epochs: 3}\n"
+    )
+    assert build_config(SweepConfig, yaml_path).classify_by_backbone == {
+        "vgg16": {"lr": 0.0001, "epochs": 3}
+    }
+    with mock.patch("cxr.experiments.sweep.run.run_sweep") as run:
+        run.return_value.failed = []
+        res = CliRunner().invoke(app, ["ablate", "--manifest", "m.csv", "--sweep", str(yaml_path),
+                                       "--out", str(tmp_path / "o"), "--epochs", "2"])
+    assert res.exit_code == 0, res.output
+    (cfg,), _ = run.call_args
+    assert cfg.classify["epochs"] == 2
+    assert cfg.classify_by_backbone == {"vgg16": {"lr": 0.0001}}  # --epochs applies to every cell

@@ -29,6 +29,22 @@ def test_fast_mode_shrinks_every_costly_stage() -> None:
     sweep = sweep_config(fast, "m.csv", "o")
     assert sweep.classify["epochs"] == fast.classify_epochs and sweep.gan["epochs"] == 1
     assert sweep.classify["image_size"] == sweep.gan["image_size"] == 64
+    # fast mode's short classify run is not lengthened again per backbone
+    assert all("epochs" not in o for o in sweep.classify_by_backbone.values())
+
+
+def test_demo_sweeps_the_mission_backbones_each_with_valid_settings() -> None:
+    from cxr.experiments.sweep.cells import backbone_overrides, check_backbone_overrides
+
+    sweep = sweep_config(DemoConfig(), "m.csv", "o")
+    assert set(sweep.backbones) == {"vgg16", "resnet50", "efficientnet_b0"}
+    assert set(sweep.baselines) >= {"oversample", "augment"}
+    check_backbone_overrides(sweep)  # every entry is a valid classify option
+    lrs = {b: backbone_overrides(sweep, b).get("lr", sweep.classify.get("lr")) for b in
+           sweep.backbones}
+    assert len(set(lrs.values())) > 1, lrs  # from scratch they do not share a learning rate
+    fast = sweep_config(effective(DemoConfig(fast=True)), "m.csv", "o")
+    assert set(fast.classify_by_backbone) <= set(fast.backbones)
 
 
 def test_cli_demo_builds_config() -> None:

@@ -72,7 +72,13 @@ def ablate(
     cfg = build_config(S, sweep, **overrides(ablate, locals(), S))
     cell = overrides(ablate, locals(), C)
     if cell:
-        cfg = dataclasses.replace(cfg, classify={**cfg.classify, **cell})
+        # the command line wins over the YAML, per-backbone entries included
+        by_backbone = {
+            b: ({k: v for k, v in o.items() if k not in cell} if isinstance(o, dict) else o)
+            for b, o in cfg.classify_by_backbone.items()
+        }
+        cfg = dataclasses.replace(cfg, classify={**cfg.classify, **cell},
+                                  classify_by_backbone=by_backbone)
     from cxr.errors import PartialFailureError
     from cxr.runguard import output_lock
 

@@ -39,8 +39,11 @@ def effective(cfg: DemoConfig) -> DemoConfig:
         patients=min(cfg.patients, 90),
         gan_epochs=1,
         classify_epochs=2,
+        classify_by_backbone={b: {k: v for k, v in o.items() if k != "epochs"}
+                              for b, o in cfg.classify_by_backbone.items()},
         seeds=1,
-        backbones=cfg.backbones[:1],
+        # the cheapest mission network (about 5 s an epoch at 64 px on 2 cores)
+        backbones=("efficientnet_b0",),
         explain_images=4,
     )
 
@@ -55,6 +58,8 @@ def sweep_config(cfg: DemoConfig, manifest: str | Path, out: str | Path) -> Swee
         seeds=cfg.seeds,
         losses=("ce",),
         baselines=cfg.baselines,
+        classify_by_backbone={b: dict(o) for b, o in cfg.classify_by_backbone.items()
+                              if b in cfg.backbones},
         classify={
             "image_size": cfg.image_size,
             "epochs": cfg.classify_epochs,

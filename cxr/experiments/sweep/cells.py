@@ -2,7 +2,8 @@
 
 The arms differ in exactly the knobs being compared; everything else comes from
 the sweep's base classify config (``classify_config`` YAML, then ``classify``
-overrides):
+overrides, then the backbone's ``classify_by_backbone`` entry, e.g. a learning rate per
+network):
 
 ============== =============== ========== ============== ========== ====================
 arm            synthetic_ratio balance    augment        aug_scope  synthetic manifest
@@ -43,9 +44,50 @@ def base_classify(sweep: SweepConfig) -> ClassifyConfig:
     return build_config(ClassifyConfig, sweep.classify_config or None, **sweep.classify)
 
 
+#: what makes an arm an arm (and a cell a cell): never set per backbone
+ARM_FIELDS = frozenset({"synthetic_ratio", "synthetic_manifest", "balance", "augment",
+                        "aug_scope", "manifest", "backbone", "loss", "seed"})
+
+
+def backbone_overrides(sweep: SweepConfig, backbone: str) -> dict[str, Any]:
+    """The sweep's ``classify_by_backbone`` entry for ``backbone`` (checked), or ``{}``."""
+    table = sweep.classify_by_backbone
+    if not isinstance(table, dict):
+        raise ConfigError("sweep config key 'classify_by_backbone': expected a mapping "
+                          "backbone -> classify options")
+    unknown = sorted(set(table) - set(sweep.backbones))
+    if unknown:
+        raise ConfigError(f"classify_by_backbone: {unknown[0]!r} is not one of the sweep's "
+                          f"backbones ({', '.join(sweep.backbones)})")
+    over = table.get(backbone) or {}
+    if not isinstance(over, dict):
+        raise ConfigError(f"classify_by_backbone.{backbone}: expected a mapping of classify "
+                          f"options, got {over!r}")
+    fixed = sorted(set(over) & ARM_FIELDS)
+    if fixed:
+        raise ConfigError(f"classify_by_backbone.{backbone}.{fixed[0]}: set by the sweep's "
+                          "arms, not per backbone")
+    return dict(over)
+
+
+def check_backbone_overrides(sweep: SweepConfig) -> None:
+    """Fail before any GAN or cell runs on a bad ``classify_by_backbone`` entry."""
+    base = config_to_dict(base_classify(sweep))
+    for backbone in sweep.backbones:
+        over = backbone_overrides(sweep, backbone)
+        if over:
+            try:
+                build_config(ClassifyConfig, None, **{**base, **over})
+            except ConfigError as exc:
+                raise ConfigError(f"classify_by_backbone.{backbone}: {exc}") from None
+
+
 def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> dict[str, Any]:
     """The cell's full ClassifyConfig (as a dict) plus the content keys of its inputs."""
     base = base_classify(sweep)
+    per_backbone = backbone_overrides(sweep, cell.backbone)
+    if per_backbone:
+        base = build_config(ClassifyConfig, None, **{**config_to_dict(base), **per_backbone})
     arm: dict[str, Any] = {"synthetic_ratio": cell.ratio, "balance": "none", "augment": "none"}
     if cell.baseline == "oversample":
         arm["balance"] = "oversample"

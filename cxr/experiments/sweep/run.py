@@ -209,6 +209,10 @@ def run_sweep(
         split_seeds=cfg.split_seeds,
     )
     cells = grid()  # checks the options before any input is prepared
+    if resolve is None:  # the real classify stage: per-backbone entries checked up front
+        from cxr.experiments.sweep.cells import check_backbone_overrides
+
+        check_backbone_overrides(cfg)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, sweep_dir, name="sweep.yaml")
     prepared = inputs is None
