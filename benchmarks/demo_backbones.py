@@ -7,9 +7,11 @@ process CPU time (user + sys; stable on a loaded machine, unlike wall time).
 Idle wall time on 2 cores is roughly CPU time / 2 (PyTorch uses both cores).
 
     PYTHONPATH=. .venv/bin/python benchmarks/demo_backbones.py --work /tmp/demobench \
-        resnet50:64:4:0.0003 efficientnet_b0:64:8:0.003 vgg16:64:4:0.0003
+        resnet50:lr=0.001,epochs=4 efficientnet_b0:lr=0.001,epochs=10 \
+        vgg16:lr=0.0001,epochs=3,precision=bf16-mixed
 
-A setting is ``backbone:image_size:epochs:lr``.
+A setting is ``backbone:key=value,...`` with ClassifyConfig fields (unset: 64 px, 4 epochs,
+lr 3e-4, fp32), or the older ``backbone:image_size:epochs:lr``.
 """
 
 from __future__ import annotations
