@@ -8,7 +8,7 @@ Idle wall time on 2 cores is roughly CPU time / 2 (PyTorch uses both cores).
 
     PYTHONPATH=. .venv/bin/python benchmarks/demo_backbones.py --work /tmp/demobench \
         resnet50:lr=0.001,epochs=4 efficientnet_b0:lr=0.001,epochs=10 \
-        vgg16:lr=0.0001,epochs=3,precision=bf16-mixed
+        vgg16:lr=0.0001,epochs=3
 
 A setting is ``backbone:key=value,...`` with ClassifyConfig fields (unset: 64 px, 4 epochs,
 lr 3e-4, fp32), or the older ``backbone:image_size:epochs:lr``.

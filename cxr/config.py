@@ -272,7 +272,7 @@ class DemoConfig:
     baselines: tuple[str, ...] = ("oversample", "augment")
     classify_epochs: int = 4
     classify_by_backbone: dict[str, Any] = dataclasses.field(default_factory=lambda: {
-        "vgg16": {"lr": 1e-4, "epochs": 3, "precision": "bf16-mixed"},
+        "vgg16": {"lr": 1e-4, "epochs": 3},
         "resnet50": {"lr": 1e-3, "epochs": 4},
         "efficientnet_b0": {"lr": 1e-3, "epochs": 10},
     })
@@ -298,6 +298,11 @@ class ExplainConfig:
         "fast", "CAM engine: fast (batched on the device) or library (pytorch-grad-cam)."
     )
     target: str = setting("predicted", "Explained class: predicted, or a class name.")
+    cam_layer: str = setting(
+        "auto",
+        "Grad-CAM layer: auto (the last stage, or the deepest finer stage with at least 7 cells "
+        "a side when the last one is coarser), last, or a stage name (e.g. layer3).",
+    )
     out: str = setting("runs/explain", "Output folder.", metavar="PATH")
     batch_size: int = setting(16, "Images per batch.")
     device: str = setting("auto", "auto, cpu, cuda or cuda:N.")

@@ -123,9 +123,11 @@ def test_explain_writes_overlays_sheets_and_scores(tiny: dict[str, Path], tmp_pa
         r["empty_map"] == "1.0" for r in _csv_rows(out / "explanations.csv"))
     assert summary["decision"].startswith("P(covid)>=")
     assert "pointing game" in res.output and "random baseline" in res.output
-    # resnet18 at 48 px hooks a 2x2 map: said, since such maps cannot localize
-    assert summary["cam_grid"] == [2, 2]
-    assert any("2x2 grid at 48 px" in n for n in summary["notes"])
+    # resnet18's last stage is a 2x2 grid at 48 px: --cam-layer auto hooks the finest stage
+    # (layer2, 6x6), says so, and says that even that is coarse
+    assert summary["cam_layer"] == "layer2" and summary["cam_grid"] == [6, 6]
+    assert any("instead of the last stage layer4 (2x2" in n for n in summary["notes"])
+    assert any("6x6 grid at 48 px" in n for n in summary["notes"])
     from PIL import Image
 
     assert Image.open(out / "overlays" / "p0_s0.png").size == (SIZE, SIZE)

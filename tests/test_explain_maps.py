@@ -248,3 +248,44 @@ def test_raw_maps_need_the_fast_engine() -> None:
         explain_batch(
             TinyNet().eval(), _batch(1), torch.tensor([0]), engine="library", normalise=False
         )
+
+
+def test_cam_stage_choice_follows_the_grid() -> None:
+    """auto: the last stage when it has >= 7 cells a side, else the deepest finer stage that
+    has; last and a stage name are taken as given; an unknown name names the valid ones."""
+    from cxr.classifier import create_backbone
+    from cxr.errors import ConfigError
+
+    model = create_backbone("resnet18", 1, in_chans=1).eval()
+    assert model.cam_layer is model.model.layer4  # the default is the last stage
+    stage, grid, note = cam.choose_cam_stage(model, "auto", 224)
+    assert (stage, grid, note) == ("layer4", (7, 7), None)
+    stage, grid, note = cam.choose_cam_stage(model, "auto", 64)
+    assert (stage, grid) == ("layer2", (8, 8)) and model.cam_layer is model.model.layer2
+    assert note is not None and "instead of the last stage layer4 (2x2" in note
+    assert cam.choose_cam_stage(model, "auto", 112)[:2] == ("layer3", (7, 7))
+    assert cam.choose_cam_stage(model, "last", 64)[:2] == ("layer4", (2, 2))
+    assert model.cam_layer is model.model.layer4
+    assert cam.choose_cam_stage(model, "layer3", 64)[:2] == ("layer3", (4, 4))
+    with pytest.raises(ConfigError, match="valid: last, layer4, layer3, layer2"):
+        cam.choose_cam_stage(model, "layer9", 64)
+    # a custom network with a fixed cam_layer keeps it
+    tiny = TinyNet()
+    assert cam.choose_cam_stage(tiny, "auto", 32) == ("", (16, 16), None)
+    with pytest.raises(ConfigError, match="names no Grad-CAM stages"):
+        cam.choose_cam_stage(tiny, "layer3", 32)
+
+
+def test_every_backbone_names_hookable_cam_stages() -> None:
+    """Each named stage exists, and finer stages have at least as many cells."""
+    from cxr.classifier import create_backbone, list_backbones
+
+    for name in list_backbones():
+        model = create_backbone(name, 2, in_chans=1).eval()
+        size = max(96, model.min_input_size)
+        cells = []
+        for stage in model.cam_stages:
+            model.set_cam_stage(stage)
+            assert model.cam_layer is model.model.get_submodule(stage)
+            cells.append(min(cam.cam_grid(model, size)))
+        assert cells == sorted(cells) and cells[-1] > cells[0], (name, cells)

@@ -55,6 +55,7 @@ class Backbone(nn.Module):
         self.model = model
         self.in_chans = 3
         self.num_classes = 0
+        self._cam_stage = ""
 
     # -- to be provided by each architecture ---------------------------------
     def _forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,10 +65,33 @@ class Backbone(nn.Module):
         """Pool the feature map; return the embedding (``pre_logits``) or the logits."""
         raise NotImplementedError
 
+    #: modules Grad-CAM may hook (dotted paths inside ``self.model``), the last stage first,
+    #: then finer (earlier, higher-resolution) stages; ``cam_layer`` is the chosen one
+    cam_stages: tuple[str, ...] = ()
+
+    @property
+    def cam_stage(self) -> str:
+        """The stage ``cam_layer`` hooks (the first of ``cam_stages`` unless chosen otherwise)."""
+        return self._cam_stage or self.cam_stages[0]
+
+    def set_cam_stage(self, stage: str) -> None:
+        """Make ``cam_layer`` the module at ``stage`` (one of ``cam_stages``, or ``last``)."""
+        if stage == "last":
+            stage = self.cam_stages[0]
+        if stage not in self.cam_stages:
+            raise ConfigError(
+                f"{self.name} has no Grad-CAM stage {stage!r} "
+                f"(valid: last, {', '.join(self.cam_stages)})"
+            )
+        self._cam_stage = stage
+
     @property
     def cam_layer(self) -> nn.Module:
         """The module whose activations and gradients Grad-CAM uses."""
-        raise NotImplementedError
+        if not self.cam_stages:
+            raise NotImplementedError
+        module: nn.Module = self.model.get_submodule(self.cam_stage)
+        return module
 
     @property
     def head(self) -> nn.Module:

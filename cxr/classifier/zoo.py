@@ -1,21 +1,24 @@
 """The registered architectures (torchvision networks behind :class:`Backbone`).
 
-=============== ================================ ================== ==========
-name            paper                            cam_layer          embedding
-=============== ================================ ================== ==========
-vgg16           Simonyan & Zisserman, ICLR 2015  last conv's ReLU   4096
-resnet18/50     He et al., CVPR 2016             layer4[-1]         512/2048
-efficientnet_b0 Tan & Le, ICML 2019              features[-1]       1280
-densenet121     Huang et al., CVPR 2017          features.norm5     1024
-squeezenet1_1   Iandola et al., 2016             features[-1]       512
-inception_v3    Szegedy et al., CVPR 2016        Mixed_7c           2048
-=============== ================================ ================== ==========
+=============== ================================ ====================================== =========
+name            paper                            cam_stages (last first, then finer)    embedding
+=============== ================================ ====================================== =========
+vgg16           Simonyan & Zisserman, ICLR 2015  features.29, .22 (conv5_3/4_3 ReLUs)   4096
+resnet18/50     He et al., CVPR 2016             layer4, layer3, layer2                 512/2048
+efficientnet_b0 Tan & Le, ICML 2019              features.8, .5, .3                     1280
+densenet121     Huang et al., CVPR 2017          features.norm5, denseblock3, 2         1024
+squeezenet1_1   Iandola et al., 2016             features.12, .7                        512
+inception_v3    Szegedy et al., CVPR 2016        Mixed_7c, Mixed_6e, Mixed_5d           2048
+=============== ================================ ====================================== =========
+
+``cam_layer`` is the first stage unless ``set_cam_stage`` (``cxr explain --cam-layer``) picks
+a finer one: at small inputs the last stage is a 1x1-3x3 grid that cannot localize.
 
 Notes per architecture:
 
 * **vgg16**: the embedding is the 4096-d output of the classifier MLP before the
   last Linear (the timm "pre-logits"), so a linear probe trains only that Linear.
-  The ReLU after the last conv is made non-inplace so Grad-CAM can hook it.
+  The ReLUs Grad-CAM may hook are made non-inplace.
 * **squeezenet1_1**: torchvision ends with conv1x1 -> ReLU -> global pool. The
   ReLU is dropped so logits can be negative (softmax/sigmoid calibration);
   conv1x1 and average pooling commute, so ``features`` is the pooled 512-d map.
@@ -50,9 +53,7 @@ class _ResNet(Backbone):
         x = torch.flatten(self.model.avgpool(feats), 1)
         return x if pre_logits else self.model.fc(x)
 
-    @property
-    def cam_layer(self) -> nn.Module:
-        return self.model.layer4[-1]
+    cam_stages = ("layer4", "layer3", "layer2")
 
     @property
     def head(self) -> nn.Module:
@@ -79,7 +80,8 @@ class VGG16(Backbone):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model)
-        self.model.features[29].inplace = False  # the hooked ReLU must not be overwritten
+        for i in (29, 22):  # the hooked ReLUs must not be overwritten
+            self.model.features[i].inplace = False
 
     def _forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.features(x)
@@ -89,9 +91,7 @@ class VGG16(Backbone):
         x = self.model.classifier[:-1](x)
         return x if pre_logits else self.model.classifier[-1](x)
 
-    @property
-    def cam_layer(self) -> nn.Module:
-        return self.model.features[29]
+    cam_stages = ("features.29", "features.22")  # conv5_3 and conv4_3 ReLUs (stride 16, 8)
 
     @property
     def head(self) -> nn.Module:
@@ -113,9 +113,7 @@ class EfficientNetB0(Backbone):
         x = torch.flatten(self.model.avgpool(feats), 1)
         return x if pre_logits else self.model.classifier(x)
 
-    @property
-    def cam_layer(self) -> nn.Module:
-        return self.model.features[-1]
+    cam_stages = ("features.8", "features.5", "features.3")  # strides 32, 16, 8
 
     @property
     def head(self) -> nn.Module:
@@ -142,9 +140,7 @@ class DenseNet121(Backbone):
         x = torch.flatten(F.adaptive_avg_pool2d(F.relu(feats), 1), 1)
         return x if pre_logits else self.model.classifier(x)
 
-    @property
-    def cam_layer(self) -> nn.Module:
-        return self.model.features.norm5
+    cam_stages = ("features.norm5", "features.denseblock3", "features.denseblock2")
 
     @property
     def head(self) -> nn.Module:
@@ -175,9 +171,7 @@ class SqueezeNet11(Backbone):
             return torch.flatten(x, 1)
         return torch.flatten(self.model.classifier(x), 1)
 
-    @property
-    def cam_layer(self) -> nn.Module:
-        return self.model.features[-1]
+    cam_stages = ("features.12", "features.7")  # last and middle Fire stages (stride 16, 8)
 
     @property
     def head(self) -> nn.Module:
@@ -217,9 +211,7 @@ class InceptionV3(Backbone):
         x = torch.flatten(self.model.avgpool(feats), 1)
         return x if pre_logits else self.model.fc(self.model.dropout(x))
 
-    @property
-    def cam_layer(self) -> nn.Module:
-        return self.model.Mixed_7c
+    cam_stages = ("Mixed_7c", "Mixed_6e", "Mixed_5d")  # strides 32, 16, 8
 
     @property
     def head(self) -> nn.Module:

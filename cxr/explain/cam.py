@@ -18,7 +18,7 @@ which swallows ``IndexError``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,6 +67,49 @@ def cam_grid(model: nn.Module, image_size: int, in_chans: int = 1) -> tuple[int,
         handle.remove()
         model.train(was_training)
     return int(shape[0]), int(shape[1])
+
+
+def choose_cam_stage(
+    model: nn.Module, spec: str, image_size: int, in_chans: int = 1
+) -> tuple[str, tuple[int, int], str | None]:
+    """Point ``model.cam_layer`` at the stage ``spec`` names; return ``(stage, grid, note)``.
+
+    ``spec``: ``last`` (the architecture's last stage, the literature's choice), a stage
+    name from ``model.cam_stages``, or ``auto``: the last stage when its grid has at least
+    :data:`MIN_CAM_CELLS` cells a side (e.g. any stride-32 network at 224 px), else the
+    deepest finer stage that has, else the finest. Finer stages can localize where the last
+    one cannot (small inputs), at the price of less class-specific features, and their maps
+    are seldom all zero (a 2 x 2 grid after ReLU often is). ``note`` says when the choice
+    differs from the last stage. A model without ``cam_stages`` (a custom network with a
+    fixed ``cam_layer``) is left as it is.
+    """
+    stages: tuple[str, ...] = tuple(getattr(model, "cam_stages", ()) or ())
+    if not stages:
+        if spec not in ("auto", "last"):
+            raise ConfigError(f"{type(model).__name__} names no Grad-CAM stages: use --cam-layer "
+                              "auto or last")
+        return "", cam_grid(model, image_size, in_chans), None
+    backbone: Any = model  # a cxr Backbone (set_cam_stage, cam_stage)
+    set_stage = backbone.set_cam_stage
+    if spec != "auto":
+        set_stage(spec)
+        return str(backbone.cam_stage), cam_grid(model, image_size, in_chans), None
+    grids: dict[str, tuple[int, int]] = {}
+    for stage in stages:
+        set_stage(stage)
+        grids[stage] = cam_grid(model, image_size, in_chans)
+        if min(grids[stage]) >= MIN_CAM_CELLS:
+            break
+    chosen = stage  # the first fine enough, else the finest
+    set_stage(chosen)
+    if chosen == stages[0]:
+        return chosen, grids[chosen], None
+    last = grids[stages[0]]
+    note = (f"Grad-CAM hooked at {chosen} ({grids[chosen][0]}x{grids[chosen][1]} grid at "
+            f"{image_size} px) instead of the last stage {stages[0]} ({last[0]}x{last[1]}, too "
+            "coarse to localize): finer, less class-specific features; --cam-layer last for the "
+            "last stage")
+    return chosen, grids[chosen], note
 
 
 def coarse_grid_note(grid: tuple[int, int], image_size: int) -> str | None:

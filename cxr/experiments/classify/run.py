@@ -265,6 +265,10 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
                    gamma=cfg.focal_gamma, alpha=cfg.focal_alpha),
         classes=data.classes, lr=cfg.lr, weight_decay=cfg.weight_decay, max_epochs=cfg.epochs,
     )
+    from cxr.device import cpu_bf16_note
+
+    if note := cpu_bf16_note(cfg.precision, cfg.accelerator):
+        console.print(f"[yellow]warning:[/] {note}", highlight=False)
     trainer = _trainer(cfg, out, progress)
     log_params(trainer.loggers, config_to_dict(cfg))
     last = out / "checkpoints" / "last.ckpt"

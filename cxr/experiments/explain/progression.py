@@ -96,7 +96,7 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
 
     from cxr.data.manifest import load_manifest
     from cxr.experiments.explain.run import check_config, load_model, progress_bar
-    from cxr.explain.cam import CAM_METHODS
+    from cxr.explain.cam import CAM_METHODS, choose_cam_stage
     from cxr.explain.inputs import items_from_manifest, safe_name, with_mask_dirs
     from cxr.explain.localize import estimate_lung_mask
 
@@ -117,6 +117,9 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
     if note:
         console.print(f"[yellow]note:[/] {note}")
     model, info, device = load_model(cfg)
+    stage_note = None
+    if cfg.method in CAM_METHODS:
+        _, _, stage_note = choose_cam_stage(model, cfg.cam_layer, info.image_size, info.in_chans)
     positive = info.positive if info.positive in info.classes else info.classes[-1]
     out = Path(cfg.out)
     save_config(cfg, out)
@@ -130,7 +133,7 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
             "threshold": cfg.involved_threshold,
         },
         "config": config_to_dict(cfg),
-        "notes": [note] if note else [],
+        "notes": [n for n in (note, stage_note) if n],
     }
     with progress_bar(console) as bar:
         task = bar.add_task(

@@ -186,7 +186,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     """Explain every selected image; write overlays, sheets, CSV and explain.json."""
     from rich.console import Console
 
-    from cxr.explain.cam import CAM_METHODS, cam_grid, coarse_grid_note
+    from cxr.explain.cam import CAM_METHODS, choose_cam_stage, coarse_grid_note
     from cxr.explain.localize import involved_fraction, min_area_pixels
     from cxr.explain.overlay import caption, save_rgb
     from cxr.explain.runner import explain_items
@@ -196,6 +196,9 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     check_config(cfg)
     items = _items(cfg)
     model, info, device = load_model(cfg)
+    if cfg.method in CAM_METHODS:  # before anything is written: a bad stage name stops here
+        stage, grid, stage_note = choose_cam_stage(model, cfg.cam_layer, info.image_size,
+                                                   info.in_chans)
     classes, positive = tuple(info.classes), info.positive
     out = Path(cfg.out)
     save_config(cfg, out)
@@ -266,11 +269,11 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
     sheets = write_sheets(out, tiles, cfg, decision)
     summary = summarise(rows, cfg, info, device, elapsed, sheets)
     if cfg.method in CAM_METHODS:
-        grid = cam_grid(model, info.image_size, info.in_chans)
+        summary["cam_layer"] = stage or "cam_layer"
         summary["cam_grid"] = list(grid)
-        note = coarse_grid_note(grid, info.image_size)
-        if note:
-            summary["notes"].append(note)
+        for note in (stage_note, coarse_grid_note(grid, info.image_size)):
+            if note:
+                summary["notes"].append(note)
     write_tables(out, rows, summary)
     print_summary(console, summary, out)
     return ExplainResult(out, len(rows), summary)

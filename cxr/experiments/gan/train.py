@@ -208,6 +208,10 @@ def train_gan(
     }
     module = build_module(nets, cfg, meta)
     monitor = EpochMonitor(out_dir, mon_a, mon_b, LOSS_NAMES)
+    from cxr.device import cpu_bf16_note
+
+    if note := cpu_bf16_note(cfg.precision, cfg.accelerator):
+        Console(stderr=True).print(f"[yellow]warning:[/] {note}", highlight=False)
     trainer = _trainer(cfg, out_dir, monitor, callbacks or [], progress)
     log_params(trainer.loggers, config_to_dict(cfg))
     dm = UnpairedDataModule(
