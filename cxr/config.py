@@ -250,12 +250,15 @@ class SweepConfig:
 class DemoConfig:
     """`cxr demo`: phantoms -> split -> GAN -> synth -> small sweep -> explain -> report.
 
-    Sized to finish in under 15 minutes on 2 CPU cores; ``fast`` shrinks it for smoke tests.
+    The full run sweeps VGG16, ResNet50 and EfficientNet-B0 from scratch: about 48 minutes on
+    2 AVX2 cores (docs/benchmarks.md); ``fast`` shrinks it to a smoke test of about a minute.
     The sweep part mirrors ``configs/sweeps/demo.yaml``.
     """
 
     out: str = setting("demo", "Demo folder (demo-fast with --fast).", metavar="PATH")
-    fast: bool = setting(False, "Smaller smoke-test version (a few minutes).")
+    fast: bool = setting(
+        False, "Smoke test: 90 patients, 1 GAN epoch, efficientnet_b0 only (about a minute)."
+    )
     patients: int = 400
     image_size: int = 64
     seed: int = 0
