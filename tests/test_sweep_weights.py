@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from sweepfakes import fake_cell, resolve
 
@@ -51,3 +52,27 @@ def test_sweep_keeps_only_the_best_validation_cells_weights(tmp_path: Path) -> N
 def test_keep_checkpoints_keeps_every_cells_weights(tmp_path: Path) -> None:
     _, cells = _sweep(tmp_path / "b", keep=True, val={0: 0.7, 1: 0.9})
     assert all((c / "best.ckpt").is_file() for c in cells)
+
+
+def test_cells_print_epoch_lines_in_a_log_not_under_a_live_view(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a terminal (``make demo > log``) each local cell prints `cxr classify`'s
+    line per epoch; on a terminal the sweep's live bar is the view."""
+    import io
+
+    import cxr.experiments.sweep.cells as cells
+
+    seen: list[bool] = []
+
+    def record(task: CellTask, keep_checkpoints: bool = False, epoch_lines: bool = False) -> None:
+        seen.append(epoch_lines)
+        fake_cell(task)
+
+    monkeypatch.setattr(cells, "classify_cell", record)
+    for name, console in (("log", Console(file=io.StringIO(), force_terminal=False)),
+                          ("tty", Console(file=io.StringIO(), force_terminal=True))):
+        cfg = SweepConfig(out=str(tmp_path / name), manifest="m.csv", backbones=("tiny",),
+                          synthetic=(0.0,), seeds=1, bootstrap=20)
+        run_sweep(cfg, resolve=resolve, inputs={None: SplitInputs(manifest="m.csv")},
+                  executor=LocalExecutor(), console=console)
+    assert seen == [True, False]

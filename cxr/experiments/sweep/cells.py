@@ -123,8 +123,14 @@ def resolve_classify(cell: Cell, inputs: SplitInputs, *, sweep: SweepConfig) -> 
     return resolved
 
 
-def classify_cell(task: CellTask, keep_checkpoints: bool = False) -> None:
-    """Run `cxr classify` for one cell into its run dir (Lightning resumes a killed cell)."""
+def classify_cell(
+    task: CellTask, keep_checkpoints: bool = False, epoch_lines: bool = False
+) -> None:
+    """Run `cxr classify` for one cell into its run dir (Lightning resumes a killed cell).
+
+    ``epoch_lines``: print `cxr classify`'s plain line per epoch (for a log; off under a
+    live view or when cells run elsewhere).
+    """
     import logging
     import warnings
 
@@ -135,4 +141,4 @@ def classify_cell(task: CellTask, keep_checkpoints: bool = False) -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     fields = {k: v for k, v in task.config.items() if not k.startswith("_")}
     cfg = build_config(ClassifyConfig, None, **fields)
-    run_classify(cfg, Path(task.run_dir), progress=False, keep_checkpoints=keep_checkpoints)
+    run_classify(cfg, Path(task.run_dir), progress=epoch_lines, keep_checkpoints=keep_checkpoints)

@@ -53,7 +53,7 @@ from cxr.experiments.sweep.grid import (
 from cxr.experiments.tracking import check_logger
 from cxr.fmt import fmt_num
 from cxr.fsutil import atomic_write_text
-from cxr.progress import make_progress
+from cxr.progress import is_live, make_progress
 
 Resolver = Callable[[Cell, SplitInputs], dict[str, Any]]
 
@@ -175,10 +175,11 @@ def _default_resolver(cfg: SweepConfig) -> Resolver:
     return functools.partial(resolve_classify, sweep=cfg)
 
 
-def _default_cell_fn(cfg: SweepConfig) -> Callable[[CellTask], Any]:
+def _default_cell_fn(cfg: SweepConfig, epoch_lines: bool = False) -> Callable[[CellTask], Any]:
     from cxr.experiments.sweep.cells import classify_cell
 
-    return functools.partial(classify_cell, keep_checkpoints=cfg.keep_checkpoints)
+    return functools.partial(classify_cell, keep_checkpoints=cfg.keep_checkpoints,
+                             epoch_lines=epoch_lines)
 
 
 def run_sweep(
@@ -246,7 +247,10 @@ def run_sweep(
     )
     outcomes, errors = run_cells(
         tasks,
-        cell_fn or _default_cell_fn(cfg),
+        # in a log (no terminal), cells run here print a line per epoch as `cxr classify` does;
+        # on a terminal the sweep's live bar is the view
+        cell_fn or _default_cell_fn(cfg, epoch_lines=executor.name == "local"
+                                    and not is_live(console)),
         executor=executor,
         results_csv=results_csv,
         console=console,
