@@ -205,3 +205,14 @@ def test_cli_report_calls_build_report(tmp_path: Path) -> None:
         res = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "x.html")])
     assert res.exit_code == 0, res.output
     assert build.call_args.args == (tmp_path, tmp_path / "x.html")
+
+
+def test_first_screen_shows_the_covid_sheet_first() -> None:
+    from cxr.experiments.report.metrics import first_sheet
+
+    names = ["true-rest__pred-covid", "true-covid__pred-rest", "true-covid__pred-covid",
+             "true-rest__pred-rest"]
+    sheets = [Path(f"sheets/{n}.png") for n in names]
+    assert first_sheet(sheets).stem == "true-covid__pred-covid"
+    assert first_sheet(sheets[:2]).stem == "true-covid__pred-rest"
+    assert first_sheet([sheets[0], sheets[3]]).stem == "true-rest__pred-rest"

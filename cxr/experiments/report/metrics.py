@@ -110,6 +110,16 @@ def _gan_summary(found: Found) -> str:
     return "".join(out)
 
 
+def first_sheet(sheets: list[Path]) -> Path:
+    """The contact sheet to show first: true COVID-19 images called COVID-19 (what the model
+    found), else any true COVID-19 sheet, else the last one."""
+    for want in ("true-covid__pred-covid", "true-covid__"):
+        hits = [p for p in sheets if p.stem.startswith(want)]
+        if hits:
+            return hits[0]
+    return sheets[-1]
+
+
 def _cam_summary(found: Found) -> str:
     """One contact sheet of the explanation with the fewest empty maps."""
     from cxr.experiments.report.gan_explain import explain_dirs_by_empty
@@ -122,9 +132,10 @@ def _cam_summary(found: Found) -> str:
             continue
         empty = doc.get("empty_maps", 0)
         ckpt = (doc.get("inputs") or {}).get("checkpoint") or "?"
-        caption = (f"{doc.get('method', 'map')} of {ckpt}: {sheets[-1].stem} "
+        sheet = first_sheet(sheets)
+        caption = (f"{doc.get('method', 'map')} of {ckpt}: {sheet.stem} "
                    f"({empty} of {doc.get('images', '?')} maps empty)")
-        return (f"<h3>Explanations: {escape(str(d))}</h3>" + html_figure(sheets[-1], caption, 600)
+        return (f"<h3>Explanations: {escape(str(d))}</h3>" + html_figure(sheet, caption, 600)
                 + "<p class=\"meta\"><a href=\"#gradcam\">all sheets and localization "
                 "scores</a></p>")
     return ""
