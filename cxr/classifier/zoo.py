@@ -80,8 +80,8 @@ class VGG16(Backbone):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model)
-        for i in (29, 22):  # the hooked ReLUs must not be overwritten
-            self.model.features[i].inplace = False
+        for stage in self.cam_stages:  # the ReLUs Grad-CAM may hook must not be overwritten
+            self.model.get_submodule(stage).inplace = False
 
     def _forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.features(x)

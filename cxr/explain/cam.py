@@ -95,13 +95,12 @@ def choose_cam_stage(
         set_stage(spec)
         return str(backbone.cam_stage), cam_grid(model, image_size, in_chans), None
     grids: dict[str, tuple[int, int]] = {}
-    for stage in stages:
+    for stage in stages:  # stops at the first fine enough, else ends at the finest
         set_stage(stage)
         grids[stage] = cam_grid(model, image_size, in_chans)
         if min(grids[stage]) >= MIN_CAM_CELLS:
             break
-    chosen = stage  # the first fine enough, else the finest
-    set_stage(chosen)
+    chosen = stage  # the stage set last, which cam_layer now hooks
     if chosen == stages[0]:
         return chosen, grids[chosen], None
     last = grids[stages[0]]
