@@ -173,6 +173,28 @@ def test_explain_bad_options_are_one_line_errors(tiny: dict[str, Path], tmp_path
     assert isinstance(res.exception, CheckpointError)
     res = CliRunner().invoke(app, [*base, "--checkpoint", str(tiny["ckpt"]), "--target", "flu"])
     assert isinstance(res.exception, ConfigError) and "flu" in str(res.exception)
+    fresh = tmp_path / "cam"
+    res = CliRunner().invoke(app, ["explain", "--manifest", str(tiny["manifest"]), "--out",
+                                   str(fresh), "--checkpoint", str(tiny["ckpt"]),
+                                   "--cam-layer", "layer9"])
+    assert isinstance(res.exception, ConfigError)
+    assert "no Grad-CAM stage 'layer9' (valid: last, layer4, layer3, layer2)" in str(res.exception)
+    assert not (fresh / "explain.json").exists() and not (fresh / "config.yaml").exists()
+
+
+def test_explain_cam_layer_option_names_the_hooked_stage(
+        tiny: dict[str, Path], tmp_path: Path) -> None:
+    """--cam-layer last keeps the last stage (and its coarse-grid note), a name picks one."""
+    for spec, stage, grid in (("last", "layer4", [2, 2]), ("layer3", "layer3", [3, 3])):
+        out = tmp_path / spec
+        res = CliRunner().invoke(app, ["explain", "--checkpoint", str(tiny["ckpt"]), "--manifest",
+                                       str(tiny["manifest"]), "--split", "test", "--cam-layer",
+                                       spec, "--device", "cpu", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        summary = json.loads((out / "explain.json").read_text())
+        assert (summary["cam_layer"], summary["cam_grid"]) == (stage, grid)
+        assert not any("instead of the last stage" in n for n in summary["notes"])
+        assert any(f"{grid[0]}x{grid[1]} grid at 48 px" in n for n in summary["notes"])
 
 
 def test_progression_patient_and_all(tiny: dict[str, Path], tmp_path: Path) -> None:
