@@ -36,4 +36,4 @@ lint: $(DEV)
 	$(BIN)/mypy cxr
 
 clean:
-	rm -rf $(VENV) runs demo
+	rm -rf $(VENV) runs demo demo-fast
