@@ -10,6 +10,9 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
+# first: importing it takes the first look at the machine's load, which the root callback
+# compares with a second look once the rest of the CLI has loaded (cxr/threads.py)
+import cxr.threads  # noqa: F401  # isort: skip
 import typer
 
 from cxr.commands import ablate as ablate_commands
@@ -48,9 +51,9 @@ def _root(
     """GAN-augmented COVID-19 detection on chest X-rays, with leakage-safe evaluation."""
     # before any command imports torch: the thread count and OpenMP's passive wait policy
     # are read once, when torch's runtime starts
-    from cxr.threads import configure_threads, remember
+    from cxr.threads import configure_threads, measure_other_load, remember
 
-    remember(configure_threads(threads))
+    remember(configure_threads(threads, other_load=measure_other_load))
 
 
 # in pipeline order, as `cxr --help` lists them

@@ -148,6 +148,7 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
 
     from cxr.classifier.module import TransferSchedule
     from cxr.experiments.lightning_io import AtomicCheckpointIO
+    from cxr.experiments.lightning_threads import FollowLoad
     from cxr.experiments.tracking import lightning_loggers
 
     devices: Any = cfg.devices
@@ -159,6 +160,7 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
                         mode="max", save_last=True, every_n_epochs=1),
         EarlyStopping(monitor="val_auroc", mode="max", patience=cfg.patience),
         TransferSchedule(cfg.transfer, cfg.unfreeze_epoch),
+        FollowLoad(),  # torch threads follow the load (cxr/experiments/lightning_threads.py)
     ]
     if progress:
         from cxr.progress import epoch_progress_bar

@@ -252,9 +252,11 @@ def _trainer(
     from cxr.cyclegan.monitor import AtomicEpochCheckpoint
     from cxr.experiments.lightning_io import AtomicCheckpointIO
     from cxr.experiments.lightning_quiet import quiet_lightning
+    from cxr.experiments.lightning_threads import FollowLoad
     from cxr.experiments.tracking import lightning_loggers
 
-    cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *callbacks]
+    cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *callbacks,
+                      FollowLoad()]
     if progress:
         cbs.append(epoch_progress_bar())  # rich bar on a terminal, a line per epoch in a log
     quiet_lightning()
