@@ -43,8 +43,9 @@ def _root(
             "--threads",
             envvar="CXR_THREADS",
             min=1,
-            help="CPU threads for torch (OMP_NUM_THREADS is kept when set).",
-            shown_default="the CPUs this process may use: affinity and cgroup quota",
+            help="CPU threads for torch, fixed for the run (OMP_NUM_THREADS is kept when set).",
+            shown_default="the CPUs this process may use (affinity, cgroup quota), less those "
+            "other processes keep busy",
         ),
     ] = None,
 ) -> None:

@@ -1,4 +1,4 @@
-"""CPU thread choice: affinity and cgroup quota, passive OpenMP waiting, --threads."""
+"""CPU thread choice: affinity, cgroup quota and load, passive OpenMP waiting, --threads."""
 
 from __future__ import annotations
 
