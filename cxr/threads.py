@@ -12,8 +12,10 @@ models then run several times slower (docs/benchmarks.md). This module
 * measures how many of those CPUs other processes keep busy (``/proc/stat`` less this
   process's own CPU time, over a short interval at start-up and then over each training
   epoch) and leaves them to those processes: on a 2-core machine running two other
-  CPU-bound jobs, one intra-op thread finishes sooner than two whose OpenMP barriers keep
-  waiting for a descheduled partner (docs/benchmarks.md);
+  CPU-bound jobs, one intra-op thread trains EfficientNet-B0 four times faster than two
+  whose OpenMP barriers keep waiting for a descheduled partner. VGG16's larger kernels
+  still gain from two, so under load :class:`ThreadTuner` times a few training steps at
+  both counts and keeps the faster (benchmarks/threads_under_load.py, docs/benchmarks.md);
 * before torch is imported, asks OpenMP to sleep instead of spinning when idle
   (``OMP_WAIT_POLICY=PASSIVE`` for GNU OpenMP, ``KMP_BLOCKTIME=0`` for Intel's) and
   sets the intra-op thread count (``OMP_NUM_THREADS``/``MKL_NUM_THREADS``), each only
@@ -241,12 +243,16 @@ def other_busy_cpus(before: CpuSample, after: CpuSample) -> float | None:
 COMPETITOR_CPU = 0.6
 
 
-def threads_for_load(usable: int, others: float | None) -> int:
-    """Intra-op threads for ``usable`` CPUs of which ``others`` are busy with other work:
-    the free ones, and at least one."""
+def threads_for_load(usable: int, others: float | None, sampled: int | None = None) -> int:
+    """Intra-op threads for ``usable`` CPUs while other processes keep ``others`` of the
+    ``sampled`` CPUs (the affinity mask /proc/stat was read over; ``usable`` when None)
+    busy: the CPUs they leave free, at most ``usable`` and at least one. Under a cgroup
+    quota (2 CPUs' worth on a 64-core host, say) other containers' work on the rest of
+    the host does not take a thread away."""
     if others is None:
         return usable
-    return max(1, min(usable, usable - int(others + 1 - COMPETITOR_CPU)))
+    free = (sampled or usable) - int(others + 1 - COMPETITOR_CPU)
+    return max(1, min(usable, free))
 
 
 _LAST_SAMPLE: CpuSample | None = cpu_sample()  # at import: the CLI measures from here
@@ -307,7 +313,7 @@ def configure_threads(threads: int | None = None,
         n, source = int(env["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
     else:
         others = other_load() if other_load is not None and usable > 1 else None
-        n, source = threads_for_load(usable, others), "available CPUs"
+        n, source = threads_for_load(usable, others, affinity), "available CPUs"
         for key in THREAD_VARS:
             env.setdefault(key, str(n))
         return ThreadChoice(threads=n, source=source, affinity=affinity, quota=quota,
@@ -349,7 +355,7 @@ def load_candidates(
     if others is None:
         return None
     remember(replace(choice, others=others))
-    low = threads_for_load(choice.usable, others)
+    low = threads_for_load(choice.usable, others, choice.affinity)
     return ((low,) if low == choice.usable else (low, choice.usable)), others
 
 
@@ -368,13 +374,15 @@ def set_torch_threads(n: int) -> int:
 class ThreadTuner:
     """Times a few training steps at each candidate thread count and keeps the fastest.
 
-    On a loaded machine the better count depends on the network. Two CPU-bound processes
-    on 2 cores, 64 px, batch 16 (docs/benchmarks.md): VGG16 ran a step in 5.1 s on two
-    threads and 7.4 s on one; EfficientNet-B0 in 0.91 s on two and 0.80 s on one. Each
+    On a loaded machine the better count depends on the network. Beside two CPU-bound
+    processes on 2 cores, 64 px, batch 16 (benchmarks/threads_under_load.py,
+    docs/benchmarks.md): VGG16 ran a training step in 7.1 s on two threads and 9.2 s on
+    one; ResNet50 in 3.2 s on two and 1.9 s on one; EfficientNet-B0 in 2.7 s on two and
+    0.66 s on one. Each
     candidate runs ``warmup`` untimed steps, then ``steps`` timed ones; the fewest threads
     within ``tolerance`` of the fastest win (CPU left to the other processes). A trial
     stops early, at any step, when that step alone took ``abort`` times the best mean so
-    far (a 64 px CycleGAN step under load: 1.1 s on one thread, 3.5 s on two), so a bad
+    far (the fast demo's CycleGAN step under load: 1.1 s on one thread, 4.0 s on two), so a bad
     candidate costs one or two steps.
     """
 

@@ -136,12 +136,14 @@ def test_other_busy_cpus_subtracts_this_process() -> None:
         before, threads.CpuSample(wall=14.0, busy=8, total=8, cpus=3, own=5.0)) is None
 
 
-@pytest.mark.parametrize("usable, others, expected", [
-    (2, None, 2), (2, 0.0, 2), (2, 0.5, 2), (2, 0.7, 1), (2, 1.4, 1), (2, 2.0, 1),
-    (2, 5.0, 1), (16, 2.1, 14), (1, 3.0, 1),
+@pytest.mark.parametrize("usable, others, sampled, expected", [
+    (2, None, None, 2), (2, 0.0, 2, 2), (2, 0.5, 2, 2), (2, 0.7, 2, 1), (2, 1.4, 2, 1),
+    (2, 2.0, None, 1), (2, 5.0, 2, 1), (16, 2.1, 16, 14), (1, 3.0, 1, 1),
+    # a 2-CPU cgroup quota on a 64-core host: other containers' 30 busy CPUs leave plenty
+    (2, 30.0, 64, 2), (2, 63.0, 64, 1),
 ])
-def test_threads_for_load(usable, others, expected) -> None:
-    assert threads.threads_for_load(usable, others) == expected
+def test_threads_for_load(usable, others, sampled, expected) -> None:
+    assert threads.threads_for_load(usable, others, sampled) == expected
 
 
 def test_configure_threads_leaves_busy_cpus_to_other_processes(monkeypatch) -> None:
