@@ -345,16 +345,20 @@ def load_candidates(
     """Thread counts worth running now, from the load since the last look: the CPUs other
     processes leave free, and all usable ones when that is fewer (``(low, usable)``; see
     :class:`ThreadTuner`), with the CPUs found busy. None when the count is not the tool's
-    to change (``--threads``, ``OMP_NUM_THREADS``, one CPU) or nothing could be measured
-    (no /proc/stat, or under :data:`ADAPT_INTERVAL` seconds since the last look)."""
+    to change (``--threads``, ``OMP_NUM_THREADS``, one CPU) or nothing was ever measured
+    (no /proc/stat). Under :data:`ADAPT_INTERVAL` seconds since the last look, the last
+    figure stands."""
     choice = _CHOICE
     if choice is None or choice.source != "available CPUs" or choice.usable <= 1:
         return None
     measure = other_load or (lambda: measure_other_load(ADAPT_INTERVAL, wait=False))
     others = measure()
-    if others is None:
-        return None
-    remember(replace(choice, others=others))
+    if others is None:  # too soon to measure again (a sweep's next cell): the last figure
+        others = choice.others
+        if others is None:
+            return None
+    else:
+        remember(replace(choice, others=others))
     low = threads_for_load(choice.usable, others, choice.affinity)
     return ((low,) if low == choice.usable else (low, choice.usable)), others
 

@@ -191,6 +191,9 @@ def test_load_candidates_only_for_the_tools_own_choice(monkeypatch) -> None:
     assert threads.load_candidates(lambda: 0.1) == ((2,), 0.1)
     assert threads.load_candidates(lambda: 1.5) == ((1, 2), 1.5)
     assert threads.current_choice().others == 1.5
+    # too soon to measure again: the last figure stands; never measured: nothing to go on
+    assert threads.load_candidates(lambda: None) == ((1, 2), 1.5)
+    threads.remember(base)
     assert threads.load_candidates(lambda: None) is None
     threads.remember(dataclasses.replace(base, source="--threads"))
     assert threads.load_candidates(lambda: 1.5) is None
