@@ -385,9 +385,9 @@ class ThreadTuner:
     0.66 s on one. Each
     candidate runs ``warmup`` untimed steps, then ``steps`` timed ones; the fewest threads
     within ``tolerance`` of the fastest win (CPU left to the other processes). A trial
-    stops early, at any step, when that step alone took ``abort`` times the best mean so
-    far (the fast demo's CycleGAN step under load: 1.1 s on one thread, 4.0 s on two), so a bad
-    candidate costs one or two steps.
+    stops early, at its first timed step, when that step alone took ``abort`` times the
+    best mean so far (the fast demo's CycleGAN step under load: 1.1 s on one thread, 4.0 s
+    on two), so a bad candidate costs its warm-up and one step.
     """
 
     def __init__(self, candidates: tuple[int, ...], steps: int = 3, warmup: int = 1,
@@ -419,7 +419,11 @@ class ThreadTuner:
             return None
         elapsed, self._started = self.clock() - self._started, None
         self._seen += 1
-        hopeless = bool(self.timings) and elapsed > self.abort * min(self.timings.values())
+        # never judged on a warm-up step: the first steps at a new count pay for starting
+        # threads and re-planning kernels (a VGG16 step under load: 14.9 s, then 7 s)
+        warm = self._seen > self.warmup
+        hopeless = (warm and bool(self.timings)
+                    and elapsed > self.abort * min(self.timings.values()))
         if hopeless:
             self.timings[self.candidates[self._index]] = elapsed
         else:

@@ -243,8 +243,21 @@ def test_thread_tuner_prefers_fewer_threads_within_tolerance() -> None:
 def test_thread_tuner_drops_a_hopeless_count_after_one_step() -> None:
     clock = _Clock()
     tuner = threads.ThreadTuner((1, 2), steps=3, warmup=1, abort=1.5, clock=clock)
-    assert _run_steps(tuner, clock, {1: 1.0, 2: 3.5}) == [1, 1, 1, 1, 2]
+    assert _run_steps(tuner, clock, {1: 1.0, 2: 3.5}) == [1, 1, 1, 1, 2, 2]
     assert tuner.best == 1 and tuner.timings[2] == 3.5
+
+
+def test_thread_tuner_does_not_judge_a_slow_warm_up_step() -> None:
+    """The first step at a new count starts threads and re-plans kernels: not a verdict."""
+    clock = _Clock()
+    tuner = threads.ThreadTuner((1, 2), steps=2, warmup=1, abort=1.5, clock=clock)
+    durations = iter([1.0, 1.0, 1.0,   # one thread: warm-up, two timed steps
+                      3.0, 0.7, 0.7])  # two threads: a slow warm-up, then faster
+    while tuner.best is None:
+        tuner.step_started()
+        clock.now += next(durations)
+        tuner.step_ended()
+    assert tuner.best == 2 and tuner.timings == pytest.approx({1: 1.0, 2: 0.7})
     with pytest.raises(ValueError):
         threads.ThreadTuner(())
 
