@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _burn(stop: Any) -> None:
+def burn(stop: Any) -> None:
     """A CPU-bound competitor: pure-Python arithmetic until told to stop."""
     x = 0
     while not stop.is_set():
@@ -102,7 +102,7 @@ def main() -> None:
             times = []
             for rep in range(args.repeats):
                 stop = mp.Event()
-                procs = [mp.Process(target=_burn, args=(stop,), daemon=True) for _ in range(load)]
+                procs = [mp.Process(target=burn, args=(stop,), daemon=True) for _ in range(load)]
                 for p in procs:
                     p.start()
                 try:

@@ -11,8 +11,8 @@ import sys
 from typing import Annotated
 
 # first: importing it takes the first look at the machine's load, which the root callback
-# compares with a second look once the rest of the CLI has loaded (cxr/threads.py)
-import cxr.threads  # noqa: F401  # isort: skip
+# compares with a second look once the rest of the CLI has loaded (cxr/cpuload.py)
+import cxr.cpuload  # noqa: F401  # isort: skip
 import typer
 
 from cxr.commands import ablate as ablate_commands
@@ -52,7 +52,8 @@ def _root(
     """GAN-augmented COVID-19 detection on chest X-rays, with leakage-safe evaluation."""
     # before any command imports torch: the thread count and OpenMP's passive wait policy
     # are read once, when torch's runtime starts
-    from cxr.threads import configure_threads, measure_other_load, remember
+    from cxr.cpuload import measure_other_load
+    from cxr.threads import configure_threads, remember
 
     remember(configure_threads(threads, other_load=measure_other_load))
 

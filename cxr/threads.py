@@ -9,9 +9,9 @@ models then run several times slower (docs/benchmarks.md). This module
 * counts the CPUs this process may actually use: the affinity mask
   (``os.sched_getaffinity``) bounded by the cgroup v2 ``cpu.max`` or cgroup v1
   ``cpu.cfs_quota_us / cpu.cfs_period_us`` quota;
-* measures how many of those CPUs other processes keep busy (``/proc/stat`` less this
-  process's own CPU time, over a short interval at start-up and then over each training
-  epoch) and leaves them to those processes: on a 2-core machine running two other
+* takes how many of those CPUs other processes keep busy (:mod:`cxr.cpuload`, over a
+  short interval at start-up and then over each training epoch) and leaves them to those
+  processes: on a 2-core machine running two other
   CPU-bound jobs, one intra-op thread trains EfficientNet-B0 four times faster than two
   whose OpenMP barriers keep waiting for a descheduled partner. VGG16's larger kernels
   still gain from two, so under load :class:`ThreadTuner` times a few training steps at
@@ -34,6 +34,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from cxr.cpuload import measure_other_load
 
 #: Environment variables that keep idle OpenMP threads from burning CPU time.
 PASSIVE_WAIT = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
@@ -151,93 +153,6 @@ def available_cpus() -> tuple[int, int, float | None]:
     return max(1, usable), affinity, quota
 
 
-@dataclass(frozen=True)
-class CpuSample:
-    """One look at the machine: how long the sampled CPUs were busy, and this process's share."""
-
-    wall: float  # time.monotonic()
-    busy: int  # jiffies the sampled CPUs spent on anything but idle and iowait
-    total: int  # all jiffies of the sampled CPUs
-    cpus: int  # how many CPUs were sampled
-    own: float  # CPU seconds of this process, its live children and its reaped children
-
-
-def _cpu_jiffies(stat: Path, cpus: set[int] | None) -> tuple[int, int, int] | None:
-    """``(busy, total, count)`` jiffies over the ``cpuN`` lines of /proc/stat in ``cpus``."""
-    try:
-        lines = stat.read_text().splitlines()
-    except OSError:
-        return None
-    busy = total = count = 0
-    for line in lines:
-        name, _, rest = line.partition(" ")
-        if not name.startswith("cpu") or name == "cpu":
-            continue
-        try:
-            index = int(name[3:])
-            # user nice system idle iowait irq softirq steal (guest time is inside user)
-            fields = [int(v) for v in rest.split()[:8]]
-        except ValueError:
-            continue
-        if (cpus is not None and index not in cpus) or len(fields) < 5:
-            continue
-        total += sum(fields)
-        busy += sum(fields) - fields[3] - fields[4]
-        count += 1
-    return (busy, total, count) if count else None
-
-
-def _children_cpu_seconds(proc: Path = Path("/proc")) -> float:
-    """CPU seconds of this process's live child processes (DataLoader workers, ...)."""
-    pids: set[str] = set()
-    try:
-        tasks = list((proc / str(os.getpid()) / "task").iterdir())
-    except OSError:
-        return 0.0
-    for task in tasks:
-        try:
-            pids.update((task / "children").read_text().split())
-        except OSError:
-            continue
-    ticks = 0
-    for pid in pids:
-        try:
-            # the command name (field 2) may hold spaces: split after its closing bracket
-            fields = (proc / pid / "stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, ValueError, IndexError):
-            continue
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_sample(stat: Path = Path("/proc/stat")) -> CpuSample | None:
-    """Busy time of the CPUs in this process's affinity mask and its own CPU time, now;
-    None where /proc/stat cannot be read (not Linux)."""
-    try:
-        cpus: set[int] | None = set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = None
-    jiffies = _cpu_jiffies(stat, cpus)
-    if jiffies is None:
-        return None
-    times = os.times()
-    own = time.process_time() + times.children_user + times.children_system
-    return CpuSample(wall=time.monotonic(), busy=jiffies[0], total=jiffies[1], cpus=jiffies[2],
-                     own=own + _children_cpu_seconds())
-
-
-def other_busy_cpus(before: CpuSample, after: CpuSample) -> float | None:
-    """How many CPUs processes other than this one kept busy between two samples:
-    the sampled CPUs' busy share less this process's own CPU time over the interval."""
-    wall = after.wall - before.wall
-    total = after.total - before.total
-    if wall <= 0 or total <= 0 or after.cpus != before.cpus:
-        return None
-    busy = (after.busy - before.busy) / total * after.cpus
-    own = (after.own - before.own) / wall
-    return max(0.0, busy - own)
-
-
 #: A process is counted as a competitor from this much of a CPU on (a light periodic job
 #: such as a file indexer does not cost a thread).
 COMPETITOR_CPU = 0.6
@@ -255,30 +170,6 @@ def threads_for_load(usable: int, others: float | None, sampled: int | None = No
     return max(1, min(usable, free))
 
 
-_LAST_SAMPLE: CpuSample | None = cpu_sample()  # at import: the CLI measures from here
-
-
-def measure_other_load(min_interval: float = 0.1, wait: bool = True) -> float | None:
-    """CPUs busy with other processes since the previous call (or since this module was
-    imported). Shorter than ``min_interval`` seconds: sleep the rest when ``wait``,
-    otherwise answer None and keep measuring from the same start."""
-    global _LAST_SAMPLE
-    start = _LAST_SAMPLE
-    if start is None:
-        _LAST_SAMPLE = cpu_sample()
-        return None
-    left = min_interval - (time.monotonic() - start.wall)
-    if left > 0:
-        if not wait:
-            return None
-        time.sleep(left)
-    now = cpu_sample()
-    if now is None:
-        return None
-    _LAST_SAMPLE = now
-    return other_busy_cpus(start, now)
-
-
 def configure_threads(threads: int | None = None,
                       environ: dict[str, str] | None = None,
                       other_load: Callable[[], float | None] | None = None) -> ThreadChoice:
@@ -287,7 +178,7 @@ def configure_threads(threads: int | None = None,
     Call before torch is imported (the CLI does, for every command). ``threads`` (from
     ``--threads``) overrides the environment; otherwise a user's ``OMP_NUM_THREADS`` is
     kept and only filled in when unset: from :func:`available_cpus`, less the CPUs that
-    ``other_load`` (the CLI passes :func:`measure_other_load`) finds busy with other
+    ``other_load`` (the CLI passes :func:`cxr.cpuload.measure_other_load`) finds busy with other
     processes. If torch was already imported, an explicit ``threads`` is also applied
     with ``torch.set_num_threads``.
     """
@@ -298,6 +189,7 @@ def configure_threads(threads: int | None = None,
     for key, value in PASSIVE_WAIT.items():
         env.setdefault(key, value)
     usable, affinity, quota = available_cpus()
+    others: float | None = None
     if threads is not None:
         if threads < 1:
             from cxr.errors import ConfigError
@@ -316,9 +208,8 @@ def configure_threads(threads: int | None = None,
         n, source = threads_for_load(usable, others, affinity), "available CPUs"
         for key in THREAD_VARS:
             env.setdefault(key, str(n))
-        return ThreadChoice(threads=n, source=source, affinity=affinity, quota=quota,
-                            usable=usable, others=others)
-    return ThreadChoice(threads=n, source=source, affinity=affinity, quota=quota, usable=usable)
+    return ThreadChoice(threads=n, source=source, affinity=affinity, quota=quota,
+                        usable=usable, others=others)
 
 
 _CHOICE: ThreadChoice | None = None
@@ -382,9 +273,9 @@ class ThreadTuner:
     processes on 2 cores, 64 px, batch 16 (benchmarks/threads_under_load.py,
     docs/benchmarks.md): VGG16 ran a training step in 7.1 s on two threads and 9.2 s on
     one; ResNet50 in 3.2 s on two and 1.9 s on one; EfficientNet-B0 in 2.7 s on two and
-    0.66 s on one. Each
-    candidate runs ``warmup`` untimed steps, then ``steps`` timed ones; the fewest threads
-    within ``tolerance`` of the fastest win (CPU left to the other processes). A trial
+    0.66 s on one. Each candidate runs ``warmup`` untimed steps, then ``steps`` timed
+    ones; the fewest threads within ``tolerance`` of the fastest win (CPU left to the other
+    processes). A trial
     stops early, at its first timed step, when that step alone took ``abort`` times the
     best mean so far (the fast demo's CycleGAN step under load: 1.1 s on one thread, 4.0 s
     on two), so a bad candidate costs its warm-up and one step.
@@ -419,16 +310,13 @@ class ThreadTuner:
             return None
         elapsed, self._started = self.clock() - self._started, None
         self._seen += 1
-        # never judged on a warm-up step: the first steps at a new count pay for starting
-        # threads and re-planning kernels (a VGG16 step under load: 14.9 s, then 7 s)
-        warm = self._seen > self.warmup
-        hopeless = (warm and bool(self.timings)
-                    and elapsed > self.abort * min(self.timings.values()))
-        if hopeless:
-            self.timings[self.candidates[self._index]] = elapsed
+        if self._seen <= self.warmup:
+            # never judged on a warm-up step: the first steps at a new count pay for starting
+            # threads and re-planning kernels (a VGG16 step under load: 14.9 s, then 7 s)
+            return None
+        if self.timings and elapsed > self.abort * min(self.timings.values()):
+            self.timings[self.candidates[self._index]] = elapsed  # hopeless: stop here
         else:
-            if self._seen <= self.warmup:
-                return None
             self._spent += elapsed
             self._timed += 1
             if self._timed < self.steps:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cxr import threads
+from cxr import cpuload, threads
 from cxr.errors import ConfigError
 
 
@@ -118,22 +118,22 @@ def test_cpu_jiffies_counts_the_affinity_cpus_only(tmp_path) -> None:
     stat = tmp_path / "stat"
     stat.write_text(_STAT)
     # busy = everything but idle and iowait (steal counts as busy: not ours to use)
-    assert threads._cpu_jiffies(stat, None) == (150 + 360, 650 + 680 + 200, 3)
-    assert threads._cpu_jiffies(stat, {1}) == (360, 680, 1)
-    assert threads._cpu_jiffies(stat, {7}) is None
-    assert threads._cpu_jiffies(tmp_path / "missing", None) is None
+    assert cpuload._cpu_jiffies(stat, None) == (150 + 360, 650 + 680 + 200, 3)
+    assert cpuload._cpu_jiffies(stat, {1}) == (360, 680, 1)
+    assert cpuload._cpu_jiffies(stat, {7}) is None
+    assert cpuload._cpu_jiffies(tmp_path / "missing", None) is None
 
 
 def test_other_busy_cpus_subtracts_this_process() -> None:
-    before = threads.CpuSample(wall=10.0, busy=0, total=0, cpus=2, own=5.0)
+    before = cpuload.CpuSample(wall=10.0, busy=0, total=0, cpus=2, own=5.0)
     # 4 s: both CPUs fully busy (800 of 800 jiffies), 1.2 CPU-s of them this process's
-    after = threads.CpuSample(wall=14.0, busy=800, total=800, cpus=2, own=9.8)
-    assert threads.other_busy_cpus(before, after) == pytest.approx(2.0 - 4.8 / 4)
-    idle = threads.CpuSample(wall=14.0, busy=400, total=800, cpus=2, own=9.0)
-    assert threads.other_busy_cpus(before, idle) == pytest.approx(0.0)  # only us: 1 CPU
-    assert threads.other_busy_cpus(before, before) is None  # no time passed
-    assert threads.other_busy_cpus(
-        before, threads.CpuSample(wall=14.0, busy=8, total=8, cpus=3, own=5.0)) is None
+    after = cpuload.CpuSample(wall=14.0, busy=800, total=800, cpus=2, own=9.8)
+    assert cpuload.other_busy_cpus(before, after) == pytest.approx(2.0 - 4.8 / 4)
+    idle = cpuload.CpuSample(wall=14.0, busy=400, total=800, cpus=2, own=9.0)
+    assert cpuload.other_busy_cpus(before, idle) == pytest.approx(0.0)  # only us: 1 CPU
+    assert cpuload.other_busy_cpus(before, before) is None  # no time passed
+    assert cpuload.other_busy_cpus(
+        before, cpuload.CpuSample(wall=14.0, busy=8, total=8, cpus=3, own=5.0)) is None
 
 
 @pytest.mark.parametrize("usable, others, sampled, expected", [
@@ -173,14 +173,14 @@ def test_measure_other_load_sees_a_cpu_bound_process() -> None:
         capture_output=True, text=True, check=True)
     pid = int(shell.stdout.strip())
     try:
-        threads.measure_other_load(0.0)  # start a new interval
-        others = threads.measure_other_load(0.6)  # sleeps the rest of 0.6 s
+        cpuload.measure_other_load(0.0)  # start a new interval
+        others = cpuload.measure_other_load(0.6)  # sleeps the rest of 0.6 s
     finally:
         os.kill(pid, signal.SIGKILL)
     assert others is not None and others >= 0.6
     # under the interval and not waiting: nothing measured, the interval keeps its start
-    threads.measure_other_load(0.0)
-    assert threads.measure_other_load(60.0, wait=False) is None
+    cpuload.measure_other_load(0.0)
+    assert cpuload.measure_other_load(60.0, wait=False) is None
 
 
 def test_load_candidates_only_for_the_tools_own_choice(monkeypatch) -> None:
