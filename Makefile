@@ -17,7 +17,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e .
-	$(BIN)/python -m cxr.envcheck
+	$(BIN)/python -m cxr.runtime.envcheck
 	touch $(STAMP)
 
 $(DEV): $(STAMP)

@@ -6,7 +6,7 @@ cxr leaves a wait policy the user chose alone). "fixed": cxr's wait policy (a sh
 passive waiting) with the thread count pinned to every core through OMP_NUM_THREADS, so
 that cxr does not follow the load (what cxr did until 2026-12-02). "after": cxr's own
 choice (the CPUs this process may use less those other processes keep busy, followed
-between epochs, with a short trial of both counts under load; cxr/threads.py). Each
+between epochs, with a short trial of both counts under load; cxr/runtime/threads.py). Each
 configuration runs the fast demo in a fresh folder (the image cache is shared and warmed
 first, so only compute is timed); its log is kept there as demo.log.
 

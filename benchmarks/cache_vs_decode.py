@@ -5,9 +5,9 @@ shading + noise, ``--source-size`` px tall, width 85-100 % of that) in a
 temporary folder, builds the cache at ``--size`` px, then times full epochs of
 the same ``DataLoader`` (batch size, workers) over
 
-* ``decode``: a dataset that calls ``cxr.data.preprocess.load_preprocessed``
+* ``decode``: a dataset that calls ``cxr.data.images.preprocess.load_preprocessed``
   per sample (what training would do without a cache), and
-* ``cache``: ``cxr.data.dataset.XrayDataset`` over the memory-mapped cache.
+* ``cache``: ``cxr.data.images.dataset.XrayDataset`` over the memory-mapped cache.
 
 Both read warm files (page cache), so the ratio measures decoding + resizing,
 not the disk. The issue's requirement is a ratio >= 10; the script exits 1 when
@@ -56,8 +56,8 @@ class DecodeDataset:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict[str, object]:
-        from cxr.data.intensity import to_network
-        from cxr.data.preprocess import load_preprocessed
+        from cxr.data.images.intensity import to_network
+        from cxr.data.images.preprocess import load_preprocessed
 
         img = load_preprocessed(self.paths[i], self.size, self.mode)
         return {"image": to_network(img).unsqueeze(0), "index": i}
@@ -91,10 +91,10 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from cxr.data.cache import build_cache
-    from cxr.data.dataset import XrayDataset
+    from cxr.data.images.cache import build_cache
+    from cxr.data.images.dataset import XrayDataset
     from cxr.data.manifest import new_manifest
-    from cxr.fsutil import sha256_file
+    from cxr.runtime.files import sha256_file
 
     console = Console()
     with tempfile.TemporaryDirectory(prefix="cxr-bench-") as tmp:

@@ -3,7 +3,7 @@
 For each backbone, times ``--steps`` optimisation steps (after ``--warmup``) of
 
 * **cxr**: ``XrayDataset`` over the memory-mapped uint8 cache
-  (:mod:`cxr.data.cache`), one grey channel with the ImageNet normalisation
+  (:mod:`cxr.data.images.cache`), one grey channel with the ImageNet normalisation
   folded into the first conv (:mod:`cxr.classifier.stem`), optional autocast
   (``--precision bf16``/``fp16``) and ``channels_last`` (``--channels-last``);
 * **baseline**: a plain fp32 eager torchvision loop that decodes each PNG with
@@ -76,7 +76,7 @@ def bench(name: str, args: argparse.Namespace, df: Any, cache: Any) -> tuple[flo
     from torchvision import models as tvm
 
     from cxr.classifier import create_backbone
-    from cxr.data.dataset import XrayDataset
+    from cxr.data.images.dataset import XrayDataset
 
     device = torch.device(args.device)
     targets = (df["label"] == "covid").astype(int).to_numpy()
@@ -137,7 +137,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from cxr.data.cache import build_cache
+    from cxr.data.images.cache import build_cache
     from cxr.data.manifest import load_manifest
 
     df = load_manifest(args.manifest)

@@ -3,13 +3,13 @@
 Originals: the real radiographs in ``../shared/data`` when present (the whole
 Hannover set and the Kaggle pneumonia sample; the Hannover sample is left out
 because it holds the same pictures) plus ``--phantoms`` phantom patients
-(``cxr.data.phantom``, one study each, 320 px). Every original is written
+(``cxr.phantom``, one study each, 320 px). Every original is written
 back through the transforms that public collections apply when they copy
 each other - resized, re-encoded as JPEG, borders trimmed (both sides or one
 side), contrast/gamma changed, stored as 16 bits (full range and 12 bits in a
 16-bit word) and a combination - each copy as its own file, "patient" and
 dataset. Files are indexed with the indexer's own probe (decode + signature)
-and grouped with the split's :func:`cxr.data.duplicates.find_duplicates`.
+and grouped with the split's :func:`cxr.data.duplicates.grouping.find_duplicates`.
 
 * **recall** (per transform and overall): share of copies that land in their
   original's duplicate group;
@@ -112,7 +112,7 @@ def real_originals() -> list[tuple[Path, str]]:
 
 def phantom_originals(folder: Path, n: int) -> list[tuple[Path, str]]:
     from cxr.config import PhantomConfig
-    from cxr.data.phantom import generate_phantoms
+    from cxr.phantom import generate_phantoms
 
     if n <= 0:
         return []
@@ -125,8 +125,8 @@ def build_probes(args: argparse.Namespace, root: Path) -> Any:
     """The copies' manifest rows with the indexer's signatures (cached in ``--probes``)."""
     import pandas as pd
 
-    from cxr.data.imageio import read_image_u8
-    from cxr.data.index import probe_image
+    from cxr.data.images.imageio import read_image_u8
+    from cxr.data.index.indexer import probe_image
 
     if args.probes and Path(args.probes).is_file():
         return pd.read_pickle(args.probes)
@@ -157,7 +157,7 @@ def build_probes(args: argparse.Namespace, root: Path) -> Any:
 def evaluate(df: Any, pairs: list[tuple[int, int]], scores: np.ndarray, corr: float,
              verbose: bool) -> dict[str, Any]:
     """Recall per transform and wrong groups when candidates scoring >= ``corr`` are joined."""
-    from cxr.data.dedup import duplicate_components
+    from cxr.data.duplicates.hashing import duplicate_components
 
     accepted = [p for p, sc in zip(pairs, scores, strict=True) if sc >= corr]
     comp = np.asarray(duplicate_components(list(df["content_hash"]), accepted))
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from cxr.config import SplitConfig
-    from cxr.data.dedup import candidate_pairs
-    from cxr.data.nearcopy import aligned_correlation, decode_thumb
+    from cxr.data.duplicates.hashing import candidate_pairs
+    from cxr.data.duplicates.nearcopy import aligned_correlation, decode_thumb
 
     cfg = SplitConfig()
     bits = cfg.near_duplicate_bits if args.near_bits is None else args.near_bits

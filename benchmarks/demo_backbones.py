@@ -31,9 +31,9 @@ def cpu_seconds() -> float:
 
 def demo_data(work: Path, patients: int, size: int) -> Path:
     from cxr.config import PhantomConfig, SplitConfig
-    from cxr.data.index import build_index
-    from cxr.data.phantom import generate_phantoms
+    from cxr.data.index.indexer import build_index
     from cxr.data.split import split_file
+    from cxr.phantom import generate_phantoms
 
     split = work / "data" / f"split-{patients}-{size}.csv"
     if split.is_file():
@@ -60,7 +60,7 @@ def main() -> None:
     import torch
 
     from cxr.config import ClassifyConfig
-    from cxr.experiments.classify.run import run_classify
+    from cxr.pipelines.classify.run_classify import run_classify
 
     if args.threads:
         torch.set_num_threads(args.threads)

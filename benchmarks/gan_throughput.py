@@ -43,7 +43,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
     from cxr.config import GanConfig
     from cxr.cyclegan.domains import Domains, UnpairedBatches, UnpairedSampler
-    from cxr.experiments.gan.train import build_module, build_networks
+    from cxr.pipelines.gan.train_gan import build_module, build_networks
 
     size, bs = spec["size"], spec["batch"]
     cfg = GanConfig(
@@ -144,7 +144,7 @@ def main() -> None:
     if base:
         print(f"device: {base['device']}")
     if args.json:
-        from cxr.fsutil import atomic_write_text
+        from cxr.runtime.files import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(results, indent=2))
 

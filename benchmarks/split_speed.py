@@ -2,7 +2,7 @@
 
 Builds a synthetic manifest of ``--n`` images (default 15,000) whose signature
 columns (``phash``, ``phash_crops``, ``thumb``) are computed by the indexer's
-own :func:`cxr.data.nearcopy.signature` from small generated radiograph-like
+own :func:`cxr.data.duplicates.nearcopy.signature` from small generated radiograph-like
 images: a shared chest layout (two dark lung fields, bright mediastinum) plus
 per-image smooth variation, so the hashes cluster as real chest radiographs
 do and candidate generation meets realistic bucket sizes. ``--dup-share`` of
@@ -51,7 +51,7 @@ def _copy(u8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def synthetic_manifest(n: int, dup_share: float, seed: int = 0) -> list[dict[str, object]]:
-    from cxr.data.nearcopy import signature
+    from cxr.data.duplicates.nearcopy import signature
 
     rng = np.random.default_rng(seed)
     labels = ("covid", "pneumonia", "normal", "other")

@@ -1,6 +1,6 @@
 """Training-step time at each intra-op thread count, idle and beside CPU-bound competitors.
 
-Why cxr tries both counts under load instead of a fixed rule (cxr/threads.py,
+Why cxr tries both counts under load instead of a fixed rule (cxr/runtime/threads.py,
 ``ThreadTuner``): whether one thread or all of them trains faster while other processes
 keep the cores busy depends on the network. Each (network, threads) pair runs in its own
 process: AdamW steps of a torchvision network (random init, 2 classes) on a random batch,

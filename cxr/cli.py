@@ -1,4 +1,4 @@
-"""The ``cxr`` command line: thin commands, one call each into cxr.experiments.
+"""The ``cxr`` command line: thin commands, one call each into cxr.pipelines.
 
 Importing this module must stay cheap (no torch, no pandas): ``cxr --help``
 answers in well under a second. Each command group lives in
@@ -11,8 +11,8 @@ import sys
 from typing import Annotated
 
 # first: importing it takes the first look at the machine's load, which the root callback
-# compares with a second look once the rest of the CLI has loaded (cxr/cpuload.py)
-import cxr.cpuload  # noqa: F401  # isort: skip
+# compares with a second look once the rest of the CLI has loaded (cxr/runtime/cpuload.py)
+import cxr.runtime.cpuload  # noqa: F401  # isort: skip
 import typer
 
 from cxr.commands import ablate as ablate_commands
@@ -52,8 +52,8 @@ def _root(
     """GAN-augmented COVID-19 detection on chest X-rays, with leakage-safe evaluation."""
     # before any command imports torch: the thread count and OpenMP's passive wait policy
     # are read once, when torch's runtime starts
-    from cxr.cpuload import measure_other_load
-    from cxr.threads import configure_threads, remember
+    from cxr.runtime.cpuload import measure_other_load
+    from cxr.runtime.threads import configure_threads, remember
 
     remember(configure_threads(threads, other_load=measure_other_load))
 
@@ -76,7 +76,7 @@ def os_error_message(exc: OSError) -> str:
     """One line for a failed file operation: the path, the cause, and what to do."""
     import errno
 
-    from cxr.runguard import last_output
+    from cxr.runtime.runguard import last_output
 
     cause = exc.strerror or str(exc) or type(exc).__name__
     if exc.filename is not None:
@@ -104,9 +104,9 @@ def main() -> None:
     (``PartialFailureError``, e.g. sweep cells), ``128 + signum`` when
     stopped by SIGTERM (143) or SIGINT (130).
     """
-    from cxr.errors import CxrError
-    from cxr.progress import wide_output
-    from cxr.runguard import Interrupted, interrupted_message, stop_on_signals
+    from cxr.runtime.errors import CxrError
+    from cxr.runtime.progress import wide_output
+    from cxr.runtime.runguard import Interrupted, interrupted_message, stop_on_signals
 
     if not {"--help", "-h"} & set(sys.argv[1:]) and len(sys.argv) > 1:
         wide_output()  # logs and pipes get full-width tables (help pages keep their width)

@@ -76,7 +76,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset, Sampler
 
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 
 BALANCE_MODES: tuple[str, ...] = ("none", "oversample", "class-weights")
 POOLS: tuple[str, ...] = ("real", "augmented", "gan")

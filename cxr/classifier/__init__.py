@@ -8,8 +8,10 @@ Public entry points: :func:`create_backbone`, :func:`list_backbones`,
 
 from __future__ import annotations
 
-from cxr.classifier.backbones import Backbone, create_backbone, list_backbones, register_backbone
+from cxr.classifier.backbones import Backbone
 from cxr.classifier.checkpoint import ClassifierInfo, load_classifier, save_classifier
+from cxr.classifier.factory import create_backbone, list_backbones
+from cxr.classifier.registry import register_backbone
 
 __all__ = [
     "Backbone",

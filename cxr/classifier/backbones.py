@@ -1,13 +1,12 @@
-"""Backbone registry: build any classifier by name, with one interface for all.
+"""The backbone interface: one contract for every classifier network.
 
 The interface follows timm (Wightman, *PyTorch Image Models*, 2019):
 ``forward_features(x)`` returns the last feature map, ``forward_head(f)`` pools
 and classifies it, ``features(x)`` is the pooled penultimate embedding (used for
 FID by the GAN stage), ``cam_layer`` is the module Grad-CAM hooks (Selvaraju et
-al., ICCV 2017) and ``num_features`` the embedding width. Networks come from
-torchvision (He et al. 2016; Simonyan & Zisserman 2015; Tan & Le 2019; Huang et
-al. 2017; Iandola et al. 2016; Szegedy et al. 2016) and are registered by
-decorator in :mod:`cxr.classifier.zoo`.
+al., ICCV 2017) and ``num_features`` the embedding width. The networks are
+registered by decorator in :mod:`cxr.classifier.zoo` (names in
+:mod:`cxr.classifier.registry`) and built by name in :mod:`cxr.classifier.factory`.
 
 One-channel X-rays are handled once, at build time, by folding the RGB kernels
 and the input normalisation into the first convolution
@@ -16,15 +15,13 @@ and the input normalisation into the first convolution
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
 
 from cxr.classifier.stem import IMAGENET_MEAN, IMAGENET_STD, replace_first_conv
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 
 
 class Backbone(nn.Module):
@@ -38,7 +35,7 @@ class Backbone(nn.Module):
     num_features: int = 0
     #: the wrapped torchvision network (typed loosely: its submodules differ per architecture)
     model: Any
-    #: what the pretrained-weight load did (a cxr.classifier.weights.LoadReport)
+    #: what the pretrained-weight load did (a cxr.classifier.pretrained.LoadReport)
     load_report: Any
     #: dotted path (inside ``self.model``) of the first convolution
     first_conv: str = ""
@@ -141,71 +138,3 @@ class Backbone(nn.Module):
             raise ConfigError(f"in_chans must be 1 (grey X-ray) or 3, got {in_chans}")
         replace_first_conv(self.model, self.first_conv, self.input_mean, self.input_std)
         self.in_chans = 1
-
-
-B = TypeVar("B", bound=type[Backbone])
-_REGISTRY: dict[str, type[Backbone]] = {}
-_BUILDERS: dict[str, Callable[[], nn.Module]] = {}
-
-
-def register_backbone(name: str, builder: Callable[[], nn.Module]) -> Callable[[B], B]:
-    """Class decorator: ``@register_backbone("resnet50", lambda: tv.resnet50())``.
-
-    ``builder`` makes the bare torchvision network (1000 ImageNet classes, no weights).
-    """
-
-    def deco(cls: B) -> B:
-        if name in _REGISTRY:
-            raise ValueError(f"backbone {name!r} registered twice")
-        cls.name = name
-        _REGISTRY[name] = cls
-        _BUILDERS[name] = builder
-        return cls
-
-    return deco
-
-
-def list_backbones() -> list[str]:
-    """Names accepted by :func:`create_backbone`."""
-    import cxr.classifier.zoo  # noqa: F401  (registers the architectures)
-
-    return sorted(_REGISTRY)
-
-
-def backbone_class(name: str) -> type[Backbone]:
-    valid = list_backbones()
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown backbone '{name}' (valid: {', '.join(valid)})")
-    return _REGISTRY[name]
-
-
-def create_backbone(
-    name: str, num_classes: int, pretrained: str | Path = "none", in_chans: int = 1
-) -> Backbone:
-    """Build backbone ``name`` with a fresh ``num_classes`` head.
-
-    ``pretrained``: ``"none"`` (random init), ``"imagenet"`` (torchvision weights
-    from the torch hub cache, downloaded when online) or a path to a local state
-    dict. Loading happens on the RGB network before the grey fold, so the fold
-    sees the pretrained kernels. A state dict whose first conv already has one
-    input channel (e.g. a cxr checkpoint) is loaded after the fold instead.
-    What did not load is kept in ``model.load_report``.
-    """
-    from cxr.classifier.weights import LoadReport, load_imagenet, load_local
-
-    cls = backbone_class(name)
-    if num_classes < 1:
-        raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
-    model = cls(_BUILDERS[name]())
-    report = LoadReport(source="none")
-    spec = str(pretrained)
-    if spec == "imagenet":
-        report = load_imagenet(model)
-    elif spec not in ("", "none"):
-        report = load_local(model, Path(spec), in_chans=in_chans)
-    if model.in_chans != in_chans:
-        model.adapt_input(in_chans)
-    model.reset_head(num_classes)
-    model.num_classes = num_classes
-    model.load_report = report
-    return model

@@ -19,9 +19,10 @@ from typing import Any
 
 import torch
 
-from cxr.classifier.backbones import Backbone, create_backbone
-from cxr.errors import CheckpointError, CxrError
-from cxr.fsutil import atomic_torch_save, safe_torch_load
+from cxr.classifier.backbones import Backbone
+from cxr.classifier.factory import create_backbone
+from cxr.runtime.errors import CheckpointError, CxrError
+from cxr.runtime.files import atomic_torch_save, safe_torch_load
 
 FORMAT = "cxr-classifier/1"
 

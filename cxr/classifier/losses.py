@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 
 LOSSES: tuple[str, ...] = ("ce", "weighted-ce", "focal")
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 from cxr.stats import bootstrap as bs
 
 HEADLINE: tuple[str, ...] = ("accuracy", "balanced_accuracy", "auroc", "auroc_macro",

@@ -30,7 +30,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAUROC, MulticlassAUROC
 
 from cxr.classifier.backbones import Backbone
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 
 TRANSFER_MODES: tuple[str, ...] = ("finetune", "linear-probe", "frozen-then-unfrozen")
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from cxr.classifier.metrics import ECE_BINS, calibration_bins, predict_labels
-from cxr.errors import ConfigError
-from cxr.fsutil import atomic_save
+from cxr.runtime.errors import ConfigError
+from cxr.runtime.files import atomic_save
 
 
 def _figure(width: float = 5.5, height: float = 5.0) -> Any:

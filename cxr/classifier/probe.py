@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from cxr.classifier.backbones import Backbone, create_backbone
-from cxr.data.intensity import to_network
-from cxr.errors import ConfigError
+from cxr.classifier.backbones import Backbone
+from cxr.classifier.factory import create_backbone
+from cxr.data.images.intensity import to_network
+from cxr.runtime.errors import ConfigError
 
 __all__ = ["group_holdout", "predict_probe", "train_probe"]
 

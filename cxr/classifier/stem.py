@@ -2,7 +2,7 @@
 
 ImageNet backbones expect an RGB image ``u`` in ``[0, 1]`` normalised per channel,
 ``(u - m_c) / s_c``. Our network input is one grey channel ``x = 2u - 1`` in
-``[-1, 1]`` (:mod:`cxr.data.intensity`). Feeding the grey image as an RGB copy
+``[-1, 1]`` (:mod:`cxr.data.images.intensity`). Feeding the grey image as an RGB copy
 would mean repeating it three times on every step; instead the first
 convolution is rewritten so that it computes the same thing directly.
 

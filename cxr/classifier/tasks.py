@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 
 POSITIVE = "covid"
 TASKS: dict[str, dict[str, str]] = {

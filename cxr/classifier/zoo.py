@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import models as tvm
 
-from cxr.classifier.backbones import Backbone, register_backbone
+from cxr.classifier.backbones import Backbone
+from cxr.classifier.registry import register_backbone
 
 
 class _ResNet(Backbone):

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 from cxr.commands.options import command_option, option, overrides
+from cxr.config import AblateConfig as S
 from cxr.config import ClassifyConfig as C
-from cxr.config import SweepConfig as S
 
 
 def ablate(
@@ -25,7 +25,7 @@ def ablate(
     ] = None,
     synthetic_manifest: Annotated[Path | None, option(S, "synthetic_manifest")] = None,
     sweep: Annotated[
-        Path | None, command_option(help="YAML file with SweepConfig keys (configs/sweeps/).")
+        Path | None, command_option(help="YAML file with AblateConfig keys (configs/ablate/).")
     ] = None,
     classify_config: Annotated[Path | None, option(S, "classify_config")] = None,
     gan_config: Annotated[Path | None, option(S, "gan_config")] = None,
@@ -67,7 +67,7 @@ def ablate(
     import dataclasses
 
     from cxr.config import build_config
-    from cxr.experiments.sweep.run import run_sweep
+    from cxr.pipelines.ablate.run_ablate import run_ablate
 
     cfg = build_config(S, sweep, **overrides(ablate, locals(), S))
     cell = overrides(ablate, locals(), C)
@@ -79,11 +79,11 @@ def ablate(
         }
         cfg = dataclasses.replace(cfg, classify={**cfg.classify, **cell},
                                   classify_by_backbone=by_backbone)
-    from cxr.errors import PartialFailureError
-    from cxr.runguard import output_lock
+    from cxr.runtime.errors import PartialFailureError
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(cfg.out):
-        result = run_sweep(cfg)
+        result = run_ablate(cfg)
     failed = list(getattr(result, "failed", None) or [])  # fakes in tests may return None
     if failed:
         first = result.sweep_dir / "cells" / failed[0] / "error.txt"

@@ -45,7 +45,7 @@ def shortcuts(
     from rich.console import Console
 
     from cxr.config import build_config
-    from cxr.experiments.audit.shortcuts import audit_table, run_shortcut_audit
+    from cxr.pipelines.audit.shortcuts import audit_table, run_shortcut_audit
 
     cfg = build_config(C, config, **overrides(shortcuts, locals(), C))
     res = run_shortcut_audit(cfg, manifest=manifest, out_dir=out, checkpoint=checkpoint)

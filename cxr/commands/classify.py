@@ -58,10 +58,10 @@ def classify(
 ) -> None:
     """Train a classifier; threshold on validation; test metrics with patient-level 95% CIs."""
     from cxr.config import build_config
-    from cxr.experiments.classify.run import run_classify
+    from cxr.pipelines.classify.run_classify import run_classify
 
     cfg = build_config(C, config, **overrides(classify, locals(), C))
-    from cxr.runguard import output_lock
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(out):
         run_classify(cfg, out, keep_checkpoints=keep_checkpoints)
@@ -75,10 +75,10 @@ def predict(
     device: Annotated[str, command_option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
     """Print class probabilities and the decision for each image."""
-    from cxr.errors import require_files
+    from cxr.runtime.errors import require_files
 
     require_files(checkpoint=[checkpoint], image=images)  # before torch and the model load
-    from cxr.experiments.classify.predict import run_predict
+    from cxr.pipelines.classify.predict import run_predict
 
     run_predict(checkpoint, images, device=device, out_csv=csv)
 
@@ -93,6 +93,6 @@ def export(
     ] = 1e-4,
 ) -> None:
     """Export to ONNX (dynamic batch), verified against PyTorch under onnxruntime."""
-    from cxr.experiments.classify.export import run_export
+    from cxr.pipelines.classify.export import run_export
 
     run_export(checkpoint, onnx, opset=opset, atol=atol)

@@ -31,10 +31,10 @@ def phantom(
 ) -> None:
     """Generate synthetic chest X-ray phantoms (normal, bacterial, viral, COVID-19) with masks."""
     from cxr.config import build_config
-    from cxr.data.phantom import generate_phantoms
+    from cxr.phantom import generate_phantoms
 
     cfg = build_config(PhantomConfig, config, **overrides(phantom, locals(), PhantomConfig))
-    from cxr.runguard import output_lock
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(out):
         typer.echo(generate_phantoms(out, cfg, workers=workers))
@@ -60,22 +60,11 @@ def split(
     ] = None,
 ) -> None:
     """Patient-level, label-stratified train/val/test split; duplicates stay in one split."""
-    from rich.console import Console
-    from rich.markup import escape
-
     from cxr.config import build_config
-    from cxr.data.split import split_file
+    from cxr.pipelines.data.data_steps import split_and_report
 
     cfg = build_config(SplitConfig, config, **overrides(split, locals(), SplitConfig))
-    dest, report = split_file(manifest, cfg, out)
-    console = Console()
-    console.print(report.table())
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
-    console.print(f"[green]{report.leakage.summary()}[/]")
-    if report.conflicts_path is not None:
-        console.print(f"label conflicts ({report.on_conflict}): {report.conflicts_path}")
-    console.print(f"wrote {dest}")
+    split_and_report(manifest, cfg, out)
 
 
 @app.command("index")
@@ -124,9 +113,9 @@ def index(
     ] = 50_000_000,
 ) -> None:
     """Index dataset roots (published layouts) into one manifest; bad files are reported."""
-    from cxr.data.adapters.folder_per_class import parse_class_map
-    from cxr.data.index import ProbeLimits, build_index
-    from cxr.errors import ConfigError
+    from cxr.data.index.adapters.folder_per_class import parse_class_map
+    from cxr.data.index.indexer import ProbeLimits, build_index
+    from cxr.runtime.errors import ConfigError
 
     if min_side < 1 or max_pixels < 0:
         raise ConfigError(
@@ -152,15 +141,12 @@ def cache(
     ] = None,
 ) -> None:
     """Decode and resize every image once into a memory-mapped uint8 cache (reused, resumable)."""
-    from rich.console import Console
-
     from cxr.config import build_config
-    from cxr.data.cache import cache_manifest, cache_table
+    from cxr.pipelines.data.data_steps import cache_and_report
 
     cfg = build_config(CacheConfig, config, **overrides(cache, locals(), CacheConfig))
-    from cxr.runguard import output_lock
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(cfg.cache_dir, what="--cache-dir"):
-        built = cache_manifest(manifest, cfg)
-    Console().print(cache_table(built))
+        built = cache_and_report(manifest, cfg)
     typer.echo(built.path)

@@ -21,13 +21,13 @@ def demo(
     Resumable: a rerun skips finished stages. Prints where the report is.
     """
     from cxr.config import build_config
-    from cxr.experiments.demo import run_demo
+    from cxr.pipelines.demo.run_demo import run_demo
 
     given = overrides(demo, locals(), D)
     if fast and "out" not in given:
         given["out"] = "demo-fast"
     cfg = build_config(D, config, **given)
-    from cxr.runguard import output_lock
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(cfg.out):
         run_demo(cfg)

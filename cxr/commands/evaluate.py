@@ -27,6 +27,6 @@ def evaluate(
 ) -> None:
     """Metrics with patient-level CIs, per source and within source, at the run's threshold."""
     from cxr.config import build_config
-    from cxr.experiments.evaluate.run import run_evaluate
+    from cxr.pipelines.evaluate.run_evaluate import run_evaluate
 
     run_evaluate(build_config(V, None, **overrides(evaluate, locals(), V)))

@@ -55,10 +55,10 @@ def explain(
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
     from cxr.config import build_config
-    from cxr.experiments.explain.run import run_explain
+    from cxr.pipelines.explain.run_explain import run_explain
 
     cfg = build_config(E, config, **overrides(explain, locals(), E))
-    from cxr.runguard import output_lock
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(cfg.out):
         run_explain(cfg)
@@ -87,10 +87,10 @@ def progression(
     over the studies), so the involved lung fraction can grow and shrink over time.
     """
     from cxr.config import build_config
-    from cxr.experiments.explain.progression import run_progression
+    from cxr.pipelines.explain.run_progression import run_progression
 
     cfg = build_config(E, config, **overrides(progression, locals(), E))
-    from cxr.runguard import output_lock
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(cfg.out):
         run_progression(cfg)

@@ -50,7 +50,7 @@ def train(
     from rich.console import Console
 
     from cxr.config import build_config
-    from cxr.experiments.gan.train import summary_table, train_gan
+    from cxr.pipelines.gan.train_gan import summary_table, train_gan
 
     saved = out / "config.yaml"
     cfg = build_config(
@@ -58,7 +58,7 @@ def train(
         config if config is not None or not (resume and saved.is_file()) else saved,
         **overrides(train, locals(), G),
     )
-    from cxr.runguard import output_lock
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(out):
         result = train_gan(cfg, manifest=manifest, out_dir=out, resume=resume)
@@ -85,8 +85,8 @@ def synth(
     """Translate train-split source images into the target class; resumable, with provenance."""
     from rich.console import Console
 
-    from cxr.experiments.gan.synth import run_synth, synth_table
-    from cxr.runguard import output_lock
+    from cxr.pipelines.gan.run_synth import run_synth, synth_table
+    from cxr.runtime.runguard import output_lock
 
     with output_lock(out):
         result = run_synth(
@@ -143,7 +143,7 @@ def evaluate(
     from rich.console import Console
 
     from cxr.config import build_config
-    from cxr.experiments.gan.evaluate import eval_table, run_gan_eval
+    from cxr.pipelines.gan.gan_eval import eval_table, run_gan_eval
 
     audit_cfg = build_config(A, None, **overrides(evaluate, locals(), A)) if not no_audit else None
     res = run_gan_eval(

@@ -34,6 +34,6 @@ def report(
     found through the paths it recorded (and beside it); --gan-eval / --explain add others.
     Images are embedded; nothing is fetched.
     """
-    from cxr.experiments.report.build import build_report
+    from cxr.pipelines.report.build import build_report
 
     build_report(path, out, gan_evals=gan_eval or (), explains=explain or ())

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cxr.data.manifest import LABELS
-from cxr.errors import ConfigError, LeakageError
+from cxr.runtime.errors import ConfigError, LeakageError
 
 __all__ = [
     "Domains",
@@ -182,7 +182,7 @@ class UnpairedSampler(Sampler[tuple[np.ndarray, np.ndarray]]):
 class UnpairedBatches(Dataset[dict[str, Any]]):
     """Reads whole batches from the uint8 cache (use with ``batch_size=None``).
 
-    ``images`` is the :class:`~cxr.data.cache.ImageCache` (or any ``(N, S, S)``
+    ``images`` is the :class:`~cxr.data.images.cache.ImageCache` (or any ``(N, S, S)``
     uint8 array) aligned with the manifest; the
     key from :class:`UnpairedSampler` holds positions into ``domains.a``/``.b``.
     Returns uint8 tensors; conversion to ``[-1, 1]`` and augmentation happen on

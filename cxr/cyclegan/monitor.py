@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
-from cxr.data.imageio import write_png
-from cxr.data.intensity import from_network, to_network
-from cxr.fsutil import atomic_save, atomic_write_text
+from cxr.data.images.imageio import write_png
+from cxr.data.images.intensity import from_network, to_network
+from cxr.runtime.files import atomic_save, atomic_write_text
 
 __all__ = ["AtomicEpochCheckpoint", "EpochMonitor", "publish_grid", "save_grid", "save_loss_plot"]
 

@@ -66,7 +66,7 @@ class ResnetGenerator(nn.Module):
     """Image-to-image generator: 2 stride-2 downsamplings, residual blocks, 2 upsamplings.
 
     Input height and width must be multiples of 4. Output in ``[-1, 1]`` (tanh),
-    the network range of :mod:`cxr.data.intensity`.
+    the network range of :mod:`cxr.data.images.intensity`.
     """
 
     def __init__(

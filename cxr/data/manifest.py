@@ -21,7 +21,7 @@ content_hash   sha256 of the file bytes (exact-duplicate detection, cache key)
 Optional columns are kept when present (``OPTIONAL_COLUMNS``): perceptual hash,
 mask paths written by the phantom generator, and GAN provenance written by
 ``cxr gan synth`` (source image, source patient, augmentation seed,
-checkpoint hash, lineage record of :mod:`cxr.data.lineage`).
+checkpoint hash, lineage record of :mod:`cxr.data.leakage.lineage`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from typing import Any
 
 import pandas as pd
 
-from cxr.errors import ManifestError
-from cxr.fsutil import atomic_open
+from cxr.runtime.errors import ManifestError
+from cxr.runtime.files import atomic_open
 
 LABELS: tuple[str, ...] = ("covid", "pneumonia", "normal", "other")
 ORIGINS: tuple[str, ...] = ("real", "gan")

@@ -14,7 +14,7 @@ shortcuts over signal", Nat. Mach. Intell. 3, 2021; Zech et al., PLOS Med 2018.
 * :func:`border_band`: the outer ``width`` x side of each edge (default 0.10),
   where burned-in text, side markers and collimation edges sit.
 * :func:`hide`: replace a region with mid-grey (128, which the network sees as
-  about 0 under :func:`cxr.data.intensity.to_network`): a constant carries no
+  about 0 under :func:`cxr.data.images.intensity.to_network`): a constant carries no
   information about the image it replaces.
 """
 

@@ -6,12 +6,12 @@ results (Roberts et al., Nat. Mach. Intell. 2021; DeGrave, Janizek & Lee,
 "AI for radiographic COVID-19 detection selects shortcuts over signal",
 Nat. Mach. Intell. 2021). The procedure:
 
-1. **Duplicate groups** (:mod:`cxr.data.duplicates`): real images with identical
+1. **Duplicate groups** (:mod:`cxr.data.duplicates.grouping`): real images with identical
    ``content_hash``, or whose perceptual hashes (whole image or trimmed
    borders) are within ``near_duplicate_bits`` *and* whose aligned thumbnail
    correlation reaches ``duplicate_min_corr``, form a ``duplicate_group``;
    missing hashes are computed from the files. A group whose members carry
-   different labels is a **label conflict** (:mod:`cxr.data.conflicts`),
+   different labels is a **label conflict** (:mod:`cxr.data.duplicates.conflicts`),
    handled by ``on_conflict`` (default ``exclude``: left out of every split)
    and listed in ``<manifest>.conflicts.csv``.
 2. **Split groups**: union-find over patients - two patients sharing a
@@ -27,8 +27,8 @@ Nat. Mach. Intell. 2021). The procedure:
    their ``source_patient`` is pinned to train so no synthetic image is derived
    from an evaluation patient.
 
-The same input and seed give the same output; :func:`cxr.data.leakage.check_leakage`
-runs on the result, and :func:`cxr.data.provenance.source_confounding` on the whole
+The same input and seed give the same output; :func:`cxr.data.leakage.checks.check_leakage`
+runs on the result, and :func:`cxr.data.leakage.confounding.source_confounding` on the whole
 manifest and on the test split (their warnings join the report's).
 """
 
@@ -41,17 +41,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cxr.config import SplitConfig
-from cxr.data.conflicts import apply_policy, check_policy, label_conflicts, patients_with_two_labels
-from cxr.data.dedup import UnionFind
-from cxr.data.duplicates import find_duplicates
-from cxr.data.leakage import LeakageReport, check_leakage
-from cxr.data.manifest import LABELS
-from cxr.data.provenance import ConfoundingReport, source_confounding, test_confounding_warnings
-from cxr.errors import ConfigError, LeakageError, ManifestError
+from cxr.data.duplicates.conflicts import (
+    apply_policy,
+    check_policy,
+    label_conflicts,
+    patients_with_two_labels,
+)
+from cxr.data.duplicates.grouping import find_duplicates
+from cxr.data.duplicates.hashing import UnionFind
+from cxr.data.leakage.checks import LeakageReport, check_leakage
+from cxr.data.leakage.confounding import (
+    ConfoundingReport,
+    source_confounding,
+    test_confounding_warnings,
+)
+from cxr.runtime.errors import ConfigError, LeakageError, ManifestError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.table import Table
 
 SEVERITY: tuple[str, ...] = ("covid", "pneumonia", "other", "normal")  # most severe first
 _ORDER = ("train", "val", "test")
@@ -80,39 +87,6 @@ class SplitReport:
     two_label_patients: int = 0
     conflicts_path: Path | None = None
     without_crop_hashes: int = 0  # rows of an older index: trimmed copies may be missed
-
-    def table(self) -> Table:
-        """Rich table: images / patients per split x label, plus totals."""
-        from rich.table import Table
-
-        t = Table(title="Patient-level split (images / patients)")
-        t.add_column("split")
-        for lab in LABELS:
-            t.add_column(lab, justify="right")
-        t.add_column("total", justify="right")
-        c = self.counts
-        for name in (*_ORDER, "all"):
-            sub = c if name == "all" else c[c["split"] == name]
-            cells = []
-            for label in (*LABELS, None):
-                rows = sub if label is None else sub[sub["label"] == label]
-                cells.append(f"{int(rows['images'].sum())} / {int(rows['patients'].sum())}")
-            t.add_row(name, *cells, end_section=name == _ORDER[-1])
-        t.caption = (
-            f"{self.duplicate_groups} duplicate groups ({self.duplicate_images} images, "
-            f"{self.cross_dataset_groups} across datasets); "
-            f"{self.near_candidates} near-copy candidates, {self.near_rejected} rejected by the "
-            "thumbnail check; "
-            f"{self.conflict_groups} with conflicting labels (on-conflict: {self.on_conflict}); "
-            f"{self.merged_patient_groups} multi-patient split groups; "
-            f"{self.pinned_patients} GAN source patients pinned to train"
-        )
-        if self.without_crop_hashes:
-            t.caption += (
-                f"; {self.without_crop_hashes} images lack phash_crops (older index): copies "
-                "with trimmed borders may be missed, re-run `cxr data index`"
-            )
-        return t
 
 
 def check_fractions(val: float, test: float) -> None:
@@ -293,9 +267,9 @@ def split_file(
     manifest: str | Path, cfg: SplitConfig, out: str | Path | None = None, *, progress: bool = True
 ) -> tuple[Path, SplitReport]:
     """Load ``manifest``, split it, save to ``out`` (default: in place, atomically)."""
-    from cxr.data.conflicts import conflicts_report_path
+    from cxr.data.duplicates.conflicts import conflicts_report_path
     from cxr.data.manifest import load_manifest, save_manifest
-    from cxr.fsutil import atomic_open
+    from cxr.runtime.files import atomic_open
 
     check_fractions(cfg.val, cfg.test)
     check_policy(cfg.on_conflict)

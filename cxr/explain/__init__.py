@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch

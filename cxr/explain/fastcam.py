@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cxr.errors import ConfigError
 from cxr.explain.cam import CAM_METHODS, cam_layer_of
+from cxr.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch

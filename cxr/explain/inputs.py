@@ -4,7 +4,7 @@ Masks come from the manifest columns ``lung_mask_path`` / ``lesion_mask_path``
 (written for the built-in phantoms) or from folders holding ``<image stem>.png``
 (``--lung-masks`` / ``--lesion-masks``; a folder wins over the manifest).
 Images and masks are resized exactly as the classifier was trained
-(``cxr.data.preprocess``); a mask is foreground where the resized value is
+(``cxr.data.images.preprocess``); a mask is foreground where the resized value is
 at least half of its maximum.
 """
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxr.errors import ConfigError, ManifestError
+from cxr.runtime.errors import ConfigError, ManifestError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,7 +122,7 @@ def with_mask_dirs(
 
 def load_mask(path: str, size: int, mode: str) -> np.ndarray | None:
     """A mask resized like its image, as bool; ``None`` when there is no path."""
-    from cxr.data.preprocess import load_preprocessed
+    from cxr.data.images.preprocess import load_preprocessed
 
     if not path:
         return None
@@ -135,7 +135,7 @@ def load_item(
     item: Item, size: int, mode: str
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``(image uint8 (S, S), lung mask or None, lesion mask or None)``."""
-    from cxr.data.preprocess import load_preprocessed
+    from cxr.data.images.preprocess import load_preprocessed
 
     img = load_preprocessed(item.image_path, size, mode)
     return (

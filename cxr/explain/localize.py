@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxr.errors import ConfigError
+from cxr.runtime.errors import ConfigError
 
 THRESHOLD_RULES: tuple[str, ...] = ("top", "otsu")
 

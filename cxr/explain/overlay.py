@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cxr.explain.localize import Region
-from cxr.fsutil import atomic_save
+from cxr.runtime.files import atomic_save
 
 _GREEN = (40, 255, 40)
 _WHITE = (255, 255, 255)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cxr.explain.overlay import caption, contact_sheet
-from cxr.fsutil import atomic_save
+from cxr.runtime.files import atomic_save
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cxr.errors import ConfigError
 from cxr.explain import GRADIENT_METHODS, explain_batch, map_peaks, normalise_maps
 from cxr.explain.inputs import Item, load_item
 from cxr.explain.localize import (
@@ -29,6 +28,7 @@ from cxr.explain.localize import (
     min_area_pixels,
     smooth_map,
 )
+from cxr.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -106,7 +106,7 @@ def explain_items(
     """
     import torch
 
-    from cxr.data.intensity import to_network
+    from cxr.data.images.intensity import to_network
     from cxr.explain.targets import probabilities
 
     if batch_size < 1:

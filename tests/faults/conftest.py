@@ -15,7 +15,7 @@ from faultkit import GAN_ARGS, _mounted, cxr
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny split phantom dataset (24 patients, 32 px) and a warm image cache."""
-    from classify_fixtures import make_split_manifest
+    from support.classify_fixtures import make_split_manifest
 
     root = tmp_path_factory.mktemp("faults")
     make_split_manifest(root, patients=24, size=32)

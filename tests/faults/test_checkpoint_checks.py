@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cxr.fsutil import atomic_torch_save, atomic_write_bytes, checkpoint_problem, set_aside
+from cxr.runtime.files import atomic_torch_save, atomic_write_bytes, checkpoint_problem, set_aside
 
 
 class _Evil:

@@ -48,14 +48,14 @@ def test_out_of_range_option_is_one_line(
 def test_sweep_with_failed_cells_exits_1_naming_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cxr.experiments.sweep import run as ablate
+    from cxr.pipelines.ablate import run_ablate as ablate
 
     def fake_sweep(cfg: object) -> ablate.SweepResult:
         out = Path(cfg.out)  # type: ignore[attr-defined]
         return ablate.SweepResult(out, out / "results.csv", {"done": 3, "failed": 1},
                                   failed=["resnet18-r0.3-s1-abcd1234"])
 
-    monkeypatch.setattr(ablate, "run_sweep", fake_sweep)
+    monkeypatch.setattr(ablate, "run_ablate", fake_sweep)
     code, lines = run_main(monkeypatch, capsys, "ablate", "--manifest", "m.csv",
                            "--out", tmp_path / "sweep")
     assert code == 1

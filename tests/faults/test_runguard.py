@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from faultkit import cli_env
 
-from cxr.runguard import LOCK_NAME, FolderBusyError, output_lock
+from cxr.runtime.runguard import LOCK_NAME, FolderBusyError, output_lock
 
 HOLD = (
     "import sys, time\n"
-    "from cxr.runguard import output_lock\n"
+    "from cxr.runtime.runguard import output_lock\n"
     "with output_lock(sys.argv[1]):\n"
     "    print('locked', flush=True)\n"
     "    time.sleep(120)\n"
@@ -70,7 +70,7 @@ def test_signals_exit_with_128_plus_signum_and_one_line(sig: int, code: int) -> 
 FULL = (
     "import errno, os, sys\n"
     "from cxr import cli\n"
-    "from cxr.runguard import output_lock\n"
+    "from cxr.runtime.runguard import output_lock\n"
     "def fill() -> None:\n"
     "    with output_lock(folder):\n"
     "        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"

@@ -1,0 +1,106 @@
+"""Duplicate groups of a manifest: exact copies plus confirmed near copies.
+
+1. Rows without a ``phash`` are decoded once to get their signature
+   (:func:`cxr.data.duplicates.nearcopy.signature`) and ``content_hash``.
+2. **Candidates** (:func:`cxr.data.duplicates.hashing.candidate_pairs`): whole-image or
+   centre-crop perceptual hashes within ``near_duplicate_bits``, found by
+   multi-index hashing (near-linear).
+3. **Confirmation** (:func:`cxr.data.duplicates.nearcopy.aligned_correlation`): the best
+   aligned, contrast-normalised 32 x 32 thumbnail correlation must reach
+   ``duplicate_min_corr``. Thumbnails come from the manifest's ``thumb``
+   column; rows of older manifests that lack it are decoded (candidates only).
+4. Identical ``content_hash`` and confirmed pairs are joined with union-find.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cxr.data.duplicates.hashing import candidate_pairs, duplicate_components
+from cxr.data.duplicates.nearcopy import aligned_correlation, decode_thumb, signature
+from cxr.runtime.errors import ImageReadError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SIGNATURE_COLUMNS = ("phash", "phash_crops", "thumb")
+
+
+@dataclass
+class DuplicateResult:
+    groups: list[list[int]]  # manifest row positions, groups of >= 2, sorted by first row
+    decoded: int  # rows decoded to fill in missing hashes / thumbnails
+    candidates: int  # candidate pairs from the hashes
+    rejected: int  # candidates the thumbnail correlation rejected
+    without_crop_hashes: int  # rows lacking phash_crops (trimmed copies may be missed)
+
+
+def _sha256(path: str) -> str:
+    from cxr.runtime.files import sha256_file
+
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot read file ({exc.strerror or exc})") from None
+
+
+def fill_signatures(df: pd.DataFrame, rows: list[int], progress: bool, *, need: str) -> int:
+    """Fill empty ``content_hash`` (sha256 only) and, by decoding, empty signature columns.
+
+    ``need`` is the signature column whose absence makes a row worth decoding
+    (``phash`` for every row, ``thumb`` for duplicate candidates); only empty
+    cells are filled. Returns the number of rows decoded. Works in place.
+    """
+    from rich.progress import track
+
+    from cxr.data.images.imageio import read_image_u8
+
+    values = {c: df[c].to_numpy(dtype=object).copy() for c in (*SIGNATURE_COLUMNS, "content_hash")}
+    for i in rows:
+        if not values["content_hash"][i]:
+            values["content_hash"][i] = _sha256(str(df["image_path"].iat[i]))
+    todo = [i for i in rows if not values[need][i]]
+    desc = "hashing images" if need == "phash" else "thumbnails of duplicate candidates"
+    for i in track(todo, description=desc, disable=not progress or not todo):
+        sig = signature(read_image_u8(str(df["image_path"].iat[i])))
+        for c in SIGNATURE_COLUMNS:
+            if not values[c][i]:
+                values[c][i] = sig[c]
+    for c, v in values.items():
+        df[c] = v.astype(str)
+    return len(todo)
+
+
+def find_duplicates(
+    df: pd.DataFrame, rows: np.ndarray, *, max_bits: int, min_corr: float, progress: bool = False
+) -> DuplicateResult:
+    """Duplicate groups among manifest row positions ``rows`` (fills signature columns in place)."""
+    for c in SIGNATURE_COLUMNS:
+        if c not in df.columns:
+            df[c] = ""
+        df[c] = df[c].fillna("").astype(str)
+    pos = [int(r) for r in rows]
+    decoded = fill_signatures(df, pos, progress, need="phash")
+    ph = df["phash"].iloc[pos].tolist()
+    crops = df["phash_crops"].iloc[pos].tolist()
+    pairs = candidate_pairs(ph, crops, max_bits)
+    involved = sorted({pos[k] for p in pairs for k in p})
+    decoded += fill_signatures(df, involved, progress, need="thumb")
+    thumbs = [decode_thumb(t) for t in df["thumb"].iloc[pos]]
+    scores = aligned_correlation(pairs, thumbs)
+    accepted = [p for p, s in zip(pairs, scores, strict=True) if s >= min_corr]
+    comp = duplicate_components(list(df["content_hash"].iloc[pos]), accepted)
+    members: dict[int, list[int]] = {}
+    for k, root in enumerate(comp):
+        members.setdefault(root, []).append(pos[k])
+    groups = sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0])
+    return DuplicateResult(
+        groups=groups,
+        decoded=decoded,
+        candidates=len(pairs),
+        rejected=len(pairs) - len(accepted),
+        without_crop_hashes=sum(1 for c in crops if not c),
+    )

@@ -1,0 +1,1 @@
+"""Shared fakes and fixtures for the tests: tiny phantom manifests, fake layouts, fake cells."""
