@@ -456,3 +456,46 @@ def test_classify_by_backbone_from_yaml_and_the_command_line_wins(tmp_path: Path
     (cfg,), _ = run.call_args
     assert cfg.classify["epochs"] == 2
     assert cfg.classify_by_backbone == {"vgg16": {"lr": 0.0001}}  # --epochs applies to every cell
+
+
+def _constant_for_tiny(task) -> None:  # type: ignore[no-untyped-def]
+    """fake_cell, except that the 'tiny' backbone predicts one score for every image."""
+    import json
+
+    fake_cell(task)
+    if task.cell.backbone != "tiny":
+        return
+    run = Path(task.run_dir)
+    preds = pd.read_csv(run / "predictions.csv")
+    preds["p_covid"] = 0.464
+    preds.to_csv(run / "predictions.csv", index=False)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["headline"]["auroc"] = {"value": 0.5, "ci_low": 0.5, "ci_high": 0.5}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_cells_that_did_not_learn_are_marked_and_never_compared(tmp_path: Path) -> None:
+    from cxr.pipelines.ablate.results import display_table, learned_text
+    from cxr.pipelines.report.discover import discover
+    from cxr.pipelines.report.sections import sweep_section
+
+    cfg = _cfg(tmp_path)
+    run_ablate(cfg, cell_fn=_constant_for_tiny, resolve=resolve, inputs=INPUTS,
+               executor=LocalExecutor(), console=QUIET)
+    out = Path(cfg.out)
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    tiny = results[results["backbone"] == "tiny"]
+    assert tiny["did_not_learn"].str.startswith("constant predictions").all()
+    assert (results[results["backbone"] == "resnet18"]["did_not_learn"] == "").all()
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    shown = display_table(summary, ["backbone", "arm", "n_seeds"], ["auroc"])
+    assert set(shown[summary["backbone"] == "tiny"]["learned"]) == {"DID NOT LEARN"}
+    assert set(shown[summary["backbone"] == "resnet18"]["learned"]) == {"yes"}
+    gains = pd.read_csv(out / "gains.csv", keep_default_na=False)
+    g = display_table(gains, ["backbone", "arm", "n_seeds"], ["auroc_diff"])
+    assert (g[gains["backbone"] == "tiny"]["auroc_diff"] == "not a comparison (did not learn)").all()
+    assert not g[gains["backbone"] == "resnet18"]["auroc_diff"].str.startswith("not a").any()
+    # a CI that reaches 0.5 is "did not learn" too; one seed of two is said so
+    assert learned_text(1, 2) == "DID NOT LEARN (1 of 2 seeds)"
+    html = str(sweep_section(discover(out)).html)  # type: ignore[union-attr]
+    assert "DID NOT LEARN" in html and "not a comparison (did not learn)" in html
