@@ -85,6 +85,7 @@ def build_report(
     # page order; a new section is one more (title, builder) pair: builder(found) returns a
     # Section, or a string saying why this input has nothing for it
     builders: list[tuple[str, Callable[[Found], Any]]] = [
+        ("What this demo shows", rs.demo_section),  # a demo: phantoms, not a real result
         (AUDIT_TITLE, shortcut_section),  # first screen: is the headline number a shortcut?
         ("Test metrics", metrics_section),  # first screen: the numbers, CIs, threshold
         ("Dataset", rs.dataset_section),
