@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -165,20 +167,42 @@ def require_file(w: TxvWeights) -> Path:
     return w.file
 
 
-def _allowed_classes() -> list[type]:
-    """``nn.Module`` classes a pickled torchxrayvision model may rebuild (no other globals)."""
-    xrv_models = import_xrv().models
-    found: list[type] = []
-    for mod in (nn, xrv_models):
+def _allowed_classes() -> list[Callable[..., Any]]:
+    """``nn.Module`` classes a pickled model may rebuild: torch.nn's, torchxrayvision's and
+    torchvision's DenseNet/ResNet parts (no other globals)."""
+    from torchvision.models import densenet, resnet
+
+    found: list[Callable[..., Any]] = []
+    for mod in (nn, import_xrv().models, densenet, resnet):
         for obj in vars(mod).values():
             if isinstance(obj, type) and issubclass(obj, nn.Module):
                 found.append(obj)
     return found
 
 
+def _refuse_foreign_globals(path: Path, what: str, allowed: list[Callable[..., Any]]) -> None:
+    """Name the first globals a (zip) file needs beyond ``allowed`` and torch's own defaults."""
+    if not zipfile.is_zipfile(path):
+        return  # legacy files: torch's weights-only unpickler still refuses, without the names
+    try:
+        needed = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # unreadable: safe_torch_load says so in one line
+        return
+    names = {f"{c.__module__}.{c.__qualname__}" for c in allowed}
+    foreign = sorted(set(needed) - names)
+    if foreign:
+        raise CheckpointError(
+            f"{path}: {what} needs {', '.join(foreign[:3])}, not a torch.nn / torchvision / "
+            "torchxrayvision module class; refused (nothing in the file was run)"
+        )
+
+
 def read_txv_state_dict(path: Path, what: str) -> dict[str, torch.Tensor]:
     """The tensors of a torchxrayvision file: a pickled model or a state dict, read safely."""
-    with torch.serialization.safe_globals(_allowed_classes()):
+    allowed = _allowed_classes()
+    if path.is_file():
+        _refuse_foreign_globals(path, what, allowed)
+    with torch.serialization.safe_globals(list[Any](allowed)):
         obj = safe_torch_load(path, what=what)
     if isinstance(obj, nn.Module):
         for mod in obj.modules():  # as torchxrayvision does for models pickled by old torch
@@ -231,7 +255,9 @@ def load_txv(model: Backbone, spec: str, *, in_chans: int = 1) -> LoadReport:
             f"{w.spec} holds {w.backbone} weights; use --backbone {w.backbone} (got {model.name})"
         )
     if in_chans != 1:
-        raise ConfigError(f"{w.spec}: torchxrayvision weights take one grey channel, not {in_chans}")
+        raise ConfigError(
+            f"{w.spec}: torchxrayvision weights take one grey channel, not {in_chans}"
+        )
     if model.in_chans != 3:
         raise ConfigError(f"{w.spec}: load torchxrayvision weights into a freshly built backbone")
     path = require_file(w)

@@ -28,8 +28,8 @@ class ClassifyConfig:
     )
     pretrained: str = setting(
         "none",
-        "none, imagenet, the PATH of a state dict, or txv:NAME[=PATH] (torchxrayvision chest "
-        "X-ray weights such as txv:densenet121-res224-all, a file you place: see README).",
+        "none, imagenet, the PATH of a state dict, or txv:NAME[=PATH] (torchxrayvision "
+        "chest X-ray weights, see README).",
     )
     transfer: str = setting("finetune", "finetune, linear-probe or frozen-then-unfrozen.")
     unfreeze_epoch: int = setting(2, "frozen-then-unfrozen: epoch at which the body joins.")
