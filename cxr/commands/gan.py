@@ -110,7 +110,10 @@ def evaluate(
         Path, command_option(help="Split manifest; held-out real images are the reference.")
     ],
     features: Annotated[
-        str, command_option(help="FID/KID features: inception, xray (classifier), auto.")
+        str, command_option(
+            help="FID/KID features: inception, xray (the --classifier), txv:NAME[=PATH] "
+            "(torchxrayvision chest X-ray weights, see README), auto."
+        )
     ] = "auto",
     classifier: Annotated[
         Path | None,

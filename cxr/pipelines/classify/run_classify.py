@@ -86,6 +86,14 @@ def check_options(cfg: ClassifyConfig) -> None:
         raise ConfigError(f"--lr must be > 0, got {cfg.lr}")
     if cfg.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {cfg.workers}")
+    if cfg.pretrained.startswith("txv:"):  # the weights file, before any data is read
+        from cxr.classifier.txv_weights import parse_txv, require_file
+
+        weights = parse_txv(cfg.pretrained)
+        if weights.backbone != cfg.backbone:
+            raise ConfigError(f"--pretrained {weights.spec} holds {weights.backbone} weights; "
+                              f"use --backbone {weights.backbone} (got {cfg.backbone})")
+        require_file(weights)
 
 
 def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
@@ -261,6 +269,12 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
     backbone = create_backbone(cfg.backbone, n_cls, pretrained=cfg.pretrained, in_chans=1)
     if cfg.pretrained not in ("", "none"):
         console.print(f"[dim]pretrained weights: {backbone.load_report.summary()}[/dim]")
+        native = backbone.load_report.input_size
+        if native and native != cfg.image_size:
+            console.print(f"[yellow]warning:[/] {cfg.pretrained} was trained at {native} px; "
+                          f"--image-size {cfg.image_size} shifts its features "
+                          f"(use --image-size {native} to start from them unchanged)",
+                          highlight=False)
     module = ClassifierModule(
         backbone,
         build_loss(cfg.loss, num_classes=n_cls, positive_index=pos, class_weights=weights,
