@@ -17,8 +17,8 @@ from cxr.config.demo import DemoConfig
 from cxr.config.evaluate import EvaluateConfig
 from cxr.config.explain import ExplainConfig
 from cxr.config.gan import GanAuditConfig, GanConfig
-from cxr.config.serve import ServeConfig
 from cxr.config.schema import build_config, config_to_dict, load_saved_config, save_config, setting
+from cxr.config.serve import ServeConfig
 
 __all__ = [
     "AblateConfig",

@@ -312,7 +312,8 @@ def render_markdown(card: dict[str, Any]) -> str:
               + (f" ({c['shortcut']['audit']})" if c["shortcut"].get("audit") else ""),
               f"- source confounding: "
               f"{'; '.join((c['source_confounding'] or {}).get('warnings') or []) or 'no warning'}",
-              f"- GAN lineage: {(c['gan_lineage'] or {}).get('summary', 'no GAN images trained on')}",
+              f"- GAN lineage: "
+              f"{(c['gan_lineage'] or {}).get('summary', 'no GAN images trained on')}",
               "", "## Training", "",
               f"- config: {c['training']['config_file']} (sha256 {c['training']['config_sha256']})",
               f"- epochs run: {c['training']['epochs_run']}, best validation AUROC: "
@@ -359,8 +360,9 @@ def card_html(card: dict[str, Any]) -> str:
     head = "".join(f"<th>{escape(h.strip())}</th>" for h in md[0].strip("|").split("|"))
     body = "".join("<tr>" + "".join(f"<td>{escape(x.strip())}</td>"
                                     for x in r.strip("|").split("|")) + "</tr>" for r in md[2:])
+    ci = str(c["metrics"].get("ci", "95% patient-level bootstrap"))
     return (f"<ul class=\"warnings\">{warn}</ul><table class=\"card\">{rows}</table>"
-            f"<table class=\"metrics\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<h4>Test metrics, value [{escape(ci)} CI]</h4><table class=\"metrics\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             f"{counts}")
 
 

@@ -2,7 +2,8 @@
 
 A finished ``cxr classify`` run is a folder that other commands read: ``cxr report`` (metrics,
 predictions, the run's facts), ``cxr ablate`` (which cell to keep, its results), ``cxr evaluate``
-(the saved config), ``cxr demo``, ``cxr export`` and ``cxr serve`` (the model card). :class:`ClassifyRunFolder` owns the file names, so no
+(the saved config), ``cxr demo``, ``cxr export`` and ``cxr serve``
+(the model card). :class:`ClassifyRunFolder` owns the file names, so no
 module spells ``"metrics.json"`` itself, and :class:`RunRecord` owns ``run.json``'s keys, so a
 key that is written is a key that can be read (an unknown key in an older file is kept aside,
 a missing one reads as None).

@@ -104,7 +104,8 @@ class ServedModel:
 
     @property
     def positive(self) -> str:
-        return self.info.positive if self.info.positive in self.info.classes else self.info.classes[0]
+        classes = self.info.classes
+        return self.info.positive if self.info.positive in classes else classes[0]
 
     def decision_rule(self) -> str:
         thr = self.info.threshold
