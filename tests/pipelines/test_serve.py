@@ -101,6 +101,7 @@ def test_a_radiograph_gets_the_runs_probabilities_and_an_overlay(server, tiny_cl
     cyan = (rgb[..., 0] > 200) & (rgb[..., 1] > 200) & (rgb[..., 2] < 60)
     assert cyan.sum() > rgb.shape[0], "no lung-field outline in the overlay"
     assert "lung field" in body["lung"] or "central box" in body["lung"]
+    assert "Grad-CAM" in body["cam_note"] and body["map"].startswith("gradcam of class")
 
 
 def _hostile(tmp: Path, png: Path) -> dict[str, bytes]:

@@ -183,8 +183,8 @@ def build_model_card(run_dir: str | Path, *, artifact: dict[str, Any] | None = N
     threshold = metrics.get("threshold", run.threshold)
     decision = {
         "threshold": threshold, "positive": metrics.get("positive", "covid"),
-        "rule": metrics.get("decision") or ("argmax" if threshold is None else
-                                            f"P(covid) >= {threshold}"),
+        "rule": ("argmax" if threshold is None else
+                 f"P({metrics.get('positive', 'covid')}) >= {fmt_num(threshold)}"),
         "how_chosen": ("argmax over the classes (no threshold)" if threshold is None else
                        f"the highest threshold on P({metrics.get('positive', 'covid')}) reaching "
                        f"sensitivity {run.target} on the validation split; never tuned on test"),
@@ -303,7 +303,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     else:
         lines.append("- counts per split and class: not recorded by this run")
     lines += [f"- patient-level split: {d['patient_level_split']}",
-              f"- duplicate groups: {d['duplicate_groups']}",
+              f"- duplicate groups: {_dup_text(d['duplicate_groups'])}",
               f"- GAN images available to training: {d['gan_images_train']} "
               f"(synthetic ratio {d['synthetic_ratio']}; GAN images are never validated or "
               "tested on)",
@@ -333,17 +333,25 @@ def write_model_card(run_dir: str | Path, dest: str | Path | None = None, *,
     return card
 
 
-def card_html(card: dict[str, Any]) -> str:
-    """The card as an HTML fragment (warnings first) for ``cxr report`` and ``cxr serve``."""
+def _dup_text(dup: Any) -> str:
+    if not isinstance(dup, dict) or not dup.get("column"):
+        return "not recorded"
+    return (f"{dup.get('groups_with_copies', 0)} groups of copies "
+            f"({dup.get('images_in_them', 0)} images), each kept within one split")
+
+
+def card_html(card: dict[str, Any], *, warnings: bool = True) -> str:
+    """The card as an HTML fragment (warnings first, unless the page shows them already)
+    for ``cxr report`` and ``cxr serve``."""
     c = card["cxr"]
     warn = "".join(f"<li class=\"{escape(w['level'])}\"><strong>{escape(w['topic'])}</strong>: "
-                   f"{escape(w['text'])}</li>" for w in c["warnings"])
+                   f"{escape(w['text'])}</li>" for w in c["warnings"]) if warnings else ""
     m, dec, d = c["model"], c["decision"], c["data"]
     facts = [("model", f"{m['backbone']} ({m['task']}: {', '.join(m['classes'])})"),
              ("decision", f"{dec['rule']}: {dec['how_chosen']}"),
              ("collections", ", ".join(d["collections"]) or "not recorded"),
              ("patient-level split", str(d["patient_level_split"])),
-             ("duplicate groups", str(d["duplicate_groups"])),
+             ("duplicate groups", _dup_text(d["duplicate_groups"])),
              ("shortcut verdict", c["shortcut"]["verdict"]),
              ("config sha256", str(c["training"]["config_sha256"])),
              ("intended use", c["intended_use"])]
@@ -361,8 +369,10 @@ def card_html(card: dict[str, Any]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{escape(x.strip())}</td>"
                                     for x in r.strip("|").split("|")) + "</tr>" for r in md[2:])
     ci = str(c["metrics"].get("ci", "95% patient-level bootstrap"))
-    return (f"<ul class=\"warnings\">{warn}</ul><table class=\"card\">{rows}</table>"
-            f"<h4>Test metrics, value [{escape(ci)} CI]</h4><table class=\"metrics\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    warn_html = f"<ul class=\"warnings\">{warn}</ul>" if warn else ""
+    return (f"{warn_html}<table class=\"card\">{rows}</table>"
+            f"<h4>Test metrics, value [{escape(ci)} CI]</h4>"
+            f"<table class=\"metrics\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             f"{counts}")
 
 

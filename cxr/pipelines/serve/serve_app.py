@@ -49,7 +49,7 @@ def render_page(served: ServedModel, max_bytes: int) -> str:
     return template.render(
         run=str(served.folder.root), model=f"{served.info.backbone} ({served.info.task})",
         rule=served.decision_rule(), warnings=card["warnings"],
-        card=Markup(card_html(served.card)), card_source=served.card_source,
+        card=Markup(card_html(served.card, warnings=False)), card_source=served.card_source,
         max_mb=f"{max_bytes / 1e6:g}", max_pixels=f"{served.max_pixels / 1e6:g}",
         method=served.method, version=__version__,
     )

@@ -92,6 +92,15 @@ class ServedModel:
         self.folder, self.method, self.max_pixels = folder, method, max_pixels
         self.device = resolve_device(device)
         self.model, self.info = load_classifier(folder.weights, map_location=self.device)
+        from cxr.explain.cam import choose_cam_stage
+
+        # as `cxr explain --cam-layer auto`: the last stage unless its grid is too coarse to
+        # localize at the run's image size (a 2x2 grid after ReLU is often all zero)
+        stage, grid, note = choose_cam_stage(self.model, "auto", self.info.image_size,
+                                             self.info.in_chans)
+        note = note.split("; --cam-layer")[0] if note else None  # serve has no such option
+        self.cam_note = note or (f"Grad-CAM at {stage or 'the last stage'} "
+                                 f"({grid[0]}x{grid[1]} grid)")
         # the card the run wrote; an older run without one gets it built here (not written:
         # serving leaves the run folder as it found it)
         card = folder.read_model_card(tolerant=True)
@@ -157,7 +166,10 @@ class ServedModel:
             "classes": classes, "probs": {c: float(probs[0, k]) for k, c in enumerate(classes)},
             "prediction": classes[pred], "positive": self.positive,
             "threshold": self.info.threshold, "rule": self.decision_rule(),
-            "map": f"{self.method} of class {classes[pred]}", "lung": lung,
+            "map": f"{self.method} of class {classes[pred]}" + (
+                "" if float(maps[0].max()) > 0 else
+                " (empty: no positive evidence for this class at this layer)"),
+            "cam_note": self.cam_note, "lung": lung,
             "input_png": png_data_url(np.repeat(shown[..., None], 3, axis=2)),
             "overlay_png": png_data_url(overlay_with_lung(img, maps[0], region)),
         }
