@@ -24,6 +24,7 @@ from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
 from cxr.commands import report as report_commands
+from cxr.commands import serve as serve_commands
 from cxr.commands.options import CxrTyper, command_option
 
 app = CxrTyper(
@@ -69,6 +70,7 @@ app.add_typer(explain_commands.app, name="explain")
 app.command("ablate")(ablate_commands.ablate)
 app.add_typer(audit_commands.app, name="audit")
 app.command("report")(report_commands.report)
+app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
 
 

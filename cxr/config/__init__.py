@@ -18,6 +18,7 @@ from cxr.config.evaluate import EvaluateConfig
 from cxr.config.explain import ExplainConfig
 from cxr.config.gan import GanAuditConfig, GanConfig
 from cxr.config.schema import build_config, config_to_dict, load_saved_config, save_config, setting
+from cxr.config.serve import ServeConfig
 
 __all__ = [
     "AblateConfig",
@@ -30,6 +31,7 @@ __all__ = [
     "GanAuditConfig",
     "GanConfig",
     "PhantomConfig",
+    "ServeConfig",
     "SplitConfig",
     "build_config",
     "config_to_dict",

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from support.classify_fixtures import make_gan_manifest, make_split_manifest
+from support.model_card_check import assert_model_card_matches
 
 from cxr.classifier import load_classifier
 from cxr.config import ClassifyConfig
@@ -79,6 +80,12 @@ def test_binary_run_writes_everything_and_is_reused(data, monkeypatch) -> None:
     # the confusion-matrix plot uses the same validation threshold as metrics.json
     assert len(plot_calls) == 1 and plot_calls[0].get("threshold") == res.run["threshold"]
     assert plot_calls[0]["positive"] == "covid"
+    # the model card beside best.ckpt: metrics.json's numbers, the threshold, the data counts
+    card = assert_model_card_matches(out)
+    counts = card["cxr"]["data"]["counts"]
+    assert set(counts) == {"train", "val", "test"}
+    assert sum(c["images"] for c in counts["test"].values()) == metrics["n_images"]
+    assert card["cxr"]["shortcut"]["verdict"] == "not audited"
     # a rerun of the finished dir does not train again
     stamp = (out / "best.ckpt").stat().st_mtime_ns
     again = run_classify(_cfg(data), out, progress=False)
@@ -107,6 +114,11 @@ def test_3class_with_synthetic_uses_the_documented_gan_count(data, monkeypatch) 
     preds = pd.read_csv(out / "predictions.csv")
     assert {"p_covid", "p_pneumonia", "p_normal"} <= set(preds.columns)
     assert not preds["image_path"].str.contains("gan").any()  # GAN images never tested
+    card = assert_model_card_matches(out)
+    assert card["cxr"]["decision"]["threshold"] is None  # 3-class: argmax, said so
+    assert "gan-augmented" in card["tags"]
+    assert card["cxr"]["data"]["counts"]["train"]["covid"].get("gan_images", 0) > 0
+    assert any(w["topic"] == "GAN lineage" for w in card["cxr"]["warnings"])
 
 
 def test_gan_row_in_val_is_refused(data) -> None:

@@ -12,6 +12,7 @@ validation (binary: the highest threshold reaching ``target_sensitivity``;
 Run directory::
 
     config.yaml        resolved config          best.ckpt     self-describing weights
+    MODEL_CARD.md      the model card (Hugging Face layout; model_card.json the same as JSON)
     metrics.json       test metrics + CIs       predictions.csv   one row per test image
     run.json           draws, GAN count, ...    plots/        ROC, PR, confusion, calibration
     checkpoints/       Lightning best/last      logs/         CSV training log
@@ -121,6 +122,11 @@ def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
     if saved.external != cfg.external:
         metrics = _add_external(cfg, out, metrics)
     run = folder.read_run().to_dict() | {"reused": True}
+    card = folder.read_model_card(tolerant=True)
+    if (card.get("cxr") or {}).get("metrics") != metrics:  # new external sets, or an older run
+        from cxr.pipelines.classify.model_card import write_model_card
+
+        write_model_card(out)
     return ClassifyResult(out, metrics, run, True)
 
 
@@ -240,6 +246,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
     from cxr.data.manifest import manifest_key
     from cxr.pipelines.classify.classify_outputs import predict_probs, summary_table
     from cxr.pipelines.classify.loaders import make_loaders, prepare_data
+    from cxr.pipelines.classify.model_card import data_facts, write_model_card
     from cxr.runtime.device import resolve_device
     from cxr.runtime.files import safe_torch_load
     from cxr.runtime.lightning_io import resume_point
@@ -341,8 +348,10 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
         external=sorted(metrics.get("external") or {}),
         source_confounding=None if data.confounding is None else data.confounding.to_dict(),
         gan_lineage=None if data.lineage is None else data.lineage.to_dict(),
+        data=data_facts(data.df, data.targets, data.masks, data.classes),
     )
     folder.write_run(record)
+    write_model_card(out)  # after run.json and metrics.json: the card is built from them
     run = record.to_dict()
     if not keep_checkpoints:  # best.ckpt (written above) is the run's one set of weights
         shutil.rmtree(folder.checkpoints, ignore_errors=True)

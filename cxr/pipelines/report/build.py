@@ -74,7 +74,7 @@ def build_report(
     from cxr.pipelines.report import gan_explain_sections as rg
     from cxr.pipelines.report import sections as rs
     from cxr.pipelines.report import validation as rv
-    from cxr.pipelines.report.metrics_section import metrics_section
+    from cxr.pipelines.report.metrics_section import metrics_section, model_card_section
     from cxr.pipelines.report.shortcuts_section import TITLE as AUDIT_TITLE
     from cxr.pipelines.report.shortcuts_section import shortcut_section
     from cxr.pipelines.report.synthetic_checks_section import TITLE as GAN_AUDIT_TITLE
@@ -88,6 +88,7 @@ def build_report(
         ("What this demo shows", rs.demo_section),  # a demo: phantoms, not a real result
         (AUDIT_TITLE, shortcut_section),  # first screen: is the headline number a shortcut?
         ("Test metrics", metrics_section),  # first screen: the numbers, CIs, threshold
+        ("Model card", model_card_section),  # what goes with the weights (MODEL_CARD.md)
         ("Dataset", rs.dataset_section),
         ("Split and leakage checks", rs.leakage_section),
         ("Per-source, within-source and external validation", rv.sources_section),
