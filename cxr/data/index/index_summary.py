@@ -83,20 +83,22 @@ def _count_extras(summary: IndexSummary, df: pd.DataFrame) -> None:
     """Views, shipped masks by provenance, severity scores; rows left out by default."""
     if not len(df):
         return
-    for (ds, view), n in df.groupby(["dataset", "view"], sort=True).size().items():
-        summary.views[(str(ds), str(view) or "not recorded")] = int(n)
+    for key, n in df.groupby(["dataset", "view"], sort=True).size().items():
+        ds, view = (str(k) for k in key)  # type: ignore[attr-defined]  # (dataset, view)
+        summary.views[(ds, view or "not recorded")] = int(n)
     for kind in ("lung", "lesion"):
         col, src = f"{kind}_mask_path", f"{kind}_mask_source"
         if col not in df.columns:
             continue
         has = df[df[col].astype(str) != ""]
         sources = has[src].astype(str) if src in has.columns else has[col].map(lambda _: "")
-        for (ds, source), n in has.groupby([has["dataset"], sources], sort=True).size().items():
-            summary.masks[(str(ds), kind, str(source) or "unknown")] = int(n)
+        for key, n in has.groupby([has["dataset"], sources], sort=True).size().items():
+            ds, source = (str(k) for k in key)  # type: ignore[attr-defined]  # (dataset, source)
+            summary.masks[(ds, kind, source or "unknown")] = int(n)
     if "severity_extent" in df.columns:
         scored = df[df["severity_extent"].notna()]
-        for ds, n in scored.groupby("dataset", sort=True).size().items():
-            summary.severity[str(ds)] = int(n)
+        for name, n in scored.groupby("dataset", sort=True).size().items():
+            summary.severity[str(name)] = int(n)
     summary.default_left_out = views_left_out(df, DEFAULT_VIEWS)
 
 
