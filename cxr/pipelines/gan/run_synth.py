@@ -207,6 +207,9 @@ def _write_manifest(
                 "checkpoint_hash": ckpt_hash,
                 "gan_lineage": str(record),
                 "lung_mask_path": s["lung_mask_path"] if "lung_mask_path" in src.columns else "",
+                # the source's mask keeps the source's provenance (cxr.data.manifest.MASK_SOURCES)
+                "lung_mask_source": (s.get("lung_mask_source", "")
+                                     if s.get("lung_mask_path", "") else ""),
             }
         )
     return save_manifest(new_manifest(rows), out_dir / "manifest.csv")
