@@ -32,6 +32,7 @@ def train(
     ndf: Annotated[int | None, option(G, "ndf")] = None,
     n_blocks: Annotated[int | None, option(G, "n_blocks")] = None,
     seed: Annotated[int | None, option(G, "seed")] = None,
+    views: Annotated[str | None, option(G, "views")] = None,
     precision: Annotated[str | None, option(G, "precision")] = None,
     devices: Annotated[str | None, option(G, "devices")] = None,
     strategy: Annotated[str | None, option(G, "strategy")] = None,

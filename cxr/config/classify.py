@@ -9,6 +9,7 @@ from cxr.config.resources import (
     logger_setting,
     mlflow_uri_setting,
     seed_setting,
+    views_setting,
     workers_setting,
 )
 from cxr.config.schema import setting
@@ -65,6 +66,7 @@ class ClassifyConfig:
     workers: int = workers_setting(2)
     cache_dir: str = CACHE_DIR
     seed: int = seed_setting()
+    views: str = views_setting()
     external: tuple[str, ...] = setting(
         (),
         "External test set NAME=MANIFEST (repeatable): evaluated at the validation threshold, "

@@ -186,3 +186,24 @@ def test_training_draws_replay_by_seed_and_epoch(data) -> None:
     assert torch.equal(a0, b0)
     assert not torch.equal(a0, epoch(loaders[0], 1))
     assert torch.equal(epoch(loaders[0], 0), a0)  # going back replays exactly
+
+
+def test_lateral_views_are_left_out_and_counted(data, tmp_path) -> None:
+    from cxr.data.manifest import load_manifest, save_manifest
+
+    df = load_manifest(data["manifest"])
+    lateral = df.index[df["label"].isin(["covid", "normal"])][[0, 1, -1]]
+    df.loc[lateral, "view"] = "L"  # as covid-chestxray spells it
+    path = save_manifest(df, tmp_path / "views.csv")
+    frontal = prepare_data(_cfg(data, manifest=str(path)), progress=False)
+    assert frontal.left_out.get("lateral view") == 3
+    used = np.zeros(len(frontal.df), dtype=bool)
+    for split in ("train", "val", "test"):
+        used |= frontal.masks[split]
+        assert "lateral" not in set(frontal.rows(split)["view"])
+    every = prepare_data(_cfg(data, manifest=str(path), views="all"), progress=False)
+    assert "lateral view" not in every.left_out
+    n_used = sum(int(every.masks[s].sum()) for s in ("train", "val", "test"))
+    assert n_used == int(used.sum()) + 3
+    with pytest.raises(ConfigError, match="--views 'lateral' is not one of: frontal, all"):
+        run_classify(_cfg(data, views="lateral"), data["root"] / "x", progress=False)

@@ -60,6 +60,7 @@ def check_options(cfg: ClassifyConfig) -> None:
     from cxr.classifier.losses import LOSSES
     from cxr.classifier.module import TRANSFER_MODES
     from cxr.classifier.tasks import task_classes
+    from cxr.data.views import VIEW_POLICIES
     from cxr.runtime.tracking import check_logger
 
     task_classes(cfg.task)
@@ -71,6 +72,7 @@ def check_options(cfg: ClassifyConfig) -> None:
         (cfg.balance, BALANCE_MODES, "--balance"),
         (cfg.aug_scope, AUG_SCOPES, "--aug-scope"),
         (cfg.augment, ("none", *pipeline_names()), "--augment"),
+        (cfg.views, VIEW_POLICIES, "--views"),
     ):
         if value not in valid:
             raise ConfigError(f"{opt} {value!r} is not one of: {', '.join(valid)}")

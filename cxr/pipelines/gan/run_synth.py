@@ -102,7 +102,7 @@ def run_synth(
     net, info = load_generator(checkpoint)
     df = load_manifest(manifest)
     lineage_check = _check_lineage(checkpoint, ckpt_hash, info, df, trust_gan_lineage)
-    src = df.iloc[select_sources(df, info.source)].reset_index(drop=True)
+    src = df.iloc[select_sources(df, info.source, info.views)].reset_index(drop=True)
     # a seeded random order, stratified by collection: the first n are a fair sample
     src = src.iloc[stratified_order(src["dataset"], seed)].reset_index(drop=True)
     n_src = len(src)
@@ -207,6 +207,9 @@ def _write_manifest(
                 "checkpoint_hash": ckpt_hash,
                 "gan_lineage": str(record),
                 "lung_mask_path": s["lung_mask_path"] if "lung_mask_path" in src.columns else "",
+                # the source's mask keeps the source's provenance (cxr.data.manifest.MASK_SOURCES)
+                "lung_mask_source": (s.get("lung_mask_source", "")
+                                     if s.get("lung_mask_path", "") else ""),
             }
         )
     return save_manifest(new_manifest(rows), out_dir / "manifest.csv")

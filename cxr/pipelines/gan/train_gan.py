@@ -159,6 +159,7 @@ def train_gan(
     from cxr.data.leakage.checks import check_leakage
     from cxr.data.leakage.lineage import record_lineage
     from cxr.data.manifest import load_manifest, manifest_key
+    from cxr.data.views import check_views_policy, views_left_out
     from cxr.runtime.lightning_io import resume_point
     from cxr.runtime.tracking import log_params
 
@@ -168,9 +169,15 @@ def train_gan(
         say = Console(stderr=True, quiet=not progress).print
         resume = resume_point([last], say, fallback="starting from epoch 0") is not None
 
+    check_views_policy(cfg.views)
     df = load_manifest(manifest)
     check_leakage(df)
-    domains = select_domains(df, cfg.source, cfg.target)
+    domains = select_domains(df, cfg.source, cfg.target, cfg.views)
+    views_out = views_left_out(df[(df["split"] == "train") & (df["origin"] == "real")], cfg.views)
+    if views_out:
+        Console(stderr=True, quiet=not progress).print(
+            "left out of the GAN domains (views: " + cfg.views + "): "
+            + ", ".join(f"{k} {v}" for k, v in views_out.items()), highlight=False)
     cache = build_cache(
         df,
         image_size=cfg.image_size,
@@ -179,8 +186,8 @@ def train_gan(
         workers=cfg.cache_workers,
         progress=progress,
     )
-    mon_a = cache.batch(monitor_rows(df, cfg.source, cfg.sample_images))
-    mon_b = cache.batch(monitor_rows(df, [cfg.target], cfg.sample_images))
+    mon_a = cache.batch(monitor_rows(df, cfg.source, cfg.sample_images, cfg.views))
+    mon_b = cache.batch(monitor_rows(df, [cfg.target], cfg.sample_images, cfg.views))
     steps = steps_per_epoch(len(domains.a), len(domains.b), cfg.batch_size, cfg.steps_per_epoch)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +210,8 @@ def train_gan(
         "ngf": cfg.ngf,
         "manifest": str(Path(manifest).resolve()),
         "manifest_key": manifest_key(df),
+        "views": cfg.views,
+        "views_left_out": views_out,
         # the patients and images of both domains: synth/classify/evaluate refuse to evaluate them
         "lineage": lineage.to_dict(),
     }
