@@ -117,7 +117,8 @@ def one_run(out: Path, split: Path, clf: Path, seed: int, precision: str, epochs
     load_before = Path("/proc/loadavg").read_text().split()[0]
     cxr("gan", "train", "--manifest", str(split), "--out", str(run / "train"),
         "--source", "normal", "--target", "covid", "--image-size", "64",
-        "--epochs", str(epochs), "--epochs-decay", "0", "--steps-per-epoch", str(steps), "--ngf", "16", "--ndf", "16",
+        "--epochs", str(epochs), "--epochs-decay", "0", "--steps-per-epoch", str(steps),
+        "--ngf", "16", "--ndf", "16",
         "--n-blocks", "3", "--batch-size", "4", "--workers", "0", "--accelerator", "cpu",
         "--devices", "1", "--seed", str(seed), "--precision", precision, "--logger", "csv",
         "--cache-dir", str(out / "cache"), log=log)
@@ -162,8 +163,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     def f(x: float, d: int = 3) -> str:
         return f"{x:.{d}f}"
 
-    head = ("| precision | seed | `gan train` s | load (before/after) | label preservation [95 % CI] "
-            "| lesion zone in-out [95 % CI] | FID (x-ray) | KID (x-ray) |\n"
+    head = ("| precision | seed | `gan train` s | load (before/after) "
+            "| label preservation [95 % CI] | lesion zone in-out [95 % CI] "
+            "| FID (x-ray) | KID (x-ray) |\n"
             "|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in sorted(rows, key=lambda r: (r["precision"], r["seed"])):

@@ -198,11 +198,32 @@ def _sync(device: Any) -> None:
         torch.cuda.synchronize()
 
 
+def usage() -> tuple[float, float, int]:
+    """This process's (user s, system s, minor page faults) so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime, r.ru_stime, r.ru_minflt
+
+
+def per_step(before: tuple[float, float, int], n: int) -> dict[str, float]:
+    after = usage()
+    return {"user_s_per_step": (after[0] - before[0]) / n,
+            "sys_s_per_step": (after[1] - before[1]) / n,
+            "minflt_per_step": (after[2] - before[2]) / n}
+
+
+LAST_USAGE: dict[str, float] = {}
+
+
 def timed_steps(step: Callable[[], Any], device: Any, sizes: Sizes) -> tuple[float, int]:
-    """Warm-up, then steps until the window or the step cap; (steps per second, steps)."""
+    """Warm-up, then steps until the window or the step cap; (steps per second, steps).
+
+    The CPU time and page faults of the timed steps are left in ``LAST_USAGE``."""
     for _ in range(sizes.warmup):
         step()
     _sync(device)
+    before = usage()
     n, start = 0, time.perf_counter()
     while n < sizes.min_steps or (
         n < sizes.max_steps and time.perf_counter() - start < sizes.window_s
@@ -212,7 +233,10 @@ def timed_steps(step: Callable[[], Any], device: Any, sizes: Sizes) -> tuple[flo
         if n % 5 == 0:
             _sync(device)
     _sync(device)
-    return n / (time.perf_counter() - start), n
+    rate = n / (time.perf_counter() - start)
+    LAST_USAGE.clear()
+    LAST_USAGE.update(per_step(before, n))
+    return rate, n
 
 
 # ------------------------------------------------------------------------- CycleGAN
@@ -256,11 +280,13 @@ def gan_cxr(sizes: Sizes, device: Any, precision: str, channels_last: bool,
                         sampler=UnpairedSampler(half, half, sizes.gan_batch, cap, seed=0),
                         batch_size=None)
     marks: list[float] = []  # marks[k]: end of step k + 1; timing starts after the warm-up
+    use: list[tuple[float, float, int]] = []
 
     class Clock(L.Callback):
         def on_train_batch_end(self, trainer: Any, *a: Any) -> None:
             _sync(device)
             marks.append(time.perf_counter())
+            use.append(usage())
             timed = len(marks) - sizes.warmup
             if timed >= sizes.max_steps or (
                 timed >= sizes.min_steps
@@ -279,16 +305,19 @@ def gan_cxr(sizes: Sizes, device: Any, precision: str, channels_last: bool,
     n = len(marks) - sizes.warmup
     if n < 1:
         raise RuntimeError(f"only {len(marks)} steps ran")
-    return n / (marks[-1] - marks[sizes.warmup - 1]), {"steps": n}
+    (u0, s0, f0), (u1, s1, f1) = use[sizes.warmup - 1], use[-1]
+    cpu = {"user_s_per_step": (u1 - u0) / n, "sys_s_per_step": (s1 - s0) / n,
+           "minflt_per_step": (f1 - f0) / n}
+    return n / (marks[-1] - marks[sizes.warmup - 1]), {"steps": n, **cpu}
 
 
 def gan_reference(sizes: Sizes, device: Any, precision: str, channels_last: bool,
                   compiled: bool) -> tuple[float, dict[str, Any]]:
     """The reference implementation's step on the same networks and settings."""
     import torch
+    from reference_cyclegan import ReferenceCycleGAN
 
     from cxr.data.images.intensity import to_network
-    from reference_cyclegan import ReferenceCycleGAN
 
     ref = ReferenceCycleGAN(ngf=sizes.gan_ngf, ndf=sizes.gan_ngf, n_blocks=sizes.gan_blocks,
                             device=device, precision=precision, channels_last=channels_last)
@@ -307,7 +336,7 @@ def gan_reference(sizes: Sizes, device: Any, precision: str, channels_last: bool
         ref.optimize_parameters()
 
     rate, n = timed_steps(step, device, sizes)
-    return rate, {"steps": n}
+    return rate, {"steps": n, **LAST_USAGE}
 
 
 def synthesis(sizes: Sizes, device: Any) -> tuple[float, dict[str, Any]]:
