@@ -53,10 +53,13 @@ def _root(
     """GAN-augmented COVID-19 detection on chest X-rays, with leakage-safe evaluation."""
     # before any command imports torch: the thread count and OpenMP's passive wait policy
     # are read once, when torch's runtime starts
+    from cxr.runtime.allocator import tune_malloc
     from cxr.runtime.cpuload import measure_other_load
     from cxr.runtime.threads import configure_threads, remember
 
     remember(configure_threads(threads, other_load=measure_other_load))
+    # training steps free and reallocate the same activations: keep them (allocator.py)
+    tune_malloc()
 
 
 # in pipeline order, as `cxr --help` lists them
