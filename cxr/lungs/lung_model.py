@@ -95,10 +95,10 @@ def to_image_frame(prob: np.ndarray, h: int, w: int, mode: str) -> np.ndarray:
     if mode == "pad":
         top, left, nh, nw = content_box(h, w, size, mode)
         crop = np.ascontiguousarray(prob[top : top + nh, left : left + nw], dtype=np.float32)
-        return np.asarray(Image.fromarray(crop, mode="F").resize((w, h), Image.BILINEAR))
+        return np.asarray(Image.fromarray(crop, mode="F").resize((w, h), Image.Resampling.BILINEAR))
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
     canvas = np.zeros((nh, nw), dtype=np.float32)
     top, left = (nh - size) // 2, (nw - size) // 2
     canvas[top : top + size, left : left + size] = prob
-    return np.asarray(Image.fromarray(canvas, mode="F").resize((w, h), Image.BILINEAR))
+    return np.asarray(Image.fromarray(canvas, mode="F").resize((w, h), Image.Resampling.BILINEAR))

@@ -30,7 +30,8 @@ def dice_iou(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarr
     p = np.asarray(pred, dtype=bool)
     g = np.asarray(target, dtype=bool)
     if p.shape != g.shape or p.ndim != 3:
-        raise ValueError(f"dice_iou needs two (N, H, W) masks of one shape, got {p.shape}, {g.shape}")
+        raise ValueError(
+            f"dice_iou needs two (N, H, W) masks of one shape, got {p.shape}, {g.shape}")
     pt = torch.from_numpy(p).long().unsqueeze(1)
     gt = torch.from_numpy(g).long().unsqueeze(1)
     dice = dice_score(pt, gt, num_classes=1, average="none", input_format="one-hot")

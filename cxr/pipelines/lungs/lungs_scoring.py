@@ -45,9 +45,9 @@ def score_set(net: Any, df: pd.DataFrame, images: np.ndarray, masks: np.ndarray,
     """Score ``net`` on rows ``df``; writes ``<name>_scores.csv`` and ``<name>_worst.png``."""
     probs = predict_probs(net, images)
     preds, flags = [], []
+    heights, widths = df["height"].to_numpy(int), df["width"].to_numpy(int)
     for i, p in enumerate(probs):
-        m, f = cleaned_and_checked(p, int(df["height"].iat[i]), int(df["width"].iat[i]), cfg,
-                                   mode)
+        m, f = cleaned_and_checked(p, int(heights[i]), int(widths[i]), cfg, mode)
         preds.append(m)
         flags.append(f)
     pred = np.stack(preds) if preds else np.zeros_like(masks)

@@ -114,8 +114,8 @@ def run_lungs_predict(cfg: LungsConfig, *, checkpoint: str | Path, manifest: str
             need = [i for i, k in zip(rows, keys, strict=True)
                     if not (out / "masks" / f"{k}.png").is_file()
                     and not (out / "masks" / "flagged" / f"{k}.png").is_file()]
-            probs = dict(zip(need, predict_probs(net, _images(df, need, cfg, info)),
-                             strict=True))
+            probs = (dict(zip(need, predict_probs(net, _images(df, need, cfg, info)),
+                              strict=True)) if need else {})
             for i, k in zip(rows, keys, strict=True):
                 if i in probs:
                     img_h, img_w = _size(df, i)
@@ -134,9 +134,9 @@ def run_lungs_predict(cfg: LungsConfig, *, checkpoint: str | Path, manifest: str
                 df.at[i, "lung_mask_path"] = "" if flag else str(path.resolve())
                 df.at[i, "lung_mask_source"] = "" if flag else "predicted"
                 bar.advance(task)
-    for i, s in enumerate(sources):  # rows that kept their mask: record its source
-        if i not in outcome and s:
-            df.at[i, "lung_mask_source"] = s
+    for i, kept in enumerate(sources):  # rows that kept their mask: record its source
+        if i not in outcome and kept:
+            df.at[i, "lung_mask_source"] = kept
     path = out / "manifest.csv"
     save_manifest(df, path)
     summary = _summary(df, sources, outcome, checkpoint, manifest)

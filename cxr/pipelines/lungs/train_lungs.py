@@ -1,4 +1,4 @@
-"""`cxr lungs train`: a U-Net lung segmenter on the masks a manifest has, scored on held-out patients.
+"""`cxr lungs train`: a U-Net lung segmenter on a manifest's masks, scored on held-out patients.
 
 The manifest's own patient-level split is used as it stands (`cxr data split` keeps every
 patient, and every near-copy of a radiograph, in one split): the segmenter trains on the
