@@ -23,6 +23,7 @@ from cxr.commands import demo as demo_commands
 from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
+from cxr.commands import lungs as lungs_commands
 from cxr.commands import report as report_commands
 from cxr.commands import serve as serve_commands
 from cxr.commands.options import CxrTyper, command_option
@@ -65,6 +66,7 @@ def _root(
 # in pipeline order, as `cxr --help` lists them
 app.add_typer(data_commands.app, name="data")
 app.add_typer(gan_commands.app, name="gan")
+app.add_typer(lungs_commands.app, name="lungs")
 app.command("classify")(classify_commands.classify)
 app.command("evaluate")(evaluate_commands.evaluate)
 app.command("predict")(classify_commands.predict)

@@ -17,6 +17,7 @@ from cxr.config.demo import DemoConfig
 from cxr.config.evaluate import EvaluateConfig
 from cxr.config.explain import ExplainConfig
 from cxr.config.gan import GanAuditConfig, GanConfig
+from cxr.config.lungs import LungsConfig
 from cxr.config.schema import build_config, config_to_dict, load_saved_config, save_config, setting
 from cxr.config.serve import ServeConfig
 
@@ -30,6 +31,7 @@ __all__ = [
     "ExplainConfig",
     "GanAuditConfig",
     "GanConfig",
+    "LungsConfig",
     "PhantomConfig",
     "ServeConfig",
     "SplitConfig",

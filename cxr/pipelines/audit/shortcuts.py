@@ -117,6 +117,10 @@ def run_shortcut_audit(
     audit["confounding"] = _confounding(df)
 
     data = pr.load_images(df, cfg, cfg.image_size, cfg.resize_mode, progress=progress)
+    audit["lung_field"] = pr.lung_field_counts(data)
+    console.print("lung field per collection: " + "; ".join(
+        f"{ds}: " + ", ".join(f"{n} {k}" for k, n in kinds.items())
+        for ds, kinds in audit["lung_field"]["by_dataset"].items()))
     console.print(f"source probe: {cfg.backbone} at {cfg.image_size} px, {cfg.epochs} epochs")
     audit["source_probe"] = pr.source_probe(data, cfg, device, _printer(console, "source"))
 
@@ -237,6 +241,9 @@ def audit_table(res: AuditResult) -> Any:
     if gap.get("applicable"):
         t.add_row("within-source AUROC", _ci(gap["within_source"]))
         t.add_row("pooled - within-source", f"{gap['gap']['gap']:+.3f}")
+    kinds = a.get("lung_field", {}).get("by_kind", {})
+    if kinds:
+        t.add_row("lung field (images per kind)", ", ".join(f"{n} {k}" for k, n in kinds.items()))
     for line in v["strong"] + v["some"]:
         t.add_row("finding", line)
     for note in (m.get("note"), (a.get("gradcam") or {}).get("note")):

@@ -254,6 +254,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
                     "target": classes[ex.target],
                     f"p_{positive}": p_pos,
                     "involved_lung_fraction": inv,
+                    "lung_field": ex.item.lung_field if ex.lung is not None else "none",
                     "regions": len(ex.regions),
                     "overlay": str(path.relative_to(out)),
                     **rec,
