@@ -116,7 +116,9 @@ def severity(
     folds: Annotated[int | None, option(S, "folds")] = None,
     bootstrap: Annotated[int | None, option(S, "bootstrap")] = None,
     seed: Annotated[int | None, option(S, "seed")] = None,
-    config: Annotated[Path | None, command_option(help="YAML file with SeverityConfig keys.")] = None,
+    config: Annotated[
+        Path | None, command_option(help="YAML file with SeverityConfig keys.")
+    ] = None,
 ) -> None:
     """Model-derived severity vs expert extent and opacity scores, with patient-bootstrap CIs.
 
@@ -154,9 +156,11 @@ def localize(
     exclude_shared: Annotated[bool | None, option(L, "exclude_shared", flag_only=True)] = None,
     bootstrap: Annotated[int | None, option(L, "bootstrap")] = None,
     seed: Annotated[int | None, option(L, "seed")] = None,
-    config: Annotated[Path | None, command_option(help="YAML file with LocalizeConfig keys.")] = None,
+    config: Annotated[
+        Path | None, command_option(help="YAML file with LocalizeConfig keys.")
+    ] = None,
 ) -> None:
-    """Grad-CAM against lesion masks: pointing game, lesion energy, IoU vs random and lung-prior maps.
+    """Grad-CAM vs lesion masks: pointing game, energy, IoU beside random and lung-prior maps.
 
     For a classifier trained on other images: refused when the evaluated images share a
     patient or a radiograph with its training data (--exclude-shared drops those instead).

@@ -77,7 +77,7 @@ class SeverityConfig:
         "", "Manifest with severity_extent / severity_opacity columns.", metavar="PATH"
     )
     split: str = setting("all", "Manifest split, or all (every row that has a score).")
-    out: str = setting("runs/explain-severity", "Output folder.", metavar="PATH")
+    out: str = setting("runs/severity", "Output folder.", metavar="PATH")
     batch_size: int = setting(16, "Images per batch.")
     device: str = device_setting()
     cam_layer: str = setting(
@@ -111,7 +111,7 @@ class LocalizeConfig:
     split: str = setting("all", "Manifest split, or all.")
     label: str = setting("covid", "Evaluate the images of this label that have a lesion mask.")
     method: str = setting("gradcam", "gradcam or gradcam++.")
-    out: str = setting("runs/explain-localize", "Output folder.", metavar="PATH")
+    out: str = setting("runs/localize", "Output folder.", metavar="PATH")
     batch_size: int = setting(16, "Images per batch.")
     device: str = device_setting()
     cam_layer: str = setting(

@@ -55,7 +55,8 @@ def tile(ex: Any, rec: dict[str, Any]) -> np.ndarray:
     _outline(rgb, ex.lung, _CYAN)
     _outline(rgb, ex.lesion, _RED)
     hit = rec["pointing_map"]
-    lines = [ex.item.key[:22], f"p={rec['p_positive']:.2f} hit={'-' if hit is None else f'{hit:.2f}'}",
+    hit_text = "-" if hit is None else f"{hit:.2f}"
+    lines = [ex.item.key[:22], f"p={rec['p_positive']:.2f} hit={hit_text}",
              f"E={rec['lesion_energy_map'] or 0:.2f} IoU={rec['lesion_iou_map'] or 0:.2f}"]
     return caption(thumbnail(rgb), lines)
 

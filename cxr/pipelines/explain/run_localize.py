@@ -133,7 +133,8 @@ def score_images(model: Any, info: Any, items: list[Any], cfg: LocalizeConfig,
     from cxr.pipelines.explain.localize_outputs import tile
 
     pos = list(info.classes).index(info.positive)
-    records, tiles = [], []
+    records: list[dict[str, Any]] = []
+    tiles: list[np.ndarray] = []
     for ex in explain_items(model, info, items, method=cfg.method, target=info.positive,
                             batch_size=cfg.batch_size, rule=cfg.threshold,
                             top_fraction=cfg.top_fraction, region_min_area=cfg.region_min_area,

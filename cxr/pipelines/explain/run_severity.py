@@ -125,7 +125,12 @@ def gradcam_measures(model: Any, info: Any, items: list[Any], df: pd.DataFrame,
 
     pos = info.positive
     fallback = estimate_lung_mask if cfg.lung_estimate else None
-    p, per_image, raws, peaks, lungs, source = [], [], [], [], [], []
+    p: list[float] = []
+    per_image: list[float | None] = []
+    raws: list[np.ndarray] = []
+    peaks: list[float] = []
+    lungs: list[np.ndarray | None] = []
+    source: list[str] = []
     for ex, (_, row) in zip(
         explain_items(model, info, items, method="gradcam", target=pos,
                       batch_size=cfg.batch_size, top_fraction=cfg.top_fraction,
@@ -135,6 +140,8 @@ def gradcam_measures(model: Any, info: Any, items: list[Any], df: pd.DataFrame,
         lung = ex.lung if ex.lung is not None and ex.lung.any() else None
         p.append(float(ex.probs[list(info.classes).index(pos)]))
         per_image.append(involved_fraction(ex.region, lung))
+        if ex.raw is None or ex.peak is None:  # keep_raw=True always gives both
+            raise RuntimeError("explain_items returned no raw map")
         raws.append(ex.raw)
         peaks.append(ex.peak)
         lungs.append(lung)

@@ -185,7 +185,7 @@ VALIDATIONS: dict[str, str] = {"severity.json": "severity_dirs", "localize.json"
 
 
 def _validations(found: Found, root: Path, run: Path | None = None) -> None:
-    """`cxr explain severity` / `localize` folders under ``root`` (for ``run``: its checkpoint's)."""
+    """`cxr explain severity` / `localize` folders under ``root`` (for ``run``: its checkpoint)."""
     mine = ClassifyRunFolder(run).weights.resolve() if run is not None else None
     for name, attr in VALIDATIONS.items():
         for d in _walk(root, name, depth=3):
@@ -197,7 +197,7 @@ def _validations(found: Found, root: Path, run: Path | None = None) -> None:
                     continue
                 if not ckpt or _resolve(ckpt, Path.cwd()) != mine:
                     continue
-                how = f"evaluates {run / 'best.ckpt'}, found beside the run"
+                how = f"evaluates {mine}, found beside the run"
             _link(getattr(found, attr), found, d, how)
 
 
