@@ -7,11 +7,11 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from cxr.pipelines.demo.run_demo import effective, sweep_config
 from typer.testing import CliRunner
 
 from cxr.cli import app
 from cxr.config import AblateConfig, DemoConfig, build_config
+from cxr.pipelines.demo.run_demo import effective, sweep_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,8 +61,9 @@ def test_cli_demo_builds_config() -> None:
 
 @pytest.mark.slow
 def test_fast_demo_end_to_end_and_resume(tmp_path: Path) -> None:
-    from cxr.pipelines.demo.run_demo import run_demo
     from rich.console import Console
+
+    from cxr.pipelines.demo.run_demo import run_demo
 
     cfg = DemoConfig(out=str(tmp_path / "demo"), fast=True)
     report = run_demo(cfg, console=Console(quiet=True))
