@@ -15,7 +15,7 @@ from cxr.config.classify import ClassifyConfig
 from cxr.config.data import CacheConfig, PhantomConfig, SplitConfig
 from cxr.config.demo import DemoConfig
 from cxr.config.evaluate import EvaluateConfig
-from cxr.config.explain import ExplainConfig
+from cxr.config.explain import ExplainConfig, LocalizeConfig, SeverityConfig
 from cxr.config.gan import GanAuditConfig, GanConfig
 from cxr.config.lungs import LungsConfig
 from cxr.config.schema import build_config, config_to_dict, load_saved_config, save_config, setting
@@ -31,9 +31,11 @@ __all__ = [
     "ExplainConfig",
     "GanAuditConfig",
     "GanConfig",
+    "LocalizeConfig",
     "LungsConfig",
     "PhantomConfig",
     "ServeConfig",
+    "SeverityConfig",
     "SplitConfig",
     "build_config",
     "config_to_dict",

@@ -77,6 +77,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "lesion_mask_path",  # phantom ground truth
     "lung_mask_source",  # manual | dataset-model | predicted | phantom
     "lesion_mask_source",  # manual | dataset-model | predicted | phantom
+    "lung_mask_flag",  # why cxr lungs predict rejected its mask (implausible), else empty
     "severity_extent",  # expert geographic extent score, 0-8 (number)
     "severity_opacity",  # expert opacity score, 0-6 (number)
     "source_image",  # GAN provenance: the translated source image

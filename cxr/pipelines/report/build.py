@@ -74,6 +74,12 @@ def build_report(
     from cxr.pipelines.report import gan_explain_sections as rg
     from cxr.pipelines.report import sections as rs
     from cxr.pipelines.report import validation as rv
+    from cxr.pipelines.report.explain_validation_section import (
+        LOCALIZE_TITLE,
+        SEVERITY_TITLE,
+        localize_section,
+        severity_section,
+    )
     from cxr.pipelines.report.metrics_section import metrics_section, model_card_section
     from cxr.pipelines.report.shortcuts_section import TITLE as AUDIT_TITLE
     from cxr.pipelines.report.shortcuts_section import shortcut_section
@@ -98,6 +104,8 @@ def build_report(
         ("Ablation sweep", lambda f: rv.with_lodo(rs.sweep_section(f), f)),
         ("ROC curves", lambda f: rs.roc_section(f, f.positive)),
         ("Grad-CAM examples and localization", rg.gradcam_section),
+        (LOCALIZE_TITLE, localize_section),
+        (SEVERITY_TITLE, severity_section),
     ]
     sections, omitted = [], []
     for title, build in builders:
