@@ -101,7 +101,7 @@ def test_severity_refuses_manifests_without_or_with_bad_scores(run, tmp_path) ->
     with pytest.raises(ManifestError, match="no severity_extent"):
         run_severity(cfg)
     df = load_manifest(run["scored"])
-    df.loc[df.index[0], "severity_extent"] = "9.5"  # extra columns load as text
+    df.loc[df.index[0], "severity_extent"] = 9.5  # out of range
     save_manifest(df, tmp_path / "bad.csv")
     with pytest.raises(ManifestError, match=r"severity_extent = 9.5 outside \[0, 8\]"):
         run_severity(SeverityConfig(checkpoint=str(run["ckpt"]), manifest=str(tmp_path / "bad.csv"),

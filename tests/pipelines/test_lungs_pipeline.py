@@ -131,7 +131,7 @@ def test_predict_writes_plausible_masks_and_flags_the_rest(predicted: tuple[Path
 
     path, out = predicted
     even, odd = out.index % 2 == 0, out.index % 2 == 1
-    assert (out.loc[odd, "lung_mask_source"] == "unknown").all()  # kept their phantom mask
+    assert (out.loc[odd, "lung_mask_source"] == "phantom").all()  # kept their phantom mask
     flagged = even & (out["lung_mask_flag"] != "")
     used = even & (out["lung_mask_flag"] == "")
     assert flagged.sum() >= 1 and used.sum() >= 1
@@ -171,7 +171,7 @@ def test_audit_and_explain_use_the_predicted_field(predicted: tuple[Path, pd.Dat
     kinds = data.lung_kind
     assert set(kinds[~flagged & (out.index % 2 == 0)]) == {"predicted"}
     assert set(kinds[flagged]) == {"box"}
-    assert set(kinds[out.index % 2 == 1]) == {"unknown"}
+    assert set(kinds[out.index % 2 == 1]) == {"phantom"}
     counts = lung_field_counts(data)
     assert counts["by_kind"]["predicted"] == int((kinds == "predicted").sum())
     assert counts["box"] == int(flagged.sum()) and counts["mask"] == len(df) - counts["box"]

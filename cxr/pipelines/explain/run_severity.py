@@ -78,10 +78,11 @@ def scored_rows(df: pd.DataFrame, cfg: SeverityConfig) -> pd.DataFrame:
     """The rows of ``cfg.split`` with at least one expert score (numeric columns added)."""
     import pandas as pd
 
-    cols = [c for c, _, _ in SCORES.values() if c in df.columns]
-    if not cols:
+    cols = [c for c, _, _ in SCORES.values()
+            if c in df.columns and pd.to_numeric(df[c], errors="coerce").notna().any()]
+    if not cols:  # an index without scores still carries the (empty) columns
         raise ManifestError(
-            f"{cfg.manifest}: no severity_extent / severity_opacity column (index a collection "
+            f"{cfg.manifest}: no severity_extent / severity_opacity scores (index a collection "
             "with expert severity scores, e.g. ieee8023 with annotations/covid-severity-scores.csv)"
         )
     if cfg.split != "all":
