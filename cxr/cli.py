@@ -122,22 +122,26 @@ def main() -> None:
         Interrupted,
         interrupted_message,
         safe_point,
+        signals_armed,
         stop_on_signals,
     )
 
     if not {"--help", "-h"} & set(sys.argv[1:]) and len(sys.argv) > 1:
         wide_output()  # logs and pipes get full-width tables (help pages keep their width)
     try:
-        with stop_on_signals(restore=False):
+        # the real command line keeps the recording handler to the end of the process; a
+        # test calling main() in-process gets its own handlers back
+        with stop_on_signals(restore=not signals_armed()):
             try:
-                app(standalone_mode=False)
-            except BaseException:
-                safe_point()  # a stop was asked for: that is the reason, whatever was raised
-                raise
-            safe_point()
-    except Interrupted as exc:
-        typer.echo(interrupted_message(exc), err=True)
-        sys.exit(exc.exit_code)
+                try:
+                    app(standalone_mode=False)
+                except BaseException:
+                    safe_point()  # a stop was asked for: that is the reason, whatever was raised
+                    raise
+                safe_point()
+            except Interrupted as exc:
+                typer.echo(interrupted_message(exc), err=True)
+                sys.exit(exc.exit_code)
     except CxrError as exc:
         typer.echo(f"cxr: error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -52,6 +52,7 @@ __all__ = [
     "output_lock",
     "pause",
     "safe_point",
+    "signals_armed",
     "stop_on_signals",
     "stop_requested",
 ]
@@ -239,6 +240,11 @@ def arm_signals() -> None:
         _hooked[0] = True
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
     _Stop.armed = True
+
+
+def signals_armed() -> bool:
+    """Whether the recording handler is installed (by the command line, or a ``with`` block)."""
+    return _Stop.armed
 
 
 def stop_requested() -> int | None:
