@@ -14,7 +14,7 @@ from typing import Annotated
 import cxr.runtime.runguard  # isort: skip
 
 if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "cxr":
-    cxr.runtime.runguard.arm_signals()
+    cxr.runtime.runguard.arm_for_process()
 
 # then: importing it takes the first look at the machine's load, which the root callback
 # compares with a second look once the rest of the CLI has loaded (cxr/runtime/cpuload.py)

@@ -44,6 +44,7 @@ __all__ = [
     "LOCK_NAME",
     "FolderBusyError",
     "Interrupted",
+    "arm_for_process",
     "arm_signals",
     "child_init",
     "interrupted_message",
@@ -240,6 +241,34 @@ def arm_signals() -> None:
         _hooked[0] = True
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
     _Stop.armed = True
+
+
+def _ignore_late_signals() -> None:
+    """Last atexit callback: the command's outcome and exit code are final.
+
+    Python resets handlers to the default action during interpreter shutdown, after the atexit
+    callbacks; a SIGTERM then would kill a process whose output is complete (shell 143, no
+    line). Ignoring the two signals for those last moments keeps the exit code the command
+    chose; SIGKILL still ends a shutdown that hangs.
+    """
+    for s in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(s, signal.SIG_IGN)
+
+
+def arm_for_process() -> None:
+    """:func:`arm_signals` for the rest of the process (the command line, at import).
+
+    The atexit hook registered here runs after every later-registered one (LIFO), i.e.
+    after Ray's, Lightning's and the loggers' own shutdown, which a second signal can
+    still cut short.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    arm_signals()
+    import atexit
+
+    atexit.register(_ignore_late_signals)
 
 
 def signals_armed() -> bool:
