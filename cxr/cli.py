@@ -10,7 +10,13 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-# first: importing it takes the first look at the machine's load, which the root callback
+# before anything slow: a SIGTERM during start-up is recorded, not fatal (cxr/runtime/runguard.py)
+import cxr.runtime.runguard  # isort: skip
+
+if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "cxr":
+    cxr.runtime.runguard.arm_for_process()
+
+# then: importing it takes the first look at the machine's load, which the root callback
 # compares with a second look once the rest of the CLI has loaded (cxr/runtime/cpuload.py)
 import cxr.runtime.cpuload  # noqa: F401  # isort: skip
 import typer
@@ -110,19 +116,39 @@ def main() -> None:
     operation (disk full, read-only or forbidden folder) or a job whose parts failed
     (``PartialFailureError``, e.g. sweep cells), ``128 + signum`` when
     stopped by SIGTERM (143) or SIGINT (130).
+
+    A signal is honoured at the command's next safe point (a batch or item boundary). Any
+    exception that ends a command after a signal arrived (a DataLoader worker killed by the
+    same SIGTERM, Lightning's own SIGTERM exit) is reported as the interruption; a command
+    that returns after a signal arrived also exits ``128 + signum``: it may have finished,
+    and a rerun then finds everything done.
     """
     from cxr.runtime.errors import CxrError
     from cxr.runtime.progress import wide_output
-    from cxr.runtime.runguard import Interrupted, interrupted_message, stop_on_signals
+    from cxr.runtime.runguard import (
+        Interrupted,
+        interrupted_message,
+        safe_point,
+        signals_armed,
+        stop_on_signals,
+    )
 
     if not {"--help", "-h"} & set(sys.argv[1:]) and len(sys.argv) > 1:
         wide_output()  # logs and pipes get full-width tables (help pages keep their width)
     try:
-        with stop_on_signals():
-            app(standalone_mode=False)
-    except Interrupted as exc:
-        typer.echo(interrupted_message(exc), err=True)
-        sys.exit(exc.exit_code)
+        # the real command line keeps the recording handler to the end of the process; a
+        # test calling main() in-process gets its own handlers back
+        with stop_on_signals(restore=not signals_armed()):
+            try:
+                try:
+                    app(standalone_mode=False)
+                except BaseException:
+                    safe_point()  # a stop was asked for: that is the reason, whatever was raised
+                    raise
+                safe_point()
+            except Interrupted as exc:
+                typer.echo(interrupted_message(exc), err=True)
+                sys.exit(exc.exit_code)
     except CxrError as exc:
         typer.echo(f"cxr: error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -41,6 +41,7 @@ from cxr.data.index.index_summary import IndexSummary, count_into, print_summary
 from cxr.data.views import normalise_view
 from cxr.runtime.errors import CxrError, ImageReadError, ManifestError
 from cxr.runtime.files import atomic_open
+from cxr.runtime.runguard import child_init, safe_point
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -287,6 +288,7 @@ def _probe_all(
         for res in _map(paths, [known.get(p) for p in paths], workers, limits):
             results[res["path"]] = res
             bar.advance(task)
+            safe_point()  # SIGTERM/SIGINT: stop between images
     return results
 
 
@@ -303,8 +305,11 @@ def _map(
     # spawn: the parent may hold threads (torch, rich); fork would copy them half-locked
     ctx = mp.get_context("spawn")
     chunk = max(1, min(64, len(paths) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=child_init)
+    try:
         yield from pool.map(probe_image, paths, known, lims, chunksize=chunk)
+    finally:  # interrupted: drop the queued images instead of decoding them all first
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def skipped_report_path(out: str | Path) -> Path:

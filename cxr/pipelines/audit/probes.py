@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cxr.runtime.runguard import safe_point
 from cxr.stats.auroc import auroc_ci, macro_auroc_ci, within_source_auroc_ci
 
 if TYPE_CHECKING:
@@ -194,6 +195,7 @@ def gradcam_energy(data: AuditImages, rows: np.ndarray, model: Any, pos: int,
         b = idx[s : s + 16]
         x = to_network(data.images[b]).unsqueeze(1).to(device)
         maps = library_cam(model, x, [pos] * len(b))
+        safe_point()  # SIGTERM/SIGINT: stop between Grad-CAM batches
         for m, i in zip(maps, b, strict=True):
             shares.append(energy_share(m, data.lung[i]))
             areas.append(float(data.lung[i].mean()))

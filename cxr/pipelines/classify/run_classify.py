@@ -164,6 +164,7 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
 
     from cxr.classifier.module import TransferSchedule
     from cxr.runtime.lightning_io import AtomicCheckpointIO
+    from cxr.runtime.lightning_stop import StopAtSafePoint
     from cxr.runtime.lightning_threads import FollowLoad
     from cxr.runtime.tracking import lightning_loggers
 
@@ -177,6 +178,8 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
         EarlyStopping(monitor="val_auroc", mode="max", patience=cfg.patience),
         TransferSchedule(cfg.transfer, cfg.unfreeze_epoch),
         FollowLoad(),  # torch threads follow the load (cxr/runtime/lightning_threads.py)
+        # SIGTERM/SIGINT: stop at the next batch end, keeping last.ckpt (runtime/lightning_stop.py)
+        StopAtSafePoint(out / "checkpoints" / "last.ckpt"),
     ]
     if progress:
         from cxr.runtime.progress import epoch_progress_bar

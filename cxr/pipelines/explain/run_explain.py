@@ -61,6 +61,7 @@ from cxr.pipelines.explain.explain_outputs import (
 )
 from cxr.runtime.errors import ConfigError
 from cxr.runtime.fmt import fmt_num
+from cxr.runtime.runguard import safe_point
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
             seed=cfg.seed,
             on_batch=lambda n: bar.advance(task, n),
         ):
+            safe_point()  # SIGTERM/SIGINT: stop between explained images
             truth, pred = true_class(ex.item.label, classes, positive), classes[ex.pred]
             rgb = render_overlay(ex, cfg)
             path = save_rgb(out / "overlays" / f"{ex.item.key}.png", rgb)

@@ -45,6 +45,7 @@ from typing import Any
 
 from cxr.config import ExplainConfig, config_to_dict, save_config
 from cxr.runtime.errors import ConfigError, ManifestError
+from cxr.runtime.runguard import safe_point
 
 
 def select_patients(df: Any, cfg: ExplainConfig) -> dict[str, Any]:
@@ -140,6 +141,7 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
             f"progression ({cfg.method} on {device})", total=sum(len(g) for g in groups.values())
         )
         for pid, rows in groups.items():
+            safe_point()  # SIGTERM/SIGINT: stop between patients
             items = with_mask_dirs(
                 items_from_manifest(rows, split="all"),
                 lung_dir=cfg.lung_masks,

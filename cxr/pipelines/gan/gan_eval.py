@@ -38,6 +38,7 @@ from typing import Any
 from cxr.config import GanAuditConfig
 from cxr.runtime.errors import CheckpointError, ConfigError, ManifestError
 from cxr.runtime.files import atomic_write_text
+from cxr.runtime.runguard import safe_point
 
 __all__ = ["INCEPTION_FILE", "EvalResult", "eval_table", "find_inception_weights", "run_gan_eval"]
 
@@ -139,6 +140,7 @@ def _run_batches(fn: Any, images: Any, batch: int = 32) -> Any:
     with torch.inference_mode():
         for s in range(0, len(images), batch):
             out.append(fn(to_network(images[s : s + batch]).unsqueeze(1)).float())
+            safe_point()  # SIGTERM/SIGINT: stop between feature batches
     return torch.cat(out)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from cxr.data.leakage.lineage import LINEAGE_FILE, LineageCheck
 from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
+from cxr.runtime.runguard import note_kept, safe_point
 
 __all__ = ["SynthResult", "run_synth", "synth_table"]
 
@@ -144,6 +145,8 @@ def run_synth(
             for i, img in zip(chunk, translate_batch(net, batch, dev), strict=True):
                 write_png(names[i], img)
                 bar.advance(task)
+            note_kept(f"{n - len(todo) + start + len(chunk)} of {n} images in {img_dir}")
+            safe_point()  # SIGTERM/SIGINT: stop between batches; written PNGs are kept
     record = out_dir / LINEAGE_FILE
     atomic_write_text(record, json.dumps({
         "checkpoint": str(Path(checkpoint).resolve()), "checkpoint_sha256": ckpt_hash,

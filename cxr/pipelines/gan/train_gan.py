@@ -17,7 +17,9 @@ and evaluation can refuse sets that share them), and with
 ``logger=tensorboard`` (the default) ``tensorboard/``: per-step and per-epoch losses and the
 sample grids (or the same in MLflow, see :mod:`cxr.runtime.tracking`).
 ``resume=True`` continues from ``last.ckpt`` (epoch, optimisers, schedulers,
-image pools, RNG), so a killed run loses at most the epoch in progress.
+image pools, RNG), so a killed run loses at most the epoch in progress; with no
+``last.ckpt`` yet it starts from epoch 0 and says so. SIGTERM/SIGINT stop the run
+at the next batch end (:mod:`cxr.runtime.lightning_stop`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cxr.config import GanConfig, config_to_dict, load_saved_config, save_config
-from cxr.runtime.errors import CheckpointError, ConfigError
+from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
 from cxr.runtime.fmt import fmt_duration, fmt_num
 from cxr.runtime.progress import epoch_progress_bar
@@ -164,9 +166,14 @@ def train_gan(
     from cxr.runtime.tracking import log_params
 
     out_dir = Path(out_dir)
+    say = Console(stderr=True, quiet=not progress).print
     last = _check_start(cfg, out_dir, resume)
+    if resume and not last.is_file():
+        # a requeued job passes the same arguments every time, also when the signal came
+        # before the first checkpoint: nothing to resume means the start
+        say(f"--resume: no checkpoint at {last} yet; starting from epoch 0", highlight=False)
+        resume = False
     if resume:  # a damaged last.ckpt is set aside and the run starts afresh
-        say = Console(stderr=True, quiet=not progress).print
         resume = resume_point([last], say, fallback="starting from epoch 0") is not None
 
     check_views_policy(cfg.views)
@@ -261,11 +268,13 @@ def _trainer(
     from cxr.cyclegan.monitor import AtomicEpochCheckpoint
     from cxr.runtime.lightning_io import AtomicCheckpointIO
     from cxr.runtime.lightning_quiet import quiet_lightning
+    from cxr.runtime.lightning_stop import StopAtSafePoint
     from cxr.runtime.lightning_threads import FollowLoad
     from cxr.runtime.tracking import lightning_loggers
 
-    cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *callbacks,
-                      FollowLoad()]
+    ckpt = AtomicEpochCheckpoint(out_dir / "checkpoints")
+    cbs: list[Any] = [monitor, ckpt, *callbacks, FollowLoad(),
+                      StopAtSafePoint(ckpt.last_path)]
     if progress:
         cbs.append(epoch_progress_bar())  # rich bar on a terminal, a line per epoch in a log
     quiet_lightning()
@@ -294,9 +303,7 @@ def _check_start(cfg: GanConfig, out_dir: Path, resume: bool) -> Path:
     from cxr.runtime.tracking import check_logger
 
     last = out_dir / "checkpoints" / "last.ckpt"
-    if resume:
-        if not last.is_file():
-            raise CheckpointError(f"--resume: no checkpoint at {last}")
+    if resume and last.is_file():
         _check_resume(cfg, out_dir)
     elif last.exists():
         raise ConfigError(f"{out_dir} already holds a run (pass --resume or choose a new --out)")
