@@ -32,8 +32,9 @@ def test_train_scores_held_out_patients_and_resumes(phantom_manifest: Path, tmp_
     from cxr.pipelines.lungs.train_lungs import run_lungs_train
 
     cfg = _cfg(tmp_path, epochs=1)
+    # --resume with nothing to resume (a requeued job's first start) starts from epoch 0
     run = run_lungs_train(cfg, manifest=phantom_manifest, out_dir=tmp_path / "run",
-                          progress=False)
+                          resume=True, progress=False)
     sets = {s["name"]: s for s in run.metrics["sets"]}
     df = pd.read_csv(phantom_manifest, keep_default_na=False)
     assert sets["test"]["n_images"] == int((df["split"] == "test").sum())

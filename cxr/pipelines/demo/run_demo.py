@@ -45,6 +45,7 @@ from cxr.runtime.errors import ConfigError, CxrError
 from cxr.runtime.files import atomic_write_text
 from cxr.runtime.fmt import fmt_duration, fmt_num
 from cxr.runtime.progress import is_live
+from cxr.runtime.runguard import safe_point
 from cxr.runtime.threads import current_choice
 
 PROFILES = ("auto", "cpu", "gpu")
@@ -175,6 +176,7 @@ class _Stages:
                            f"· elapsed {elapsed}", highlight=False, soft_wrap=True)
 
     def run(self, name: str, key: Any, fn: Callable[[], Any], *, always: bool = False) -> Any:
+        safe_point()  # SIGTERM/SIGINT between stages: finished stages are kept in stages.json
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
         prev = self.done.get(name, {})
         if not always and prev.get("key") == digest:

@@ -29,6 +29,7 @@ import numpy as np
 from cxr.config import LungsConfig
 from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
+from cxr.runtime.runguard import safe_point
 
 
 @dataclass
@@ -108,6 +109,7 @@ def run_lungs_predict(cfg: LungsConfig, *, checkpoint: str | Path, manifest: str
     with make_progress(disable=not progress) as bar:
         task = bar.add_task("predicting lung masks", total=len(todo))
         for s in range(0, len(todo), chunk):
+            safe_point()  # SIGTERM/SIGINT: stop between chunks; masks written so far are kept
             rows = todo[s : s + chunk]
             keys = [_key(str(df["image_path"].iat[i]), str(df["content_hash"].iat[i]))
                     for i in rows]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from cxr.config import LungsConfig, save_config
-from cxr.runtime.errors import CheckpointError, ConfigError
+from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
 
 
@@ -63,7 +63,9 @@ def run_lungs_train(cfg: LungsConfig, *, manifest: str | Path, out_dir: str | Pa
     say = Console(stderr=True, quiet=not progress).print
     last = out / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():
-        raise CheckpointError(f"--resume: no checkpoint at {last}")
+        # a requeued job passes the same arguments every time: nothing to resume is the start
+        say(f"--resume: no checkpoint at {last} yet; starting from epoch 0", highlight=False)
+        resume = False
     if not resume and (last.exists() or (out / "lungs.pt").exists()):
         raise ConfigError(f"{out} already holds a run (pass --resume or choose a new --out)")
     df = with_sources(load_manifest(manifest))
@@ -145,6 +147,7 @@ def _trainer(cfg: LungsConfig, out: Path, train_ds: Any, progress: bool) -> Any:
 
     from cxr.runtime.lightning_io import AtomicCheckpointIO
     from cxr.runtime.lightning_quiet import quiet_lightning
+    from cxr.runtime.lightning_stop import StopAtSafePoint
     from cxr.runtime.lightning_threads import FollowLoad
     from cxr.runtime.progress import epoch_progress_bar
     from cxr.runtime.tracking import lightning_loggers
@@ -156,7 +159,9 @@ def _trainer(cfg: LungsConfig, out: Path, train_ds: Any, progress: bool) -> Any:
     best = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_dice",
                            mode="max", save_top_k=1, save_last=True,
                            enable_version_counter=False)
-    cbs: list[Any] = [SetEpoch(), best, FollowLoad()]
+    # SIGTERM/SIGINT: stop at the next batch end, keeping last.ckpt (runtime/lightning_stop.py)
+    cbs: list[Any] = [SetEpoch(), best, FollowLoad(),
+                      StopAtSafePoint(out / "checkpoints" / "last.ckpt")]
     if progress:
         cbs.append(epoch_progress_bar())
     quiet_lightning()
