@@ -48,7 +48,7 @@ class DemoConfig:
     classify_epochs: int = 4
     classify_by_backbone: dict[str, Any] = dataclasses.field(default_factory=lambda: {
         "vgg16": {"lr": 1e-4, "epochs": 3, "image_size": 32},
-        "resnet50": {"lr": 1e-3, "epochs": 4},
+        "resnet50": {"lr": 1e-3, "epochs": 6, "image_size": 48, "batch_size": 16},
         "efficientnet_b0": {"lr": 1e-3, "epochs": 8},
     })
     #: where the classifiers and the GAN train (the gpu profile sets gpu)

@@ -174,7 +174,9 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
     callbacks: list[Any] = [
         # last.ckpt after every epoch, so a resumed run repeats at most the interrupted one
         ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_auroc",
-                        mode="max", save_last=True, every_n_epochs=1),
+                        # an epoch that improved links last.ckpt to best.ckpt instead of
+                        # writing the weights and optimiser state twice (VGG16: 1.6 GB each)
+                        mode="max", save_last="link", every_n_epochs=1),
         EarlyStopping(monitor="val_auroc", mode="max", patience=cfg.patience),
         TransferSchedule(cfg.transfer, cfg.unfreeze_epoch),
         FollowLoad(),  # torch threads follow the load (cxr/runtime/lightning_threads.py)
