@@ -19,6 +19,7 @@ from cxr.config.explain import ExplainConfig
 from cxr.config.gan import GanAuditConfig, GanConfig
 from cxr.config.schema import build_config, config_to_dict, load_saved_config, save_config, setting
 from cxr.config.serve import ServeConfig
+from cxr.config.study import StudyConfig
 
 __all__ = [
     "AblateConfig",
@@ -33,6 +34,7 @@ __all__ = [
     "PhantomConfig",
     "ServeConfig",
     "SplitConfig",
+    "StudyConfig",
     "build_config",
     "config_to_dict",
     "load_saved_config",
