@@ -20,6 +20,7 @@ from cxr.commands import audit as audit_commands
 from cxr.commands import classify as classify_commands
 from cxr.commands import data as data_commands
 from cxr.commands import demo as demo_commands
+from cxr.commands import study as study_commands
 from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
@@ -75,6 +76,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.command("report")(report_commands.report)
 app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
+app.command("study")(study_commands.study)
 
 
 def os_error_message(exc: OSError) -> str:

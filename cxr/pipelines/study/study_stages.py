@@ -44,10 +44,11 @@ class StageLedger:
         if prev.get("key") == digest:
             self.rows.append((name, "reused (config hash unchanged)", 0.0))
             self.console.print(f"study stage {name}: reused (config hash {digest[:12]})",
-                               highlight=False)
+                               highlight=False, emoji=False)
             return prev.get("result")
         self.console.print(f"study stage {name} ... (elapsed "
-                           f"{fmt_duration(time.perf_counter() - self.t0)})", highlight=False)
+                           f"{fmt_duration(time.perf_counter() - self.t0)})",
+                           highlight=False, emoji=False)
         start = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - start
@@ -55,5 +56,5 @@ class StageLedger:
         atomic_write_text(self.path, json.dumps(self.done, indent=2, default=str) + "\n")
         self.rows.append((name, "ran", seconds))
         self.console.print(f"study stage {name}: done in {fmt_duration(seconds)}",
-                           highlight=False)
+                           highlight=False, emoji=False)
         return result
