@@ -20,12 +20,12 @@ from cxr.commands import audit as audit_commands
 from cxr.commands import classify as classify_commands
 from cxr.commands import data as data_commands
 from cxr.commands import demo as demo_commands
-from cxr.commands import study as study_commands
 from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
 from cxr.commands import report as report_commands
 from cxr.commands import serve as serve_commands
+from cxr.commands import study as study_commands
 from cxr.commands.options import CxrTyper, command_option
 
 app = CxrTyper(

@@ -13,7 +13,8 @@ from cxr.config import StudyConfig as S
 
 def study(
     config: Annotated[
-        Path, typer.Argument(help="Study YAML (StudyConfig keys), e.g. configs/study/seed-paper.yaml.")
+        Path,
+        typer.Argument(help="Study YAML (StudyConfig keys), e.g. configs/study/seed-paper.yaml."),
     ],
     *,
     out: Annotated[Path | None, option(S, "out")] = None,

@@ -93,8 +93,8 @@ def evaluate_arm(cfg: StudyConfig, arm: str, trained: dict[str, Any], reference_
 def cue_verdict(arm: str, m: dict[str, Any]) -> str:
     """One plain sentence: do the translations look like real COVID-19, or like their source?"""
     parts = []
-    sep = ((m.get("audit") or {}).get("separability") or {})
-    val, lo = sep.get("value", sep.get("auroc")), sep.get("ci_low")
+    sep = ((m.get("audit") or {}).get("separability") or {}).get("synthetic_vs_real") or {}
+    val, lo = sep.get("auroc"), sep.get("ci_low")
     if val is not None and lo is not None:
         if float(lo) > 0.5:
             parts.append(f"a probe tells the {arm} translations from real COVID-19 images "

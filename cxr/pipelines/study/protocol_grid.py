@@ -50,14 +50,19 @@ def sweep_config(cfg: StudyConfig, *, manifest: str | Path, out: Path, task: str
     )
 
 
-def reuse_reference_cells(src: Path, dst: Path) -> int:
-    """Copy finished real-only cells of sweep ``src`` into ``dst`` (same key = same config)."""
+def reuse_reference_cells(src: Path, dst: Path, *, only_reference: bool = True) -> int:
+    """Copy finished cells (real-only ones by default) of sweep ``src`` into sweep ``dst``.
+
+    A cell's directory name ends in the hash of its resolved config and input manifests'
+    content keys, so ``dst`` runs a copied cell's key only if it plans the very same run;
+    a copy it does not plan is never read. Weights are not copied.
+    """
     n = 0
     cells = src / "cells"
     if not cells.is_dir():
         return 0
     for cell in sorted(cells.iterdir()):
-        if "-syn0-" not in cell.name or not is_done(cell):
+        if (only_reference and "-syn0-" not in cell.name) or not is_done(cell):
             continue
         target = dst / "cells" / cell.name
         if is_done(target):

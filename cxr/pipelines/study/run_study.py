@@ -32,6 +32,7 @@ results table as an uninterrupted run.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ from cxr.pipelines.study.severity_hook import find_severity, severity_stage
 from cxr.pipelines.study.study_audit import run_audit
 from cxr.pipelines.study.study_report import build_study_report
 from cxr.pipelines.study.study_results import (
+    heldout_of_cells,
     not_learned,
     results_table,
     sweep_tables,
@@ -120,16 +122,16 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
         arm_dir = out / "gan" / arm
         gkey = [skey, cfg.gan_arms[arm], config_to_dict(ga.gan_config(cfg, arm)), cfg.ratios]
         arms[arm] = led.run(f"gan:{arm}", gkey,
-                            lambda a=arm, d=arm_dir: ga.train_arm(cfg, a, split, d, console))
+                            functools.partial(ga.train_arm, cfg, arm, split, arm_dir, console))
         gan_eval[arm] = led.run(
             f"gan-eval:{arm}", [gkey, ref, cfg.gan_audit],
-            lambda a=arm, d=arm_dir: ga.evaluate_arm(cfg, a, arms[a], ref["checkpoint"], d))
+            functools.partial(ga.evaluate_arm, cfg, arm, arms[arm], ref["checkpoint"], arm_dir))
 
     grid = [skey, key_hash(arms), _identity(cfg)]
     protocol = led.run("protocol", grid, lambda: protocol_sweeps(cfg, split, arms,
                                                                  out / "protocol", console))
-    scarcity = led.run("scarcity", grid, lambda: scarcity_sweeps(cfg, split, arms,
-                                                                 out / "scarcity", console))
+    scarcity = led.run("scarcity", grid, lambda: scarcity_sweeps(
+        cfg, split, arms, out / "scarcity", console, protocol_dir=out / "protocol"))
     lodo = led.run("lodo", grid, lambda: lodo_sweep(cfg, split, out / "lodo", console))
     within = led.run("within-source", grid,
                      lambda: within_source_sweep(cfg, split, out / "within-source", console))
@@ -151,6 +153,8 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
     tables["results"] = results_table(cells)
     prot = cells[cells["section"] == "protocol"] if not cells.empty else cells
     tables["within_source_protocol"] = within_source_of_cells(prot)
+    tables["lodo_heldout"] = heldout_of_cells(
+        cells[cells["section"] == "lodo"] if not cells.empty else cells)
     for name in ("lodo", "within_source"):
         tables[name] = (cells[cells["section"] == name].reset_index(drop=True)
                         if not cells.empty else cells)
@@ -164,7 +168,9 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
                         for k, v in scarcity.items()},
            "audit": audit, "severity": severity, "did_not_learn": not_learned(cells),
            "stages": {k: {"key": v["key"], "seconds": v["seconds"]} for k, v in ledger.items()}}
-    write_results(out, doc, {k: v for k, v in tables.items() if k != "cells"} | {"cells": cells.drop(columns=[c for c in ("run_dir",) if c in cells.columns]) if not cells.empty else cells})
+    # paths differ between runs and machines: results.json keeps the cells without them
+    tables["cells"] = cells.drop(columns=[c for c in ("run_dir",) if c in cells.columns])
+    write_results(out, doc, tables)
     tables["results"].to_csv(out / "results.csv", index=False, float_format="%.6g",
                              lineterminator="\n")
     report = build_study_report(out, doc, tables)

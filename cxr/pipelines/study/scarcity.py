@@ -20,7 +20,7 @@ from rich.console import Console
 
 from cxr.config import StudyConfig
 from cxr.pipelines.study.gan_arms import train_arm
-from cxr.pipelines.study.protocol_grid import run_sweep, sweep_config
+from cxr.pipelines.study.protocol_grid import reuse_reference_cells, run_sweep, sweep_config
 
 
 def level_manifest(split: Path, level: float, seed: int, out: Path) -> dict[str, Any]:
@@ -40,7 +40,8 @@ def level_manifest(split: Path, level: float, seed: int, out: Path) -> dict[str,
 
 
 def scarcity_sweeps(cfg: StudyConfig, split: Path, arms: dict[str, Any], out: Path,
-                    console: Console) -> dict[str, Any]:
+                    console: Console, protocol_dir: Path | None = None) -> dict[str, Any]:
+    """One sweep per level; at 100 % the protocol's identical cells are reused (same keys)."""
     done: dict[str, Any] = {}
     arm = cfg.scarcity_gan_arm
     for level in cfg.scarcity_levels:
@@ -55,6 +56,9 @@ def scarcity_sweeps(cfg: StudyConfig, split: Path, arms: dict[str, Any], out: Pa
             info["gan"] = (f"{arm} GAN of the full training split" if level >= 1.0 else
                            f"{arm} GAN of the full training split (it saw all COVID-19 train "
                            "patients, more than this level's real-only arm)")
+        same = protocol_dir / cfg.scarcity_task / arm if protocol_dir else None
+        if level >= 1.0 and same is not None and same.is_dir():
+            reuse_reference_cells(same, d / "sweep", only_reference=False)
         sweep = sweep_config(cfg, manifest=manifest, out=d / "sweep", task=cfg.scarcity_task,
                              backbones=cfg.scarcity_backbones,
                              synthetic=(0.0, cfg.scarcity_ratio), baselines=cfg.baselines,

@@ -55,7 +55,7 @@ def cap_patients(df: Any, caps: dict[str, int], seed: int) -> Any:
     """At most ``caps[dataset]`` patients per (dataset, label), drawn with ``seed``."""
     keep = np.ones(len(df), bool)
     rng = np.random.default_rng(seed)
-    for (dataset, label), grp in df.groupby(["dataset", "label"], sort=True):
+    for (dataset, _label), grp in df.groupby(["dataset", "label"], sort=True):
         cap = int(caps.get(str(dataset), 0) or 0)
         pids = np.array(sorted(grp["patient_id"].astype(str).unique()))
         if cap <= 0 or len(pids) <= cap:

@@ -57,25 +57,44 @@ def _img(path: str | Path, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
 
 
-def gains_plot(gains: pd.DataFrame, out: Path) -> Path:
-    """Forest plot: paired AUROC gain over real-only (mean over seeds, t-interval)."""
+def gains_plot(gains: pd.DataFrame, comparisons: pd.DataFrame, out: Path) -> Path:
+    """Forest plot of the paired AUROC gain over real-only, per task x backbone x arm.
+
+    Small grey marks: each seed's paired difference with its patient-bootstrap CI
+    (comparisons.csv); large marks: the mean over seeds with its t-interval (gains.csv, two
+    seeds or more). A red x: a cell of the pair did not learn (not a comparison).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    df = gains[gains["section"] == "protocol"] if not gains.empty else gains
-    labels = [f"{r['task']} {r['backbone']} {r['arm']}" for _, r in df.iterrows()]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(labels), 3) + 1.2))
-    for i, (_, r) in enumerate(df.iterrows()):
+    def part(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["section"] == "protocol"] if not df.empty else df
+
+    g, c = part(gains), part(comparisons)
+    labels = [f"{r['task']} {r['backbone']} {r['arm']}" for _, r in g.iterrows()]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * max(len(labels), 3) + 1.4))
+    for i, (_, r) in enumerate(g.iterrows()):
+        mine = c[(c["task"] == r["task"]) & (c["backbone"] == r["backbone"])
+                 & (c["arm"] == r["arm"])] if not c.empty else c
+        for j, (_, s) in enumerate(mine.iterrows()):
+            v, lo, hi = (float(s[k]) for k in ("auroc_diff", "auroc_diff_lo", "auroc_diff_hi"))
+            y = i - 0.25 + 0.5 * (j + 1) / (len(mine) + 1)
+            bad = not int(s.get("comparable", 1) or 0)
+            ax.errorbar([v], [y], xerr=[[max(v - lo, 0)], [max(hi - v, 0)]],
+                        fmt="x" if bad else ".", color="C3" if bad else "0.6", capsize=2, lw=0.8)
         v, lo, hi = (float(r[k]) for k in ("auroc_diff", "auroc_diff_lo", "auroc_diff_hi"))
-        ok = int(r.get("n_comparable", r.get("n_seeds", 0)) or 0) > 0
-        ax.errorbar([v], [i], xerr=[[max(v - lo, 0)], [max(hi - v, 0)]] if lo == lo else None,
-                    fmt="o" if ok else "x", color="C0" if ok else "C3", capsize=3)
+        if lo == lo and hi == hi:
+            ax.errorbar([v], [i], xerr=[[max(v - lo, 0)], [max(hi - v, 0)]], fmt="o",
+                        color="C0", capsize=4)
+        else:
+            ax.plot([v], [i], "o", color="C0", mfc="none")
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_xlabel("paired AUROC gain over real-only (mean over seeds, 95% CI)")
-    ax.set_title("Per-arm gains (x: a cell of the pair did not learn)")
+    ax.set_xlabel("paired test AUROC gain over real-only (95% CI)")
+    ax.set_title("Per-arm gains: seeds (grey, bootstrap CI), mean over seeds (blue, t-interval)",
+                 fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -83,8 +102,11 @@ def gains_plot(gains: pd.DataFrame, out: Path) -> Path:
     return out
 
 
-def scarcity_plot(summary: pd.DataFrame, out: Path) -> Path:
-    """AUROC (mean over seeds, t-interval) against the share of COVID-19 train patients."""
+def scarcity_plot(summary: pd.DataFrame, cells: pd.DataFrame, out: Path) -> Path:
+    """AUROC (mean over seeds, t-interval) against the share of COVID-19 train patients.
+
+    With one seed there is no t-interval: the cell's own patient-bootstrap CI is drawn.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,6 +116,10 @@ def scarcity_plot(summary: pd.DataFrame, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for j, ((backbone, arm), grp) in enumerate(df.groupby(["backbone", "arm"], sort=True)):
         grp = grp.assign(x=grp["level"].astype(float) * 100).sort_values("x")
+        for col in ("auroc_lo", "auroc_hi") if not cells.empty else ():
+            one = cells[(cells["section"] == "scarcity") & (cells["backbone"] == backbone)
+                        & (cells["arm"] == arm)].groupby("level")[col].mean()
+            grp[col] = grp[col].fillna(grp["level"].map(one))
         x = grp["x"].to_numpy() * (1 + 0.01 * j)  # a small offset keeps the bars apart
         y, lo, hi = (grp[k].astype(float).to_numpy() for k in ("auroc", "auroc_lo", "auroc_hi"))
         ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", capsize=3,
@@ -130,13 +156,23 @@ def _confounding_first(doc: dict[str, Any], tables: dict[str, pd.DataFrame]) -> 
                          f"{_fmt(r['auroc'], r['auroc_lo'], r['auroc_hi'])}, specificity "
                          f"{_fmt(r['specificity'], r['specificity_lo'], r['specificity_hi'])}"
                          "</li>")
-    for name, label in (("within_source", "Within-source sweep"), ("lodo", "Held-out collection")):
+    for _, r in tables.get("lodo_heldout", pd.DataFrame()).iterrows():
+        items.append(f"<li>Held-out collection {html.escape(str(r['fold']))} (never seen in "
+                     f"training; {r['n_positive']} COVID-19 / {r['n_negative']} other images), "
+                     f"{r['backbone']} {r['arm']} seed {r['seed']}: COVID-19 sensitivity at the "
+                     "validation threshold "
+                     + _fmt(r["sensitivity"], r["sensitivity_lo"], r["sensitivity_hi"])
+                     + ", specificity "
+                     + _fmt(r["specificity"], r["specificity_lo"], r["specificity_hi"])
+                     + ", AUROC " + _fmt(r["auroc"], r["auroc_lo"], r["auroc_hi"]) + "</li>")
+    for name, label in (("within_source", "Within-source sweep"),):
         df = tables.get(name, pd.DataFrame())
         for _, r in df.iterrows():
-            where = f"held out {r['fold']}" if name == "lodo" else "ieee8023 only"
+            where = "one collection only"
             items.append(f"<li>{label} ({where}) {r['backbone']} seed {r['seed']}: AUROC "
                          f"{_fmt(r.get('auroc'), r.get('auroc_lo'), r.get('auroc_hi'))}, "
-                         f"sensitivity {_fmt(r.get('sensitivity'), r.get('sensitivity_lo'), r.get('sensitivity_hi'))}"
+                         "sensitivity " + _fmt(r.get("sensitivity"), r.get("sensitivity_lo"),
+                                               r.get("sensitivity_hi")) +
                          f"{' — ' + str(r['did_not_learn']) if r.get('did_not_learn') else ''}"
                          "</li>")
     for arm, g in (doc.get("gan_arms") or {}).items():
@@ -176,8 +212,8 @@ section.first{border:2px solid #a00;padding:.5em 1em;background:#fff8f8}"""
 def build_study_report(out: Path, doc: dict[str, Any], tables: dict[str, pd.DataFrame]) -> Path:
     figs = out / "figures"
     summary, gains = tables.get("summary", pd.DataFrame()), tables.get("gains", pd.DataFrame())
-    gp = gains_plot(gains, figs / GAINS_PNG)
-    sp = scarcity_plot(summary, figs / SCARCITY_PNG)
+    gp = gains_plot(gains, tables.get("comparisons", pd.DataFrame()), figs / GAINS_PNG)
+    sp = scarcity_plot(summary, tables.get("cells", pd.DataFrame()), figs / SCARCITY_PNG)
     parts = [f"<h1>cxr study: {html.escape(str(doc.get('title', '')))}</h1>",
              f"<p class='note'>profile <b>{html.escape(str(doc.get('profile')))}</b>; "
              f"config hash {html.escape(str(doc.get('config_hash', ''))[:16])}</p>",
@@ -203,7 +239,8 @@ def build_study_report(out: Path, doc: dict[str, Any], tables: dict[str, pd.Data
     for arm, g in (doc.get("gan_arms") or {}).items():
         m = g.get("metrics", {})
         parts += [f"<h3>{html.escape(arm)}</h3><p>{html.escape(g.get('verdict', ''))}</p>",
-                  _table([[k, _fmt((m.get(k) or {}).get("fid")), _fmt((m.get(k) or {}).get("kid"), digits=4)]
+                  _table([[k, _fmt((m.get(k) or {}).get("fid")),
+                           _fmt((m.get(k) or {}).get("kid"), digits=4)]
                           for k in ("synthetic_vs_real_target", "real_source_vs_real_target")],
                          ["pair", "FID", "KID"]),
                   _img(g.get("pairs_figure", ""), f"{arm} source/translation pairs")]

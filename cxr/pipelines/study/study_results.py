@@ -38,12 +38,12 @@ def _read(path: Path) -> pd.DataFrame:
     return read_table(path) if path.is_file() else pd.DataFrame()
 
 
-def _tag(df: pd.DataFrame, gan_arm: str, **context: Any) -> pd.DataFrame:
+def _tag(df: pd.DataFrame, of_gan: str, /, **context: Any) -> pd.DataFrame:
     if df.empty:
         return df
     df = df.copy()
     if "arm" in df.columns:
-        df["arm"] = [arm_name(str(a), gan_arm) for a in df["arm"]]
+        df["arm"] = [arm_name(str(a), of_gan) for a in df["arm"]]
     for k, v in reversed(list(context.items())):
         df.insert(0, k, v)
     return df
@@ -51,12 +51,13 @@ def _tag(df: pd.DataFrame, gan_arm: str, **context: Any) -> pd.DataFrame:
 
 def sweep_tables(sweeps: list[tuple[str, dict[str, Any], str]]) -> dict[str, pd.DataFrame]:
     """``cells``, ``summary`` and ``gains`` of ``(section, context, sweep dir)`` sweeps."""
-    out: dict[str, list[pd.DataFrame]] = {"cells": [], "summary": [], "gains": []}
+    out: dict[str, list[pd.DataFrame]] = {"cells": [], "summary": [], "gains": [],
+                                          "comparisons": []}
     for section, ctx, d in sweeps:
         gan_arm = str(ctx.get("gan_arm", ""))
         full = {"section": section, "task": "", "gan_arm": "", "level": "", **ctx}
         for name, file in (("cells", "results.csv"), ("summary", "summary.csv"),
-                           ("gains", "gains.csv")):
+                           ("gains", "gains.csv"), ("comparisons", "comparisons.csv")):
             out[name].append(_tag(_read(Path(d) / file), gan_arm, **full))
     tables = {k: pd.concat([x for x in v if not x.empty], ignore_index=True)
               if any(not x.empty for x in v) else pd.DataFrame() for k, v in out.items()}
@@ -66,7 +67,30 @@ def sweep_tables(sweeps: list[tuple[str, dict[str, Any], str]]) -> dict[str, pd.
         cells = cells.drop_duplicates(subset=[c for c in ("section", "task", "level", "fold",
                                                           "key") if c in cells.columns])
         tables["cells"] = cells
+    summary = tables["summary"]
+    if not summary.empty:  # the shared real-only row appears in every GAN arm's sweep
+        summary = summary.drop_duplicates(
+            subset=[c for c in ("section", "task", "level", "fold", "backbone", "arm")
+                    if c in summary.columns])
+        tables["summary"] = fill_single_seed(summary.reset_index(drop=True), cells)
     return tables
+
+
+def fill_single_seed(summary: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """With one seed there is no interval over seeds: show that cell's bootstrap CI."""
+    if cells.empty or "n_seeds" not in summary.columns:
+        return summary
+    keys = [c for c in ("section", "task", "level", "fold", "backbone", "arm")
+            if c in summary.columns and c in cells.columns]
+    one = summary["n_seeds"].astype(float) == 1
+    if not one.any():
+        return summary
+    merged = summary[one].merge(cells, on=keys, how="left", suffixes=("", "_cell"))
+    for col in [c for c in summary.columns if c.endswith(("_lo", "_hi"))]:
+        if f"{col}_cell" in merged.columns:
+            summary.loc[one, col] = merged[f"{col}_cell"].to_numpy()
+    summary["interval"] = ["patient bootstrap (1 seed)" if o else "t over seeds" for o in one]
+    return summary
 
 
 def results_table(cells: pd.DataFrame) -> pd.DataFrame:
@@ -93,6 +117,31 @@ def within_source_of_cells(cells: pd.DataFrame) -> pd.DataFrame:
         row["datasets"] = ",".join(ws.get("datasets", []))
         for m in ("auroc", "sensitivity", "specificity"):
             d = ws.get(m) or {}
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = (d.get("value"), d.get("ci_low"),
+                                                      d.get("ci_high"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def heldout_of_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Leave-one-collection-out: each cell's figures on its held-out collection alone.
+
+    From the cell's metrics.json ``by_dataset[fold]``: sensitivity at the validation-chosen
+    threshold (a COVID-19-only collection has no AUROC or specificity: left empty).
+    """
+    rows = []
+    for _, r in cells.iterrows():
+        metrics = Path(str(r.get("run_dir", ""))) / "metrics.json"
+        if r.get("status") != "done" or not metrics.is_file():
+            continue
+        part = (json.loads(metrics.read_text()).get("by_dataset") or {}).get(str(r["fold"]))
+        if not part:
+            continue
+        row = {k: r.get(k) for k in ("task", "fold", "backbone", "arm", "seed")}
+        row.update({"n_images": part.get("n_images"), "n_positive": part.get("n_positive"),
+                    "n_negative": part.get("n_negative")})
+        for m in ("auroc", "sensitivity", "specificity", "accuracy"):
+            d = (part.get("headline") or {}).get(m) or {}
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = (d.get("value"), d.get("ci_low"),
                                                       d.get("ci_high"))
         rows.append(row)
