@@ -68,6 +68,7 @@ class StudyConfig:
     scarcity_backbones: tuple[str, ...] = ("resnet50",)
     scarcity_gan_arm: str = "children"
     scarcity_ratio: float = 0.5
+    scarcity_baselines: tuple[str, ...] = ("oversample", "augment")
     # retrain the GAN arm per level on that level's COVID patients only; otherwise the GAN
     # trained on all of them is used and the report says that it has seen more COVID patients
     scarcity_retrain_gan: bool = True

@@ -43,8 +43,13 @@ def _write_collections(root: Path) -> None:
     for k, name in enumerate(("colA", "colB")):
         cfg = PhantomConfig(patients=36, seed=7 + 101 * k, image_size=64, mix_normal=0.35,
                             mix_bacterial=0.15, mix_viral=0.15, mix_covid=0.35,
-                            longitudinal_fraction=0.0, max_studies=1)
+                            longitudinal_fraction=0.0, max_studies=2)
         generate_phantoms(root / name, cfg, workers=1, progress=False)
+
+
+#: the kill test's smaller smoke: one task, one seed, one baseline (three runs of it)
+KILL_SMOKE = {**SMOKE, "tasks": ["binary"], "seeds": 1, "baselines": ["oversample"],
+              "scarcity_levels": [0.5]}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +65,7 @@ def study_cfg(tmp_path_factory) -> Path:
     }
     path = root / "study.yaml"
     path.write_text(yaml.safe_dump(cfg))
+    (root / "kill.yaml").write_text(yaml.safe_dump({**cfg, "profiles": {"smoke": KILL_SMOKE}}))
     return path
 
 
@@ -177,6 +183,7 @@ def _table(out: Path) -> pd.DataFrame:
 @pytest.mark.slow
 def test_killed_study_reruns_to_the_same_results_table(study_cfg, tmp_path) -> None:
     """SIGTERM and SIGKILL at seeded moments, then a rerun: the uninterrupted run's table."""
+    study_cfg = study_cfg.parent / "kill.yaml"
     clean = tmp_path / "clean"
     t0 = time.perf_counter()
     subprocess.run(_cli(study_cfg, clean), env=_env(), check=True, capture_output=True,

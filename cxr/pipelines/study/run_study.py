@@ -49,7 +49,7 @@ from cxr.pipelines.study.protocol_grid import classify_fields, protocol_sweeps
 from cxr.pipelines.study.scarcity import scarcity_sweeps
 from cxr.pipelines.study.severity_hook import find_severity, severity_stage
 from cxr.pipelines.study.study_audit import run_audit
-from cxr.pipelines.study.study_report import build_study_report
+from cxr.pipelines.study.study_report import build_study_markdown, build_study_report
 from cxr.pipelines.study.study_results import (
     heldout_of_cells,
     not_learned,
@@ -174,6 +174,7 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
     tables["results"].to_csv(out / "results.csv", index=False, float_format="%.6g",
                              lineterminator="\n")
     report = build_study_report(out, doc, tables)
+    build_study_markdown(out, doc, tables)
     for line in doc["did_not_learn"]:
         console.print(line, highlight=False, soft_wrap=True)
     console.print(f"study done in {fmt_duration(time.perf_counter() - t0)} "

@@ -61,7 +61,8 @@ def scarcity_sweeps(cfg: StudyConfig, split: Path, arms: dict[str, Any], out: Pa
             reuse_reference_cells(same, d / "sweep", only_reference=False)
         sweep = sweep_config(cfg, manifest=manifest, out=d / "sweep", task=cfg.scarcity_task,
                              backbones=cfg.scarcity_backbones,
-                             synthetic=(0.0, cfg.scarcity_ratio), baselines=cfg.baselines,
+                             synthetic=(0.0, cfg.scarcity_ratio),
+                             baselines=cfg.scarcity_baselines,
                              synthetic_manifest=syn)
         done[f"{level:g}"] = {**info, **run_sweep(sweep, console)}
     return done

@@ -256,3 +256,55 @@ def build_study_report(out: Path, doc: dict[str, Any], tables: dict[str, pd.Data
     path = out / "report.html"
     atomic_write_text(path, page)
     return path
+
+
+def _md(rows: list[list[Any]], head: list[str]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def build_study_markdown(out: Path, doc: dict[str, Any], tables: dict[str, pd.DataFrame]) -> Path:
+    """``report.md``: the report's tables in Markdown, for docs/study.md (copied, not typed)."""
+    summary = tables.get("summary", pd.DataFrame())
+    parts = [f"Profile **{doc.get('profile')}**, config hash `{str(doc.get('config_hash'))[:16]}`"
+             + (" (SMOKE: the machinery on a small sample, not the study's result)"
+                if doc.get("profile") == "smoke" else ""), "",
+             "Data (images / patients):", "",
+             _md([[r["dataset"], r["label"], r["split"], r["images"], r["patients"]]
+                  for r in doc.get("data_counts", [])],
+                 ["collection", "label", "split", "images", "patients"]), ""]
+    for section, title in (("protocol", "Protocol"), ("scarcity", "Scarcity"),
+                           ("lodo", "Leave-one-collection-out (pooled test)"),
+                           ("within_source", "Within-source")):
+        parts += [f"{title}:", "", _md(_summary_rows(summary, section), SUMMARY_HEAD), ""]
+    gains = tables.get("gains", pd.DataFrame())
+    if not gains.empty:
+        parts += ["Paired AUROC gain over real-only:", "",
+                  _md([[r["section"], r["task"], r.get("level", ""), r["backbone"], r["arm"],
+                        r["n_seeds"], _fmt(r["auroc_diff"], r["auroc_diff_lo"],
+                                           r["auroc_diff_hi"])]
+                       for _, r in gains.iterrows()],
+                      ["section", "task", "level", "backbone", "arm", "seeds",
+                       "AUROC gain [95% CI]"]), ""]
+    held = tables.get("lodo_heldout", pd.DataFrame())
+    if not held.empty:
+        parts += ["Held-out collection alone (validation threshold):", "",
+                  _md([[r["fold"], r["backbone"], r["seed"], f"{r['n_positive']}/{r['n_negative']}",
+                        _fmt(r["sensitivity"], r["sensitivity_lo"], r["sensitivity_hi"]),
+                        _fmt(r["specificity"], r["specificity_lo"], r["specificity_hi"]),
+                        _fmt(r["auroc"], r["auroc_lo"], r["auroc_hi"])]
+                       for _, r in held.iterrows()],
+                      ["held out", "backbone", "seed", "COVID/other", "sensitivity",
+                       "specificity", "AUROC"]), ""]
+    audit = (doc.get("audit") or {}).get("verdict") or {}
+    parts += [f"Shortcut audit verdict: **{str(audit.get('verdict', '?')).upper()}**", ""]
+    parts += [f"- {s}" for s in audit.get("strong", []) + audit.get("some", [])] + [""]
+    for arm, g in (doc.get("gan_arms") or {}).items():
+        parts += [f"GAN arm {arm}: {g.get('verdict', '')}", ""]
+    sev = doc.get("severity") or {}
+    parts += [f"Severity: {sev.get('skipped') or sev.get('result')}", ""]
+    parts += [f"- {line}" for line in doc.get("did_not_learn", [])]
+    path = out / "report.md"
+    atomic_write_text(path, "\n".join(parts) + "\n")
+    return path
