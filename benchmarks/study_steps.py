@@ -23,32 +23,40 @@ import time
 import torch
 
 
-def classifier_step_time(name: str, size: int, batch: int, steps: int, warmup: int) -> float:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def classifier_step_time(name: str, size: int, batch: int, steps: int, warmup: int,
+                         device: str = "cpu") -> float:
     from cxr.classifier.factory import create_backbone
 
-    model = create_backbone(name, num_classes=3, pretrained="none")
+    model = create_backbone(name, num_classes=3, pretrained="none").to(device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(batch, 1, size, size)
-    y = torch.randint(0, 3, (batch,))
+    x = torch.randn(batch, 1, size, size, device=device)
+    y = torch.randint(0, 3, (batch,), device=device)
     loss_fn = torch.nn.CrossEntropyLoss()
     for i in range(warmup + steps):
         if i == warmup:
+            _sync(device)
             t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss_fn(model(x), y).backward()
         opt.step()
+    _sync(device)
     return (time.perf_counter() - t0) / steps
 
 
-def cell_counts(cfg) -> dict[str, dict[str, int]]:
-    """Classify cells the study trains, per section and backbone (reused cells not counted)."""
-    counts: dict[str, dict[str, int]] = {}
+def cell_counts(cfg) -> dict[tuple[str, float], dict[str, int]]:
+    """Classify cells the study trains, per (section, level) and backbone (reused not counted)."""
+    counts: dict[tuple[str, float], dict[str, int]] = {}
 
-    def add(section: str, backbones, n: int) -> None:
+    def add(section: str, backbones, n: int, level: float = 1.0) -> None:
         for b in backbones:
-            counts.setdefault(section, {}).setdefault(b, 0)
-            counts[section][b] += n
+            counts.setdefault((section, level), {}).setdefault(b, 0)
+            counts[(section, level)][b] += n
 
     n_arms = len(cfg.gan_arms)
     for _task in cfg.tasks:
@@ -60,7 +68,7 @@ def cell_counts(cfg) -> dict[str, dict[str, int]]:
                   and set(cfg.scarcity_backbones) <= set(cfg.backbones))
         if not reused:
             add("scarcity", cfg.scarcity_backbones,
-                cfg.seeds * (2 + len(cfg.scarcity_baselines)))
+                cfg.seeds * (2 + len(cfg.scarcity_baselines)), level)
     add("lodo", cfg.lodo_backbones, cfg.seeds * 2)
     add("within", cfg.within_source_backbones, cfg.seeds)
     return counts
@@ -89,20 +97,26 @@ def estimate(config: str, profile: str, index: str, data_root: str, step: dict[s
         sd.split_rows(cfg, d / "selected.csv", d / "split.csv", Console(quiet=True))
         df = load_manifest(d / "split.csv", check_files=False)
     part = df["split"].value_counts().to_dict()
+    covid_train = int(((df["split"] == "train") & (df["label"] == "covid")).sum())
+    within = df[(df["dataset"] == cfg.within_source_dataset)
+                & df["label"].isin(["covid", "pneumonia"])]["split"].value_counts().to_dict()
     counts = cell_counts(cfg)
     batch = int(cfg.classify.get("batch_size", 32))
     total, rows = 0.0, []
-    for section, per in counts.items():
+    for (section, level), per in counts.items():
+        sizes = dict(within) if section == "within" else dict(part)
+        if section == "scarcity":
+            sizes["train"] = part.get("train", 0) - round((1 - level) * covid_train)
         for backbone, n in per.items():
             over = cfg.classify_by_backbone.get(backbone) or {}
             epochs = int(over.get("epochs", cfg.classify.get("epochs", 20)))
             # training steps (GAN arms add up to r/(1-r) of the COVID images: +10 % on average)
-            train = math.ceil(1.1 * part.get("train", 0) / batch) * epochs
+            train = math.ceil(1.1 * sizes.get("train", 0) / batch) * epochs
             # validation every epoch + test once, forward only (about 1/3 of a step per batch)
-            infer = (math.ceil(part.get("val", 0) / batch) * epochs
-                     + math.ceil(part.get("test", 0) / batch)) / 3
+            infer = (math.ceil(sizes.get("val", 0) / batch) * epochs
+                     + math.ceil(sizes.get("test", 0) / batch)) / 3
             sec = n * ((train + infer) * step[backbone] + 15)  # + 15 s start-up per cell
-            rows.append({"section": section, "backbone": backbone, "cells": n,
+            rows.append({"section": section, "level": level, "backbone": backbone, "cells": n,
                          "epochs": epochs, "seconds": round(sec)})
             total += sec
     g = cfg.gan
@@ -128,6 +142,7 @@ def main() -> None:
     ap.add_argument("--data-root", default="../shared/data")
     ap.add_argument("--step", default="", help="known s/step per network: vgg16=2.5,...")
     ap.add_argument("--gan-step", type=float, default=0.0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (classifier step times)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
@@ -142,14 +157,13 @@ def main() -> None:
         if name == "cyclegan":  # the cpu profile's GAN: ngf/ndf 16, 3 blocks, batch 4
             s = gan_step_time(int(size), 16, 16, 3, 4, args.steps)
         else:
-            s = classifier_step_time(name, int(size), args.batch, args.steps, args.warmup)
+            s = classifier_step_time(name, int(size), args.batch, args.steps, args.warmup,
+                                     args.device)
         print(json.dumps({"network": name, "image_size": int(size), "batch": args.batch,
+                          "device": args.device,
                           "threads": torch.get_num_threads(), "s_per_step": round(s, 3),
                           "loadavg": os.getloadavg()[0]}), flush=True)
 
-
-if __name__ == "__main__":
-    main()
 
 
 # ------------------------------------------------------------------ the profile estimate
@@ -173,3 +187,7 @@ def gan_step_time(size: int, ngf: int, ndf: int, blocks: int, batch: int, steps:
         loss.backward()
         opt.step()
     return (time.perf_counter() - t0) / steps
+
+
+if __name__ == "__main__":
+    main()
