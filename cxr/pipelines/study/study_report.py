@@ -287,6 +287,17 @@ def build_study_markdown(out: Path, doc: dict[str, Any], tables: dict[str, pd.Da
                        for _, r in gains.iterrows()],
                       ["section", "task", "level", "backbone", "arm", "seeds",
                        "AUROC gain [95% CI]"]), ""]
+    ws = tables.get("within_source_protocol", pd.DataFrame())
+    if not ws.empty:
+        parts += ["Within-source figure of the protocol's cells (collections holding both "
+                  "classes; AUROC over same-collection pairs only):", "",
+                  _md([[r["task"], r["backbone"], r["arm"], r["seed"], r["datasets"],
+                        _fmt(r["auroc"], r["auroc_lo"], r["auroc_hi"]),
+                        _fmt(r["sensitivity"], r["sensitivity_lo"], r["sensitivity_hi"]),
+                        _fmt(r["specificity"], r["specificity_lo"], r["specificity_hi"])]
+                       for _, r in ws.iterrows()],
+                      ["task", "backbone", "arm", "seed", "collections", "AUROC",
+                       "sensitivity", "specificity"]), ""]
     held = tables.get("lodo_heldout", pd.DataFrame())
     if not held.empty:
         parts += ["Held-out collection alone (validation threshold):", "",

@@ -73,6 +73,17 @@ def sweep_tables(sweeps: list[tuple[str, dict[str, Any], str]]) -> dict[str, pd.
             subset=[c for c in ("section", "task", "level", "fold", "backbone", "arm")
                     if c in summary.columns])
         tables["summary"] = fill_single_seed(summary.reset_index(drop=True), cells)
+    gains, comp = tables["gains"], tables["comparisons"]
+    if not gains.empty and not comp.empty:  # one seed: that seed's paired-bootstrap CI
+        keys = [c for c in ("section", "task", "gan_arm", "level", "fold", "backbone", "arm")
+                if c in gains.columns and c in comp.columns]
+        one = gains["n_seeds"].astype(float) == 1
+        if one.any():
+            merged = gains[one].merge(comp, on=keys, how="left", suffixes=("", "_seed"))
+            for col in ("auroc_diff_lo", "auroc_diff_hi"):
+                gains.loc[one, col] = merged[f"{col}_seed"].to_numpy()
+            gains["interval"] = ["paired bootstrap (1 seed)" if o else "t over seeds"
+                                 for o in one]
     return tables
 
 
