@@ -136,6 +136,7 @@ def test_smoke_study_end_to_end(smoke_run) -> None:
     # the confounding findings come first, before the protocol's table
     assert html.index("Read this first") < html.index("The seed protocol")
     assert "alt='scarcity curve'" in html and "alt='per-arm gains'" in html
+    assert (out / "report.md").read_text().count("| ---") >= 5  # the docs' tables
 
 
 @pytest.mark.slow
