@@ -99,8 +99,10 @@ def test_severity_hook_skips_with_a_reason_then_runs_when_the_command_lands(
     fake = types.ModuleType(name)
     fake.__spec__ = importlib.machinery.ModuleSpec(name, None)
 
-    def run_severity(*, checkpoint: str, manifest: str, out_dir: str) -> dict:
-        calls.append((checkpoint, manifest, out_dir))
+    def run_severity(cfg=None, *, console=None, **kw) -> dict:  # either API
+        if cfg is not None:  # the landed API: a SeverityConfig
+            kw = {"checkpoint": cfg.checkpoint, "manifest": cfg.manifest, "out_dir": cfg.out}
+        calls.append((kw["checkpoint"], kw["manifest"], kw["out_dir"]))
         return {"spearman": 0.5}
 
     fake.run_severity = run_severity  # type: ignore[attr-defined]
@@ -109,3 +111,14 @@ def test_severity_hook_skips_with_a_reason_then_runs_when_the_command_lands(
     assert res["result"] == {"spearman": 0.5} and res["module"] == name
     assert calls == [("ckpt", str(split), str(tmp_path / "sev"))]
     assert Path(calls[0][1]).is_file()
+
+
+def test_severity_table_rows_carry_their_intervals() -> None:
+    from cxr.pipelines.study.study_report import severity_rows
+
+    row = {"method": "p_covid", "score": "extent", "n": 6, "n_patients": 4, "pearson": 0.5,
+           "pearson_ci_low": -0.2, "pearson_ci_high": 0.9, "spearman": 0.4,
+           "spearman_ci_low": -0.3, "spearman_ci_high": 0.8}
+    assert severity_rows({"result": {"table": [row]}}) == [
+        ["p_covid", "extent", 6, 4, "0.500 [-0.200, 0.900]", "0.400 [-0.300, 0.800]"]]
+    assert severity_rows({"skipped": "not in this checkout"}) == []

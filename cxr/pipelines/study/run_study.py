@@ -138,7 +138,10 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
     audit = led.run("audit", [skey, ref, cfg.audit, cfg.image_size],
                     lambda: run_audit(cfg, split, ref["checkpoint"], out / "audit"))
     severity = led.run("severity", [skey, ref, find_severity()[1]],
-                       lambda: severity_stage(split, ref["checkpoint"], out / "severity"))
+                       lambda: severity_stage(split, ref["checkpoint"], out / "severity",
+                                              seed=cfg.seed,
+                                              device="cuda" if cfg.accelerator == "gpu"
+                                              else "cpu"))
 
     sweeps: list[tuple[str, dict[str, Any], str]] = []
     for task, by_arm in protocol.items():

@@ -1,12 +1,14 @@
 """STAGE HOOK: the expert-severity correlation of the lung-field issue, on the study's checkpoint.
 
-`cxr explain severity` is being built in parallel. This hook looks for it with importlib
-(``cxr.pipelines.explain.severity`` or ``cxr.pipelines.explain.run_severity``, a function
+`cxr explain severity` was built in parallel. This hook looks for it with importlib
+(``cxr.pipelines.explain.run_severity`` or ``cxr.pipelines.explain.severity``, a function
 ``run_severity``) and, when it is there, calls it on the study's real-only reference
-checkpoint and split (the split carries the expert scores the index joined:
-``severity_extent``, ``severity_opacity``). When it is absent, or its signature is not the one
-assumed here, the stage is **skipped with the reason**, and the report says so; it lights up
-after that branch is merged, with no change here unless the signature differs.
+checkpoint and the *test* rows of the split (held-out images; the split carries the expert
+scores the index joined: ``severity_extent``, ``severity_opacity``): as
+``run_severity(SeverityConfig(...), console=...)`` when ``cxr.config`` has ``SeverityConfig``
+(the landed command's API), else ``run_severity(checkpoint=, manifest=, out_dir=)``. When it
+is absent, its signature is another, or it refuses the data (e.g. too few scored test
+images), the stage is **skipped with the reason**, and the report says so.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-CANDIDATES = ("cxr.pipelines.explain.severity", "cxr.pipelines.explain.run_severity")
+CANDIDATES = ("cxr.pipelines.explain.run_severity", "cxr.pipelines.explain.severity")
 
 
 def find_severity() -> tuple[Any, str]:
@@ -36,9 +38,25 @@ def find_severity() -> tuple[Any, str]:
                   f"{', '.join(CANDIDATES)})")
 
 
-def severity_stage(split: Path, checkpoint: str, out: Path) -> dict[str, Any]:
+def _call(fn: Any, split: Path, checkpoint: str, out: Path, seed: int, device: str) -> Any:
+    import cxr.config
+
+    cfg_cls = getattr(cxr.config, "SeverityConfig", None)
+    if cfg_cls is None:
+        return fn(checkpoint=checkpoint, manifest=str(split), out_dir=str(out))
+    from rich.console import Console
+
+    wanted = {"checkpoint": checkpoint, "manifest": str(split), "split": "test",
+              "out": str(out), "seed": seed, "device": device}
+    fields = {k: v for k, v in wanted.items() if k in cfg_cls.__dataclass_fields__}
+    return fn(cfg_cls(**fields), console=Console(quiet=True))
+
+
+def severity_stage(split: Path, checkpoint: str, out: Path, *, seed: int = 0,
+                   device: str = "cpu") -> dict[str, Any]:
     """Run the severity correlation, or return ``{"skipped": reason}``."""
     from cxr.data.manifest import load_manifest
+    from cxr.runtime.errors import CxrError
 
     df = load_manifest(split, check_files=False)
     scored = int(df["severity_extent"].notna().sum()) if "severity_extent" in df else 0
@@ -48,9 +66,12 @@ def severity_stage(split: Path, checkpoint: str, out: Path) -> dict[str, Any]:
     if not checkpoint:
         return {"skipped": "no reference checkpoint", "scored_images_in_split": scored}
     try:
-        result = fn(checkpoint=checkpoint, manifest=str(split), out_dir=str(out))
-    except TypeError as exc:  # a signature other than the one assumed above
+        result = _call(fn, split, checkpoint, out, seed, device)
+    except TypeError as exc:  # a signature other than the ones assumed above
         return {"skipped": f"{where}.run_severity: unexpected signature ({exc})",
+                "scored_images_in_split": scored}
+    except (CxrError, ValueError) as exc:  # e.g. too few scored test images at this size
+        return {"skipped": f"{where}.run_severity refused: {exc}",
                 "scored_images_in_split": scored}
     summary = getattr(result, "summary", result)
     return {"module": where, "result": summary if isinstance(summary, dict) else str(summary),

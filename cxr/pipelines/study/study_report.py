@@ -201,6 +201,21 @@ def _summary_rows(summary: pd.DataFrame, section: str) -> list[list[Any]]:
     return rows
 
 
+SEVERITY_HEAD = ["method", "score", "images", "patients", "Pearson r [95% CI]",
+                 "Spearman rho [95% CI]"]
+
+
+def severity_rows(sev: dict[str, Any]) -> list[list[Any]]:
+    """Rows of `cxr explain severity`'s table (patient-bootstrap CIs), when it ran."""
+    res = sev.get("result")
+    if not isinstance(res, dict):
+        return []
+    return [[r.get("method"), r.get("score"), r.get("n"), r.get("n_patients"),
+             _fmt(r.get("pearson"), r.get("pearson_ci_low"), r.get("pearson_ci_high")),
+             _fmt(r.get("spearman"), r.get("spearman_ci_low"), r.get("spearman_ci_high"))]
+            for r in res.get("table", []) if isinstance(r, dict)]
+
+
 SUMMARY_HEAD = ["task", "level", "fold", "backbone", "arm", "seeds learned",
                 "accuracy", "AUROC", "sensitivity", "specificity", "seed paper accuracy"]
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}
@@ -246,7 +261,8 @@ def build_study_report(out: Path, doc: dict[str, Any], tables: dict[str, pd.Data
                   _img(g.get("pairs_figure", ""), f"{arm} source/translation pairs")]
     sev = doc.get("severity") or {}
     parts += ["<h2 id='severity'>7. Expert severity</h2>",
-              f"<p>{html.escape(str(sev.get('skipped') or sev.get('result')))}</p>",
+              (_table(severity_rows(sev), SEVERITY_HEAD) if severity_rows(sev) else
+               f"<p>{html.escape(str(sev.get('skipped') or sev.get('result')))}</p>"),
               "<h2 id='provenance'>8. Provenance</h2>",
               _table([[k, v.get("key", "")[:16], v.get("seconds", "")]
                       for k, v in (doc.get("stages") or {}).items()],
@@ -314,7 +330,11 @@ def build_study_markdown(out: Path, doc: dict[str, Any], tables: dict[str, pd.Da
     for arm, g in (doc.get("gan_arms") or {}).items():
         parts += [f"GAN arm {arm}: {g.get('verdict', '')}", ""]
     sev = doc.get("severity") or {}
-    parts += [f"Severity: {sev.get('skipped') or sev.get('result')}", ""]
+    if severity_rows(sev):
+        parts += ["Expert severity (held-out test images, reference checkpoint):", "",
+                  _md(severity_rows(sev), SEVERITY_HEAD), ""]
+    else:
+        parts += [f"Severity: {sev.get('skipped') or sev.get('result')}", ""]
     parts += [f"- {line}" for line in doc.get("did_not_learn", [])]
     path = out / "report.md"
     atomic_write_text(path, "\n".join(parts) + "\n")
