@@ -32,6 +32,7 @@ from cxr.commands import gan as gan_commands
 from cxr.commands import lungs as lungs_commands
 from cxr.commands import report as report_commands
 from cxr.commands import serve as serve_commands
+from cxr.commands import study as study_commands
 from cxr.commands.options import CxrTyper, command_option
 
 app = CxrTyper(
@@ -83,6 +84,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.command("report")(report_commands.report)
 app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
+app.command("study")(study_commands.study)
 
 
 def os_error_message(exc: OSError) -> str:

@@ -20,6 +20,7 @@ from cxr.config.gan import GanAuditConfig, GanConfig
 from cxr.config.lungs import LungsConfig
 from cxr.config.schema import build_config, config_to_dict, load_saved_config, save_config, setting
 from cxr.config.serve import ServeConfig
+from cxr.config.study import StudyConfig
 
 __all__ = [
     "AblateConfig",
@@ -37,6 +38,7 @@ __all__ = [
     "ServeConfig",
     "SeverityConfig",
     "SplitConfig",
+    "StudyConfig",
     "build_config",
     "config_to_dict",
     "load_saved_config",
