@@ -20,6 +20,7 @@ from rich.console import Console
 
 from cxr.runtime.files import atomic_write_text
 from cxr.runtime.fmt import fmt_duration
+from cxr.runtime.runguard import safe_point
 
 LEDGER = "stages.json"
 
@@ -39,6 +40,7 @@ class StageLedger:
         self.t0 = time.perf_counter()
 
     def run(self, name: str, key: Any, fn: Callable[[], Any]) -> Any:
+        safe_point()  # SIGTERM/SIGINT between stages: finished stages are kept in stages.json
         digest = key_hash(key)
         prev = self.done.get(name, {})
         if prev.get("key") == digest:
