@@ -48,7 +48,7 @@ def test_profiles_gpu_by_itself_with_cuda_and_bad_names_fail() -> None:
         assert demo_profile(DemoConfig()) == "cpu"
     cpu, gpu = DemoConfig(), effective(DemoConfig(profile="gpu"))
     assert gpu.image_size > cpu.image_size and gpu.gan_epochs > cpu.gan_epochs
-    assert gpu.classify_epochs > cpu.classify_epochs and gpu.seeds >= 3
+    assert gpu.classify_epochs > cpu.classify_epochs and gpu.patients > cpu.patients
     sweep = sweep_config(gpu, "m.csv", "o")
     assert sweep.classify["accelerator"] == sweep.gan["accelerator"] == "gpu"
     with pytest.raises(ConfigError, match="--profile must be one of auto, cpu, gpu"):

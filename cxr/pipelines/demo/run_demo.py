@@ -100,7 +100,6 @@ def effective(cfg: DemoConfig) -> DemoConfig:
                 "resnet50": {"lr": 1e-3, "epochs": 10},
                 "efficientnet_b0": {"lr": 1e-3, "epochs": 20},
             },
-            seeds=max(cfg.seeds, 3),
         )
     return dataclasses.replace(
         cfg,
