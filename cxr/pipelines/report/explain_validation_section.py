@@ -68,9 +68,9 @@ def _severity_html(d: Path, doc: dict[str, Any], origin: str) -> str:
     return "".join(parts)
 
 
-def severity_section(found: Found) -> Section | str:
+def severity_section(found: Found) -> Section | None:
     if not found.severity_dirs:
-        return "no `cxr explain severity` output (severity.json) found"
+        return None  # an optional analysis: nothing to list as missing when it was not run
     parts, notes = [], []
     for d in found.severity_dirs:
         doc = json.loads((d / "severity.json").read_text())
@@ -106,9 +106,9 @@ def _localize_html(d: Path, doc: dict[str, Any], origin: str) -> str:
     return "".join(parts)
 
 
-def localize_section(found: Found) -> Section | str:
+def localize_section(found: Found) -> Section | None:
     if not found.localize_dirs:
-        return "no `cxr explain localize` output (localize.json) found"
+        return None  # an optional analysis: nothing to list as missing when it was not run
     parts, notes = [], []
     for d in found.localize_dirs:
         doc = json.loads((d / "localize.json").read_text())
