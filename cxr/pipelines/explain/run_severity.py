@@ -209,25 +209,18 @@ def run_severity(cfg: SeverityConfig, *, console: Any = None) -> SeverityResult:
     from rich.console import Console
 
     from cxr.data.manifest import load_manifest
-    from cxr.explain.cam import choose_cam_stage, coarse_grid_note
+    from cxr.explain.cam import coarse_grid_note
     from cxr.explain.embeddings import penultimate_features
     from cxr.explain.inputs import items_from_manifest
-    from cxr.pipelines.explain.run_explain import progress_bar
+    from cxr.pipelines.explain.run_explain import explained_classifier, progress_bar
     from cxr.pipelines.explain.severity_outputs import print_table, write_outputs
-    from cxr.runtime.device import resolve_device
 
     console = console or Console()
     check_config(cfg)
     df = scored_rows(load_manifest(cfg.manifest), cfg)
-    from cxr.classifier import load_classifier
-
-    device = resolve_device(cfg.device)
-    model, info = load_classifier(cfg.checkpoint, map_location=device)
-    if info.positive not in info.classes:
-        raise ConfigError(f"{cfg.checkpoint}: the classifier has no {info.positive!r} class "
-                          f"(classes: {', '.join(info.classes)})")
-    stage, grid, stage_note = choose_cam_stage(model, cfg.cam_layer, info.image_size,
-                                               info.in_chans)
+    ec = explained_classifier(cfg.checkpoint, cfg.device, cfg.cam_layer)
+    model, info, device = ec.model, ec.info, ec.device
+    stage, grid, stage_note = ec.stage, ec.grid, ec.stage_note
     items = items_from_manifest(df, split="all", source=cfg.manifest)
     out = Path(cfg.out)
     save_config(cfg, out)
