@@ -128,6 +128,7 @@ def test_report_first_screen_says_what_the_demo_shows_and_marks_cells(tmp_path: 
     assert lines[0] == "cells that learned (test AUROC CI above 0.5): 2 of 4"
     assert sum("DID NOT LEARN: " in line for line in lines) == 2
     html = build_report(root, console=Console(quiet=True)).read_text()
+    assert "cxr report: demo (demo on phantoms)" in html
     first = html.index("What this demo shows")
     assert first < html.index("Ablation sweep")
     assert "not a result on real data" in html and "Profile: <strong>fast</strong>" in html

@@ -52,7 +52,8 @@ _KINDS = {"run": "classify run", "sweep": "ablation sweep", "folder": "results f
 
 def report_title(found: Found) -> str:
     """``cxr report: <folder> (<kind>)``, e.g. ``cxr report: sweep (ablation sweep)``."""
-    return f"cxr report: {found.root.resolve().name} ({_KINDS[found.kind]})"
+    kind = "demo on phantoms" if (found.root / "demo.json").is_file() else _KINDS[found.kind]
+    return f"cxr report: {found.root.resolve().name} ({kind})"
 
 
 def build_report(
