@@ -10,6 +10,7 @@ and lung-prior maps).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,16 +69,24 @@ def _severity_html(d: Path, doc: dict[str, Any], origin: str) -> str:
     return "".join(parts)
 
 
-def severity_section(found: Found) -> Section | None:
-    if not found.severity_dirs:
-        return None  # an optional analysis: nothing to list as missing when it was not run
+def _outputs_section(found: Found, dirs: list[Path], name: str, title: str, anchor: str,
+                     render: Callable[[Path, dict[str, Any], str], str]) -> Section | None:
+    """One section over the ``name`` JSON of each output folder (None when there is none:
+    an optional analysis has nothing to list as missing when it was not run)."""
+    if not dirs:
+        return None
     parts, notes = [], []
-    for d in found.severity_dirs:
-        doc = json.loads((d / "severity.json").read_text())
-        parts.append(_severity_html(d, doc, found.origin(d)))
+    for d in dirs:
+        doc = json.loads((d / name).read_text())
+        parts.append(render(d, doc, found.origin(d)))
         notes += [str(n) for n in doc.get("notes", [])]
-    return Section(SEVERITY_TITLE, "severity", Markup("".join(parts)), notes,
-                   [found.origin(d / "severity.json") for d in found.severity_dirs])
+    return Section(title, anchor, Markup("".join(parts)), notes,
+                   [found.origin(d / name) for d in dirs])
+
+
+def severity_section(found: Found) -> Section | None:
+    return _outputs_section(found, found.severity_dirs, "severity.json", SEVERITY_TITLE,
+                            "severity", _severity_html)
 
 
 def _localize_html(d: Path, doc: dict[str, Any], origin: str) -> str:
@@ -107,12 +116,5 @@ def _localize_html(d: Path, doc: dict[str, Any], origin: str) -> str:
 
 
 def localize_section(found: Found) -> Section | None:
-    if not found.localize_dirs:
-        return None  # an optional analysis: nothing to list as missing when it was not run
-    parts, notes = [], []
-    for d in found.localize_dirs:
-        doc = json.loads((d / "localize.json").read_text())
-        parts.append(_localize_html(d, doc, found.origin(d)))
-        notes += [str(n) for n in doc.get("notes", [])]
-    return Section(LOCALIZE_TITLE, "localize", Markup("".join(parts)), notes,
-                   [found.origin(d / "localize.json") for d in found.localize_dirs])
+    return _outputs_section(found, found.localize_dirs, "localize.json", LOCALIZE_TITLE,
+                            "localize", _localize_html)
