@@ -460,7 +460,8 @@ def test_classify_by_backbone_from_yaml_and_the_command_line_wins(tmp_path: Path
 
 
 def test_cells_that_did_not_learn_are_marked_and_never_compared(tmp_path: Path) -> None:
-    from cxr.pipelines.ablate.results import display_table, learned_text
+    from cxr.pipelines.ablate.learning import learned_text
+    from cxr.pipelines.ablate.results import display_table
     from cxr.pipelines.report.discover import discover
     from cxr.pipelines.report.sections import sweep_section
 

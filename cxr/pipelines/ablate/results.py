@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxr.pipelines.ablate.grid import DONE, ERROR, CellTask
+from cxr.pipelines.ablate.learning import DID_NOT_LEARN, learned_text, learning_verdict, n_learned
 from cxr.pipelines.classify.run_folder import ClassifyRunFolder
 from cxr.runtime.errors import CxrError
 from cxr.stats.compare import delong_test, mcnemar_exact, paired_bootstrap_auc, t_interval
@@ -39,40 +40,6 @@ CELL_COLUMNS = ("key", "backbone", "arm", "ratio", "loss", "seed", "baseline", "
 # fold: the held-out collection of a leave-one-dataset-out sweep ("" otherwise)
 GROUP = ["backbone", "loss", "arm", "ratio", "baseline", "fold"]
 _CI_SUFFIXES = ("_lo", "_hi")
-#: what a cell that learned nothing is called wherever cells are shown (tables, report, demo)
-DID_NOT_LEARN = "did not learn"
-
-
-def learning_verdict(run_dir: str | Path, metrics: dict[str, Any]) -> str:
-    """Why a finished cell did not learn, or ``""`` when it did.
-
-    A cell did not learn when its test predictions are constant (one score for every image:
-    a constant predictor, whose AUROC is 0.5 by construction) or when its test AUROC's CI
-    contains 0.5 (or lies below it): its numbers cannot be compared with another cell's.
-    """
-    import numpy as np
-    import pandas as pd
-
-    positive = str(metrics.get("positive", "covid"))
-    pred = ClassifyRunFolder(run_dir).predictions
-    if pred.is_file():
-        df = pd.read_csv(pred)
-        col = f"p_{positive}"
-        if col in df.columns and len(df):
-            scores = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
-            if np.isfinite(scores).any() and float(np.nanmax(scores) - np.nanmin(scores)) < 1e-6:
-                return f"constant predictions (p_{positive} = {float(np.nanmean(scores)):.3g})"
-    auroc = (metrics.get("headline", metrics) or {}).get("auroc")
-    if not isinstance(auroc, dict) or auroc.get("value") is None:
-        return "no test AUROC"
-    lo, hi = auroc.get("ci_low"), auroc.get("ci_high")
-    if lo is None or hi is None or math.isnan(float(lo)) or math.isnan(float(hi)):
-        return ""
-    if float(lo) <= 0.5:
-        return f"test AUROC CI [{float(lo):.3g}, {float(hi):.3g}] reaches 0.5"
-    return ""
-
-
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """Numeric leaves of metrics.json as flat columns.
 
@@ -204,7 +171,7 @@ def summarise(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     for keys, grp in done.groupby(GROUP, sort=False, dropna=False):
         row = dict(zip(GROUP, keys, strict=True))
         row["n_seeds"] = len(grp)
-        row["n_learned"] = _n_learned(grp)
+        row["n_learned"] = n_learned(grp)
         for m in metrics:
             # every headline metric (accuracy, AUROC, sensitivity, ECE, ...) lives in [0, 1]
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(
@@ -215,23 +182,6 @@ def summarise(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         rows, columns=[*GROUP, "n_seeds", "n_learned"]
         + [f"{m}{s}" for m in metrics for s in ("", "_lo", "_hi")],
     )
-
-
-def _n_learned(grp: pd.DataFrame) -> int:
-    if "did_not_learn" not in grp.columns:
-        return len(grp)
-    return int((grp["did_not_learn"].fillna("").astype(str) == "").sum())
-
-
-def learned_text(n_learned: Any, n_seeds: Any) -> str:
-    """``yes``, or ``DID NOT LEARN`` with how many seeds did not (k of n)."""
-    try:
-        k, n = int(n_learned), int(n_seeds)
-    except (TypeError, ValueError):
-        return "?"
-    if k >= n:
-        return "yes"
-    return DID_NOT_LEARN.upper() if k == 0 else f"{DID_NOT_LEARN.upper()} ({n - k} of {n} seeds)"
 
 
 def _predictions(run_dir: str, positive: str) -> pd.DataFrame:

@@ -35,7 +35,8 @@ from cxr.data.index.indexer import ProbeLimits, build_index
 from cxr.data.manifest import load_manifest, save_manifest
 from cxr.phantom import generate_phantoms
 from cxr.pipelines.ablate.kept_weights import best_cell
-from cxr.pipelines.ablate.results import DID_NOT_LEARN, read_table
+from cxr.pipelines.ablate.learning import DID_NOT_LEARN
+from cxr.pipelines.ablate.results import read_table
 from cxr.pipelines.ablate.run_ablate import run_ablate
 from cxr.pipelines.classify.run_folder import ClassifyRunFolder
 from cxr.pipelines.data.data_steps import split_and_report

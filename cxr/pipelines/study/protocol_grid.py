@@ -8,7 +8,7 @@ ablation engine does the rest: cells keyed by the hash of their resolved config 
 cell is reused, a changed one rerun), patient-bootstrap CIs per cell, the paired comparison
 of every arm with its seed-paired real-only cell (AUROC difference with CI and DeLong test,
 McNemar on accuracy) and the gain over seeds with a t-interval, cells that did not learn
-marked (:func:`cxr.pipelines.ablate.results.learning_verdict`).
+marked (:func:`cxr.pipelines.ablate.learning.learning_verdict`).
 
 The later arms' real-only cells are the same runs as the first arm's (same resolved
 config, same key): :func:`reuse_reference_cells` copies the finished ones (without weights)

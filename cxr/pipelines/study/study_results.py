@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from cxr.pipelines.ablate.results import DID_NOT_LEARN, read_table
+from cxr.pipelines.ablate.learning import DID_NOT_LEARN
+from cxr.pipelines.ablate.results import read_table
 from cxr.runtime.files import atomic_write_text
 
 CELL_TABLE = "cells.csv"
