@@ -48,7 +48,10 @@ def train(
     from cxr.pipelines.lungs.train_lungs import run_lungs_train
 
     cfg = build_config(C, config, **overrides(train, locals(), C))
-    run = run_lungs_train(cfg, manifest=manifest, out_dir=out, resume=resume)
+    from cxr.runtime.runguard import output_lock
+
+    with output_lock(out):  # a second run into the same folder is refused, not mixed in
+        run = run_lungs_train(cfg, manifest=manifest, out_dir=out, resume=resume)
     console = Console()
     console.print(scores_table(run.metrics["sets"], "cxr lungs train: held-out patients"))
     console.print(f"wrote {run.out_dir / 'lungs.pt'} and {run.out_dir / 'metrics.json'}")
@@ -84,8 +87,11 @@ def evaluate(
     from cxr.pipelines.lungs.predict_lungs import run_lungs_evaluate
 
     cfg = build_config(C, config, **overrides(evaluate, locals(), C))
-    res = run_lungs_evaluate(cfg, checkpoint=checkpoint, manifest=manifest, out_dir=out,
-                             split=split)
+    from cxr.runtime.runguard import output_lock
+
+    with output_lock(out):
+        res = run_lungs_evaluate(cfg, checkpoint=checkpoint, manifest=manifest, out_dir=out,
+                                 split=split)
     Console().print(scores_table([res], f"cxr lungs evaluate: {manifest.name}"))
 
 
@@ -117,7 +123,10 @@ def predict(
     from cxr.pipelines.lungs.predict_lungs import predict_table, run_lungs_predict
 
     cfg = build_config(C, config, **overrides(predict, locals(), C))
-    res = run_lungs_predict(cfg, checkpoint=checkpoint, manifest=manifest, out_dir=out)
+    from cxr.runtime.runguard import output_lock
+
+    with output_lock(out):
+        res = run_lungs_predict(cfg, checkpoint=checkpoint, manifest=manifest, out_dir=out)
     console = Console()
     console.print(predict_table(res))
     console.print(f"wrote {res.manifest}")

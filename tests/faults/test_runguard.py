@@ -253,3 +253,28 @@ def test_second_signal_terminates_at_once() -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGTERM
     assert err.strip().splitlines() == ["cxr: second SIGTERM: stopping at once"]
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_lungs_commands_refuse_a_folder_another_run_holds(tmp_path: Path, command: str) -> None:
+    from typer.testing import CliRunner
+
+    from cxr.cli import app
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], env=cli_env(),
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        args = {"train": ["--manifest", str(tmp_path / "m.csv")],
+                "evaluate": ["--checkpoint", str(tmp_path / "l.pt"), "--manifest",
+                             str(tmp_path / "m.csv")],
+                "predict": ["--checkpoint", str(tmp_path / "l.pt"), "--manifest",
+                            str(tmp_path / "m.csv")]}[command]
+        res = CliRunner().invoke(app, ["lungs", command, *args, "--out", str(out)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert isinstance(res.exception, FolderBusyError)  # cxr's main prints it as one line
+    assert f"pid {holder.pid}" in str(res.exception) and "another --out" in str(res.exception)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written beside it
