@@ -21,6 +21,7 @@ def study(
     profile: Annotated[str | None, option(S, "profile")] = None,
     data_root: Annotated[Path | None, option(S, "data_root")] = None,
     index: Annotated[Path | None, option(S, "index")] = None,
+    lung_model: Annotated[Path | None, option(S, "lung_model")] = None,
 ) -> None:
     """Does CycleGAN-synthesised COVID-19 help VGG16, ResNet50 and EfficientNet-B0 on real
     radiographs, and is what they detect the disease or the source?

@@ -79,6 +79,11 @@ class StudyConfig:
     within_source_backbones: tuple[str, ...] = ("resnet50",)
     # `cxr audit shortcuts` fields
     audit: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lung_model: str = setting(
+        "", "A `cxr lungs train` model (lungs.pt): its predicted lung fields replace the "
+        "central box in the audit and severity stages for images without a collection "
+        "mask.", metavar="PATH"
+    )
     bootstrap: int = 1000
     # profile name -> fields laid over the above
     profiles: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -122,3 +122,55 @@ def test_severity_table_rows_carry_their_intervals() -> None:
     assert severity_rows({"result": {"table": [row]}}) == [
         ["p_covid", "extent", 6, 4, "0.500 [-0.200, 0.900]", "0.400 [-0.300, 0.800]"]]
     assert severity_rows({"skipped": "not in this checkout"}) == []
+
+
+def test_lung_model_stage_predicts_fields_and_keys_only_audit_and_severity(
+        tmp_path, monkeypatch) -> None:
+    """``lung_model``: its hash keys the lungs/audit/severity stages, never the grid; the
+    predicted fields fill every row without a collection mask; the report names them."""
+    import numpy as np
+    import pytest
+    from support.classify_fixtures import make_split_manifest
+
+    import cxr.lungs.lung_model as lm
+    from cxr.config import StudyConfig, build_config
+    from cxr.lungs.lung_model import LungModelInfo, save_lung_model
+    from cxr.lungs.unet import UNet
+    from cxr.pipelines.study.run_study import _identity
+    from cxr.pipelines.study.study_audit import lung_model_key, predict_lung_fields
+    from cxr.pipelines.study.study_report import lung_field_lines
+    from cxr.runtime.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    split = make_split_manifest(tmp_path / "data", patients=8, size=48)
+    df = pd.read_csv(split, keep_default_na=False)
+    df.loc[df.index % 2 == 0, "lung_mask_path"] = ""  # half the rows have no collection mask
+    df.to_csv(split, index=False)
+    plain = build_config(StudyConfig, None, out=str(tmp_path / "s"))
+    assert lung_model_key(plain) == []
+    with pytest.raises(ConfigError, match=r"--lung-model .*nope\.pt: no such file"):
+        lung_model_key(build_config(StudyConfig, None, lung_model=str(tmp_path / "nope.pt")))
+
+    model = tmp_path / "lungs.pt"
+    save_lung_model(model, UNet(base=2), LungModelInfo(32, "pad", 2, 4, 0.5, {}))
+    cfg = build_config(StudyConfig, None, out=str(tmp_path / "s"), lung_model=str(model))
+    key = lung_model_key(cfg)
+    assert key[0] == str(model.resolve()) and len(key[1]) == 64
+    assert _identity(cfg) == _identity(plain)  # the protocol grid's key does not move
+
+    def two_lungs(net, images, batch_size=32):  # a plausible pair of lungs per image
+        m = np.zeros(images.shape[-2:], np.float32)
+        s = images.shape[-1]
+        m[s // 5 : s * 4 // 5, s // 8 : s * 7 // 16] = 1
+        m[s // 5 : s * 4 // 5, s * 9 // 16 : s * 7 // 8] = 1
+        return np.stack([m] * len(images))
+
+    monkeypatch.setattr(lm, "predict_probs", two_lungs)
+    res = predict_lung_fields(cfg, split, tmp_path / "s" / "lungs")
+    out = pd.read_csv(res["manifest"], keep_default_na=False)
+    assert (out.loc[out.index % 2 == 0, "lung_mask_source"] == "predicted").all()
+    assert (out.loc[out.index % 2 == 1, "lung_mask_source"] == "phantom").all()
+    assert (out["lung_mask_path"] != "").all()
+    lines = lung_field_lines({"lung_field": {"by_dataset": {"colA": {"predicted": 3,
+                                                                      "box": 1}}}})
+    assert lines == ["lung field, colA: predicted 3, box 1"]

@@ -18,7 +18,8 @@ gan-eval:<arm>     FID/KID, label preservation, synthetic audit, 16 pairs (gan_a
 protocol           tasks x backbones x arms x paired seeds (protocol_grid, cxr ablate)
 scarcity           10/25/50/100 % of COVID-19 train patients (scarcity)
 lodo, within       leave-one-collection-out; within-source (generalisation)
-audit              ``cxr audit shortcuts`` with dataset lung masks (study_audit)
+lungs              with ``lung_model``: ``cxr lungs predict`` on the split (study_audit)
+audit              ``cxr audit shortcuts`` with dataset or predicted lung fields (study_audit)
 severity           STAGE HOOK for ``cxr explain severity`` (severity_hook)
 results, report    results.json, tables/*.csv, report.html (study_results, study_report)
 =================  ==========================================================================
@@ -48,7 +49,7 @@ from cxr.pipelines.study.generalisation import lodo_sweep, within_source_sweep
 from cxr.pipelines.study.protocol_grid import classify_fields, protocol_sweeps
 from cxr.pipelines.study.scarcity import scarcity_sweeps
 from cxr.pipelines.study.severity_hook import find_severity, severity_stage
-from cxr.pipelines.study.study_audit import run_audit
+from cxr.pipelines.study.study_audit import lung_model_key, predict_lung_fields, run_audit
 from cxr.pipelines.study.study_report import build_study_markdown, build_study_report
 from cxr.pipelines.study.study_results import (
     heldout_of_cells,
@@ -81,7 +82,8 @@ def effective(cfg: StudyConfig) -> StudyConfig:
 
 def _identity(cfg: StudyConfig) -> dict[str, Any]:
     d = config_to_dict(cfg)
-    for k in ("out", "index", "profiles", "profile"):
+    # lung_model: only the audit and severity stages read it (their keys carry its hash)
+    for k in ("out", "index", "profiles", "profile", "lung_model"):
         d.pop(k, None)
     return d
 
@@ -135,10 +137,16 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
     lodo = led.run("lodo", grid, lambda: lodo_sweep(cfg, split, out / "lodo", console))
     within = led.run("within-source", grid,
                      lambda: within_source_sweep(cfg, split, out / "within-source", console))
-    audit = led.run("audit", [skey, ref, cfg.audit, cfg.image_size],
-                    lambda: run_audit(cfg, split, ref["checkpoint"], out / "audit"))
-    severity = led.run("severity", [skey, ref, find_severity()[1]],
-                       lambda: severity_stage(split, ref["checkpoint"], out / "severity",
+    fields = split  # the split, with predicted lung fields when a lung model is given
+    lung_key = lung_model_key(cfg)
+    if lung_key:
+        lungs = led.run("lungs", [skey, lung_key],
+                        lambda: predict_lung_fields(cfg, split, out / "lungs"))
+        fields = Path(lungs["manifest"])
+    audit = led.run("audit", [skey, ref, cfg.audit, cfg.image_size, *lung_key[1:]],
+                    lambda: run_audit(cfg, fields, ref["checkpoint"], out / "audit"))
+    severity = led.run("severity", [skey, ref, find_severity()[1], *lung_key[1:]],
+                       lambda: severity_stage(fields, ref["checkpoint"], out / "severity",
                                               seed=cfg.seed,
                                               device="cuda" if cfg.accelerator == "gpu"
                                               else "cpu"))

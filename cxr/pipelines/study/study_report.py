@@ -138,6 +138,13 @@ def scarcity_plot(summary: pd.DataFrame, cells: pd.DataFrame, out: Path) -> Path
     return out
 
 
+def lung_field_lines(audit: dict[str, Any]) -> list[str]:
+    """One line per collection: which lung field the audit's images used (mask kinds, box)."""
+    by_ds = (audit.get("lung_field") or {}).get("by_dataset") or {}
+    return [f"lung field, {ds}: " + ", ".join(f"{k} {n}" for k, n in kinds.items())
+            for ds, kinds in by_ds.items()]
+
+
 def _confounding_first(doc: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
     items = []
     audit = doc.get("audit") or {}
@@ -146,6 +153,7 @@ def _confounding_first(doc: dict[str, Any], tables: dict[str, pd.DataFrame]) -> 
         items.append(f"<li><b>Shortcut audit: {html.escape(str(v.get('verdict', '?')).upper())}"
                      f"</b><ul>" + "".join(f"<li>{html.escape(s)}</li>"
                                            for s in v.get("strong", []) + v.get("some", []))
+                     + "".join(f"<li>{html.escape(s)}</li>" for s in lung_field_lines(audit))
                      + "</ul></li>")
     ws = tables.get("within_source_protocol", pd.DataFrame())
     if not ws.empty:
@@ -326,7 +334,8 @@ def build_study_markdown(out: Path, doc: dict[str, Any], tables: dict[str, pd.Da
                        "specificity", "AUROC"]), ""]
     audit = (doc.get("audit") or {}).get("verdict") or {}
     parts += [f"Shortcut audit verdict: **{str(audit.get('verdict', '?')).upper()}**", ""]
-    parts += [f"- {s}" for s in audit.get("strong", []) + audit.get("some", [])] + [""]
+    parts += [f"- {s}" for s in audit.get("strong", []) + audit.get("some", [])]
+    parts += [f"- {s}" for s in lung_field_lines(doc.get("audit") or {})] + [""]
     for arm, g in (doc.get("gan_arms") or {}).items():
         parts += [f"GAN arm {arm}: {g.get('verdict', '')}", ""]
     sev = doc.get("severity") or {}
