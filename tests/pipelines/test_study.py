@@ -94,6 +94,33 @@ def test_profile_cannot_set_the_runs_identity(study_cfg, tmp_path) -> None:
         effective(build_config(StudyConfig, study_cfg, profile="huge"))
 
 
+def test_smoke_profile_end_to_end_in_ci_time(study_cfg, tmp_path) -> None:
+    """The smoke profile on two phantom collections (the kill test's smaller grid), in the
+    default suite: every stage runs, every section has cells, the report and tables exist."""
+    from cxr.pipelines.study.run_study import run_study
+
+    out = tmp_path / "run"
+    report = run_study(_config(study_cfg.parent / "kill.yaml", out))
+    stages = json.loads((out / "stages.json").read_text())
+    assert {"index", "select", "split", "reference", "gan:children", "gan:adult",
+            "gan-eval:children", "gan-eval:adult", "protocol", "scarcity", "lodo",
+            "within-source", "audit", "severity"} <= set(stages)
+    cells = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert set(cells["section"]) == {"protocol", "scarcity", "lodo", "within_source"}
+    assert (cells["status"] == "done").all()
+    assert {"real-only", "GAN-children 0.5", "GAN-adult 0.5", "oversample"} <= set(
+        cells.loc[cells["section"] == "protocol", "arm"])
+    # every headline number carries its interval
+    for col in ("accuracy", "auroc", "sensitivity", "specificity"):
+        assert cells[col].notna().all() and (cells[f"{col}_lo"] <= cells[col]).all()
+        assert (cells[col] <= cells[f"{col}_hi"]).all()
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["audit"]["lung_field"]["by_dataset"]  # the lung field per collection
+    html = report.read_text()
+    assert "SMOKE PROFILE" in html and html.index("Read this first") < html.index(
+        "The seed protocol")
+
+
 @pytest.mark.slow
 def test_smoke_study_end_to_end(smoke_run) -> None:
     out = smoke_run

@@ -174,3 +174,37 @@ def test_lung_model_stage_predicts_fields_and_keys_only_audit_and_severity(
     lines = lung_field_lines({"lung_field": {"by_dataset": {"colA": {"predicted": 3,
                                                                       "box": 1}}}})
     assert lines == ["lung field, colA: predicted 3, box 1"]
+
+
+def test_severity_rows_add_left_out_patients_but_no_lateral_or_copy(tmp_path) -> None:
+    import numpy as np
+
+    from cxr.pipelines.study.severity_hook import held_out_scored
+
+    def row(pid, split, h, extent, view="pa"):
+        return {"image_path": f"{pid}-{h}.png", "patient_id": pid, "label": "covid",
+                "dataset": "ieee8023", "split": split, "content_hash": h, "view": view,
+                "label_detail": "", "offset_days": "", "origin": "real", "width": 64,
+                "height": 64,
+                "severity_extent": extent, "severity_opacity": extent}
+
+    split = pd.DataFrame([row("a", "train", "h1", 3.0), row("b", "test", "h2", 2.0),
+                          row("c", "test", "h3", None)])
+    index = pd.DataFrame([*split.drop(columns="split").to_dict("records"),
+                          row("d", "", "h4", 5.0), row("d", "", "h5", 1.0, view="lateral"),
+                          row("e", "", "h1", 4.0),  # the same radiograph as a's (train)
+                          row("f", "", "h6", None)])
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pixels = {h: rng.integers(0, 255, (64, 64), dtype=np.uint8) for h in index["content_hash"]}
+    for path, h in zip(index["image_path"], index["content_hash"], strict=True):
+        Image.fromarray(pixels[h]).save(tmp_path / path)  # e-h1.png: a copy of a-h1.png
+    split.to_csv(tmp_path / "split.csv", index=False)
+    index.assign(split="").to_csv(tmp_path / "index.csv", index=False)
+    path, counts = held_out_scored(tmp_path / "split.csv", tmp_path / "index.csv",
+                                   tmp_path / "sev")
+    out = pd.read_csv(path)
+    assert sorted(Path(p).name for p in out["image_path"]) == ["b-h2.png", "c-h3.png", "d-h4.png"]
+    assert (out["split"] == "test").all()
+    assert counts == {"test_split": 1, "left_out_patients": 1, "left_out_copies_dropped": 1}

@@ -145,8 +145,10 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
         fields = Path(lungs["manifest"])
     audit = led.run("audit", [skey, ref, cfg.audit, cfg.image_size, *lung_key[1:]],
                     lambda: run_audit(cfg, fields, ref["checkpoint"], out / "audit"))
-    severity = led.run("severity", [skey, ref, find_severity()[1], *lung_key[1:]],
+    severity = led.run("severity", [skey, ref, find_severity()[1], *lung_key[1:],
+                                    "held-out scored rows"],
                        lambda: severity_stage(fields, ref["checkpoint"], out / "severity",
+                                              index=data / "index.csv",
                                               seed=cfg.seed,
                                               device="cuda" if cfg.accelerator == "gpu"
                                               else "cpu"))

@@ -340,7 +340,12 @@ def build_study_markdown(out: Path, doc: dict[str, Any], tables: dict[str, pd.Da
         parts += [f"GAN arm {arm}: {g.get('verdict', '')}", ""]
     sev = doc.get("severity") or {}
     if severity_rows(sev):
-        parts += ["Expert severity (held-out test images, reference checkpoint):", "",
+        held = sev.get("held_out_scored") or {}
+        where = (f"{held.get('test_split', 0)} scored test images + "
+                 f"{held.get('left_out_patients', 0)} of patients the study left out, "
+                 f"{held.get('left_out_copies_dropped', 0)} copies of training images dropped"
+                 if held else "held-out test images")
+        parts += [f"Expert severity ({where}; reference checkpoint):", "",
                   _md(severity_rows(sev), SEVERITY_HEAD), ""]
     else:
         parts += [f"Severity: {sev.get('skipped') or sev.get('result')}", ""]
