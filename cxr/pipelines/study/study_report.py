@@ -340,11 +340,11 @@ def build_study_markdown(out: Path, doc: dict[str, Any], tables: dict[str, pd.Da
         parts += [f"GAN arm {arm}: {g.get('verdict', '')}", ""]
     sev = doc.get("severity") or {}
     if severity_rows(sev):
-        held = sev.get("held_out_scored") or {}
-        where = (f"{held.get('test_split', 0)} scored test images + "
-                 f"{held.get('left_out_patients', 0)} of patients the study left out, "
-                 f"{held.get('left_out_copies_dropped', 0)} copies of training images dropped"
-                 if held else "held-out test images")
+        counts: dict[str, int] = sev.get("held_out_scored") or {}
+        where = (f"{counts.get('test_split', 0)} scored test images + "
+                 f"{counts.get('left_out_patients', 0)} of patients the study left out, "
+                 f"{counts.get('left_out_copies_dropped', 0)} copies of training images dropped"
+                 if counts else "held-out test images")
         parts += [f"Expert severity ({where}; reference checkpoint):", "",
                   _md(severity_rows(sev), SEVERITY_HEAD), ""]
     else:
