@@ -208,3 +208,13 @@ def test_severity_rows_add_left_out_patients_but_no_lateral_or_copy(tmp_path) ->
     assert sorted(Path(p).name for p in out["image_path"]) == ["b-h2.png", "c-h3.png", "d-h4.png"]
     assert (out["split"] == "test").all()
     assert counts == {"test_split": 1, "left_out_patients": 1, "left_out_copies_dropped": 1}
+
+
+def test_gan_verdict_keeps_tiny_fids_readable() -> None:
+    from cxr.pipelines.study.gan_arms import cue_verdict
+
+    m = {"synthetic_vs_real_target": {"fid": 1.82e-10}, "real_source_vs_real_target":
+         {"fid": 5.84e-10}, "audit": {"fid_kid_equal_n": {
+             "real_target_train_vs_real_target_heldout": {"fid_mean": 7.7e-11}}}}
+    line = cue_verdict("children", m)
+    assert "1.82e-10 vs 5.84e-10" in line and "7.7e-11" in line and "moved them closer" in line

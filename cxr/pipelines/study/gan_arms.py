@@ -107,8 +107,15 @@ def cue_verdict(arm: str, m: dict[str, Any]) -> str:
     src = (m.get("real_source_vs_real_target") or {}).get("fid")
     if syn is not None and src is not None:
         closer = "closer to" if float(syn) < float(src) else "no closer to"
-        parts.append(f"FID to held-out real COVID-19 {float(syn):.1f} vs {float(src):.1f} for "
-                     f"the untranslated sources: the translation moved them {closer} COVID-19")
+        # the scale of FID depends on the feature space (a classifier trained from scratch
+        # can give values near 1e-10): significant digits, and real-vs-real as the floor
+        floor = ((((m.get("audit") or {}).get("fid_kid_equal_n") or {})
+                  .get("real_target_train_vs_real_target_heldout") or {}).get("fid_mean"))
+        parts.append(f"FID to held-out real COVID-19 {float(syn):.3g} vs {float(src):.3g} for "
+                     f"the untranslated sources"
+                     + (f" (real COVID-19 train vs held-out: {float(floor):.3g})"
+                        if floor is not None else "")
+                     + f": the translation moved them {closer} COVID-19")
     lp = m.get("label_preservation")
     if lp is not None:
         parts.append(f"the real-only reference classifier calls {100 * float(lp):.0f} % of them "
