@@ -128,6 +128,9 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
         gan_eval[arm] = led.run(
             f"gan-eval:{arm}", [gkey, ref, cfg.gan_audit],
             functools.partial(ga.evaluate_arm, cfg, arm, arms[arm], ref["checkpoint"], arm_dir))
+        # the sentence is a pure function of the stored metrics: written by this code's rule
+        gan_eval[arm] = {**gan_eval[arm],
+                         "verdict": ga.cue_verdict(arm, gan_eval[arm].get("metrics") or {})}
 
     grid = [skey, key_hash(arms), _identity(cfg)]
     protocol = led.run("protocol", grid, lambda: protocol_sweeps(cfg, split, arms,
