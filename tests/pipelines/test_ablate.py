@@ -486,3 +486,21 @@ def test_cells_that_did_not_learn_are_marked_and_never_compared(tmp_path: Path) 
     assert learned_text(1, 2) == "DID NOT LEARN (1 of 2 seeds)"
     html = str(sweep_section(discover(out)).html)  # type: ignore[union-attr]
     assert "DID NOT LEARN" in html and "not a comparison (did not learn)" in html
+
+
+@pytest.mark.parametrize(("scores", "verdict"), [
+    ([0.7649, 0.7649, 0.7649, 0.7649], "constant predictions"),
+    ([0.764939, 0.764945, 0.764941, 0.764943], "near-constant predictions"),  # seen: 0.85 AUROC
+    ([0.158, 0.1589, 0.1583, 0.1585], "near-constant predictions"),
+    ([0.02, 0.9, 0.1, 0.8], ""),  # spread out, AUROC CI above 0.5: learned
+])
+def test_collapsed_cells_did_not_learn_whatever_their_auroc(tmp_path: Path, scores: list[float],
+                                                            verdict: str) -> None:
+    from cxr.pipelines.ablate.learning import learning_verdict
+
+    pd.DataFrame({"image_path": [f"{i}.png" for i in range(4)], "label": ["covid", "rest"] * 2,
+                  "p_covid": scores}).to_csv(tmp_path / "predictions.csv", index=False)
+    metrics = {"positive": "covid",
+               "headline": {"auroc": {"value": 0.85, "ci_low": 0.75, "ci_high": 0.93}}}
+    got = learning_verdict(tmp_path, metrics)
+    assert got.startswith(verdict) if verdict else got == ""

@@ -218,3 +218,14 @@ def test_gan_verdict_keeps_tiny_fids_readable() -> None:
              "real_target_train_vs_real_target_heldout": {"fid_mean": 7.7e-11}}}}
     line = cue_verdict("children", m)
     assert "1.82e-10 vs 5.84e-10" in line and "7.7e-11" in line and "moved them closer" in line
+
+
+def test_a_reference_that_did_not_learn_is_said_first() -> None:
+    from cxr.pipelines.study.study_report import _confounding_first, reference_warning
+
+    assert reference_warning({"reference": {"did_not_learn": ""}}) == ""
+    doc = {"reference": {"did_not_learn": "near-constant predictions (p_covid within [0.7649, "
+                                          "0.7649])"}}
+    assert "did not learn (near-constant" in reference_warning(doc)
+    html = _confounding_first(doc, {})
+    assert html.startswith("<ul><li class='bad'><b>The real-only reference classifier")

@@ -206,6 +206,9 @@ def _reference(fields: dict[str, Any], split: Path, out: Path) -> dict[str, Any]
 
     res = run_classify(build_config(ClassifyConfig, None, **fields, manifest=str(split)), out,
                        progress=False)
+    from cxr.pipelines.ablate.learning import learning_verdict
+
     head = res.metrics.get("headline", {})
     return {"checkpoint": str(ClassifyRunFolder(out).weights),
-            "auroc": (head.get("auroc") or {}).get("value"), "run_dir": str(out)}
+            "auroc": (head.get("auroc") or {}).get("value"), "run_dir": str(out),
+            "did_not_learn": learning_verdict(out, res.metrics)}

@@ -145,8 +145,18 @@ def lung_field_lines(audit: dict[str, Any]) -> list[str]:
             for ds, kinds in by_ds.items()]
 
 
+def reference_warning(doc: dict[str, Any]) -> str:
+    """A sentence when the reference classifier did not learn, else ``""``."""
+    why = (doc.get("reference") or {}).get("did_not_learn")
+    return (f"The real-only reference classifier did not learn ({why}): the FID/KID features, "
+            "label preservation, the audit's masking probes and Grad-CAM, and the severity "
+            "correlation all read it and mean little." if why else "")
+
+
 def _confounding_first(doc: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
     items = []
+    if reference_warning(doc):
+        items.append(f"<li class='bad'><b>{html.escape(reference_warning(doc))}</b></li>")
     audit = doc.get("audit") or {}
     if audit.get("verdict"):
         v = audit["verdict"]
@@ -332,6 +342,8 @@ def build_study_markdown(out: Path, doc: dict[str, Any], tables: dict[str, pd.Da
                        for _, r in held.iterrows()],
                       ["held out", "backbone", "seed", "COVID/other", "sensitivity",
                        "specificity", "AUROC"]), ""]
+    if reference_warning(doc):
+        parts += [f"**{reference_warning(doc)}**", ""]
     audit = (doc.get("audit") or {}).get("verdict") or {}
     parts += [f"Shortcut audit verdict: **{str(audit.get('verdict', '?')).upper()}**", ""]
     parts += [f"- {s}" for s in audit.get("strong", []) + audit.get("some", [])]
