@@ -116,7 +116,8 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
                   **(cfg.classify_by_backbone.get(cfg.reference_backbone) or {}),
                   "backbone": cfg.reference_backbone, "seed": cfg.seed}
     ref = led.run("reference", [skey, ref_fields],
-                  lambda: _reference(ref_fields, split, out / "reference"))
+                  lambda: _reference(ref_fields, split, out / "reference" /
+                                     f"{cfg.reference_backbone}-{key_hash(ref_fields)[:8]}"))
 
     arms: dict[str, Any] = {}
     gan_eval: dict[str, Any] = {}
