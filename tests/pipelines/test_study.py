@@ -213,17 +213,30 @@ def test_killed_study_reruns_to_the_same_results_table(study_cfg, tmp_path) -> N
     """SIGTERM and SIGKILL at seeded moments, then a rerun: the uninterrupted run's table."""
     study_cfg = study_cfg.parent / "kill.yaml"
     clean = tmp_path / "clean"
-    t0 = time.perf_counter()
     subprocess.run(_cli(study_cfg, clean), env=_env(), check=True, capture_output=True,
                    timeout=900)
-    duration = time.perf_counter() - t0
     want = _table(clean)
+    n_stages = len(json.loads((clean / "stages.json").read_text()))
     rng = np.random.default_rng(24)
     for k, sig in enumerate((signal.SIGTERM, signal.SIGKILL)):
         out = tmp_path / f"killed{k}"
+        # a seeded moment defined by progress, not by wall time (a loaded machine or a warm
+        # image cache changes the run's speed): after `after` finished stages, then a
+        # seeded fraction of a second into the next
+        after = int(rng.integers(3, n_stages - 2))
+        delay = float(rng.uniform(0.0, 1.0))
         proc = subprocess.Popen(_cli(study_cfg, out), env=_env(), start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(float(rng.uniform(0.2, 0.8)) * duration)
+        ledger = out / "stages.json"
+        while proc.poll() is None:
+            try:
+                done = len(json.loads(ledger.read_text())) if ledger.is_file() else 0
+            except json.JSONDecodeError:  # written atomically; a torn read cannot happen,
+                done = 0  # but never let the poll itself fail the test
+            if done >= after:
+                break
+            time.sleep(0.1)
+        time.sleep(delay)
         os.killpg(proc.pid, sig)
         proc.wait(timeout=60)
         assert proc.returncode != 0, "the study finished before it was killed"
