@@ -7,9 +7,12 @@ because it holds the same pictures) plus ``--phantoms`` phantom patients
 back through the transforms that public collections apply when they copy
 each other - resized, re-encoded as JPEG, borders trimmed (both sides or one
 side), contrast/gamma changed, stored as 16 bits (full range and 12 bits in a
-16-bit word) and a combination - each copy as its own file, "patient" and
-dataset. Files are indexed with the indexer's own probe (decode + signature)
-and grouped with the split's :func:`cxr.data.duplicates.grouping.find_duplicates`.
+16-bit word), a combination, and asymmetric re-crops (one or two sides trimmed
+2-10 % each, shifted up to 2 %, some with a burnt-in letter, resized and
+re-encoded as JPEG; drawn at random per original with a fixed seed) - each
+copy as its own file, "patient" and dataset. Files are indexed with the
+indexer's own probe (decode + signature) and grouped with the split's
+:func:`cxr.data.duplicates.grouping.find_duplicates`.
 
 * **recall** (per transform and overall): share of copies that land in their
   original's duplicate group;
@@ -76,20 +79,64 @@ def _stretch(u8: np.ndarray) -> np.ndarray:
     return np.clip((u8 - lo) / max(hi - lo, 1) * 255, 0, 255).astype(np.uint8)
 
 
-TRANSFORMS: dict[str, Callable[[np.ndarray], bytes]] = {
-    "resize-50%": lambda u: _png(_resize(u, 0.5)),
-    "jpeg-q60": lambda u: _jpeg(u, 60),
-    "trim-2%": lambda u: _png(_trim(u, 0.02, 0.02, 0.02, 0.02)),
-    "trim-5%": lambda u: _png(_trim(u, 0.05, 0.05, 0.05, 0.05)),
-    "trim-4%-one-corner": lambda u: _png(_trim(u, 0.04, 0, 0, 0.04)),
-    "trim-4%-top": lambda u: _png(_trim(u, 0.04, 0, 0, 0)),
-    "gamma-0.6": lambda u: _png(_gamma(u, 0.6)),
-    "gamma-1.6": lambda u: _png(_gamma(u, 1.6)),
-    "contrast-stretch": lambda u: _png(_stretch(u)),
-    "low-contrast": lambda u: _png((u * 0.6 + 40).astype(np.uint8)),
-    "16-bit": lambda u: _png(u.astype(np.uint16) * 257),
-    "12-bit-in-16": lambda u: _png(u.astype(np.uint16) << 4),
-    "combo": lambda u: _jpeg(_gamma(_resize(_trim(u, 0.03, 0.03, 0.03, 0.03), 0.6), 1.3), 70),
+def _shift(u8: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Content moved by (dy, dx) pixels in the same frame; the uncovered band is black."""
+    out = np.zeros_like(u8)
+    h, w = u8.shape
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[yd, xd] = u8[ys, xs]
+    return out
+
+
+def _letter(u8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A burnt-in panel letter (white, about 8 % of the height) at a random corner."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.fromarray(u8)
+    h, w = u8.shape
+    size = max(8, h // 12)
+    font = ImageFont.load_default(size=size)
+    x = int(rng.uniform(0.03, 0.12) * w) if rng.random() < 0.5 else int(w * 0.85)
+    y = int(rng.uniform(0.03, 0.12) * h) if rng.random() < 0.5 else int(h * 0.85)
+    ImageDraw.Draw(img).text((x, y), str(rng.choice(list("ABLR"))), fill=255, font=font)
+    return np.asarray(img)
+
+
+def _recrop(u8: np.ndarray, rng: np.random.Generator, sides: int, letter: bool = False) -> bytes:
+    """An asymmetric re-crop: ``sides`` sides trimmed 2-10 % each, a shift of up to 2 % along
+    each axis, optionally a burnt-in letter, resized to 60-100 % and re-encoded as JPEG q60-90."""
+    h, w = u8.shape
+    cut = dict.fromkeys(("top", "bottom", "left", "right"), 0.0)
+    for side in rng.choice(list(cut), size=sides, replace=False):
+        cut[str(side)] = float(rng.uniform(0.02, 0.10))
+    out = _trim(u8, cut["top"], cut["bottom"], cut["left"], cut["right"])
+    hh, ww = out.shape
+    out = _shift(out, int(rng.uniform(-0.02, 0.02) * hh), int(rng.uniform(-0.02, 0.02) * ww))
+    if letter:
+        out = _letter(out, rng)
+    return _jpeg(_resize(out, float(rng.uniform(0.6, 1.0))), int(rng.integers(60, 91)))
+
+
+Transform = Callable[[np.ndarray, np.random.Generator], bytes]
+TRANSFORMS: dict[str, Transform] = {
+    "resize-50%": lambda u, r: _png(_resize(u, 0.5)),
+    "jpeg-q60": lambda u, r: _jpeg(u, 60),
+    "trim-2%": lambda u, r: _png(_trim(u, 0.02, 0.02, 0.02, 0.02)),
+    "trim-5%": lambda u, r: _png(_trim(u, 0.05, 0.05, 0.05, 0.05)),
+    "trim-4%-one-corner": lambda u, r: _png(_trim(u, 0.04, 0, 0, 0.04)),
+    "trim-4%-top": lambda u, r: _png(_trim(u, 0.04, 0, 0, 0)),
+    "gamma-0.6": lambda u, r: _png(_gamma(u, 0.6)),
+    "gamma-1.6": lambda u, r: _png(_gamma(u, 1.6)),
+    "contrast-stretch": lambda u, r: _png(_stretch(u)),
+    "low-contrast": lambda u, r: _png((u * 0.6 + 40).astype(np.uint8)),
+    "16-bit": lambda u, r: _png(u.astype(np.uint16) * 257),
+    "12-bit-in-16": lambda u, r: _png(u.astype(np.uint16) << 4),
+    "combo": lambda u, r: _jpeg(_gamma(_resize(_trim(u, 0.03, 0.03, 0.03, 0.03), 0.6), 1.3), 70),
+    # asymmetric re-crops (issue 23, item 7): random per original, seeded
+    "recrop-1-side": lambda u, r: _recrop(u, r, 1),
+    "recrop-2-sides": lambda u, r: _recrop(u, r, 2),
+    "recrop-2-sides+letter": lambda u, r: _recrop(u, r, 2, letter=True),
 }
 
 
@@ -137,10 +184,11 @@ def build_probes(args: argparse.Namespace, root: Path) -> Any:
         rows.append({"image_path": str(path), "orig": k, "patient": patient,
                      "transform": "original"})
         u8 = read_image_u8(path)
-        for name, fn in TRANSFORMS.items():
+        for t, (name, fn) in enumerate(TRANSFORMS.items()):
+            rng = np.random.default_rng([k, t])
             dest = root / "copies" / name / f"{k:05d}"
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(fn(u8))
+            dest.write_bytes(fn(u8, rng))
             rows.append({"image_path": str(dest), "orig": k, "patient": patient,
                          "transform": name})
     probes = [probe_image(r["image_path"]) for r in rows]
