@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import sys
 import tempfile
@@ -40,7 +41,20 @@ from typing import Any
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+def _shared() -> Path:
+    """``$CXR_SHARED_DATA``, else ``shared/data`` beside the checkout (or beside its parent,
+    for a git worktree under ``wt/``)."""
+    if os.environ.get("CXR_SHARED_DATA"):
+        return Path(os.environ["CXR_SHARED_DATA"])
+    here = Path(__file__).resolve().parents[1]
+    for up in (here.parent, here.parent.parent):
+        if (up / "shared" / "data").is_dir():
+            return up / "shared" / "data"
+    return here.parent / "shared" / "data"
+
+
+SHARED = _shared()
 
 
 def _jpeg(u8: np.ndarray, q: int) -> bytes:
