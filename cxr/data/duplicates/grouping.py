@@ -2,13 +2,18 @@
 
 1. Rows without a ``phash`` are decoded once to get their signature
    (:func:`cxr.data.duplicates.nearcopy.signature`) and ``content_hash``.
-2. **Candidates** (:func:`cxr.data.duplicates.hashing.candidate_pairs`): whole-image or
-   centre-crop perceptual hashes within ``near_duplicate_bits``, found by
-   multi-index hashing (near-linear).
+2. **Candidates**: the ``k`` nearest crop views of each image's thumbnail in a
+   nearest-neighbour index (:func:`cxr.data.duplicates.neighbours.neighbour_pairs`,
+   near-linear; finds copies re-cropped on one or two sides), plus the pairs whose
+   whole-image perceptual hashes lie within ``near_duplicate_bits // 2``
+   (:func:`cxr.data.duplicates.hashing.candidate_pairs`, multi-index hashing). The
+   wider hash bands of earlier versions (``near_duplicate_bits`` on whole-image and
+   centre-crop hashes) matched hundreds of thousands of look-alike pairs on real
+   radiographs and missed asymmetric re-crops (issue 23, item 7).
 3. **Confirmation** (:func:`cxr.data.duplicates.nearcopy.aligned_correlation`): the best
    aligned, contrast-normalised 32 x 32 thumbnail correlation must reach
    ``duplicate_min_corr``. Thumbnails come from the manifest's ``thumb``
-   column; rows of older manifests that lack it are decoded (candidates only).
+   column; rows of older manifests that lack it are decoded.
 4. Identical ``content_hash`` and confirmed pairs are joined with union-find.
 """
 
@@ -21,6 +26,7 @@ import numpy as np
 
 from cxr.data.duplicates.hashing import candidate_pairs, duplicate_components
 from cxr.data.duplicates.nearcopy import aligned_correlation, decode_thumb, signature
+from cxr.data.duplicates.neighbours import neighbour_pairs
 from cxr.runtime.errors import ImageReadError
 
 if TYPE_CHECKING:
@@ -74,6 +80,23 @@ def fill_signatures(df: pd.DataFrame, rows: list[int], progress: bool, *, need: 
     return len(todo)
 
 
+def candidates(
+    phashes: list[str], crops: list[str], thumbs: list[np.ndarray | None], max_bits: int
+) -> list[tuple[int, int]]:
+    """Near-copy candidate pairs ``(i, j)``, ``i < j`` (step 2 of the module docstring).
+
+    Rows of older manifests without a thumbnail keep the earlier hash candidates
+    (whole-image and centre-crop hashes within ``max_bits``), so that only their
+    candidates need decoding.
+    """
+    near = set(neighbour_pairs(thumbs))
+    near.update(candidate_pairs(phashes, [""] * len(phashes), max_bits // 2))
+    if any(t is None for t in thumbs):
+        near.update(p for p in candidate_pairs(phashes, crops, max_bits)
+                    if thumbs[p[0]] is None or thumbs[p[1]] is None)
+    return sorted(near)
+
+
 def find_duplicates(
     df: pd.DataFrame, rows: np.ndarray, *, max_bits: int, min_corr: float, progress: bool = False
 ) -> DuplicateResult:
@@ -86,7 +109,7 @@ def find_duplicates(
     decoded = fill_signatures(df, pos, progress, need="phash")
     ph = df["phash"].iloc[pos].tolist()
     crops = df["phash_crops"].iloc[pos].tolist()
-    pairs = candidate_pairs(ph, crops, max_bits)
+    pairs = candidates(ph, crops, [decode_thumb(t) for t in df["thumb"].iloc[pos]], max_bits)
     involved = sorted({pos[k] for p in pairs for k in p})
     decoded += fill_signatures(df, involved, progress, need="thumb")
     thumbs = [decode_thumb(t) for t in df["thumb"].iloc[pos]]

@@ -44,8 +44,9 @@ THUMB = 32
 CROP_FRACTIONS: tuple[float, ...] = (0.03, 0.06)  # per side, for phash_crops
 _VIEW_CROPS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06)  # per side, for the aligned confirmation
 _VIEW_SHIFTS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # thumbnail pixels
+_ASYM_CROPS = (0.0, 0.025, 0.05, 0.075, 0.1)  # per side, independently, for re-crops
 DEFAULT_MIN_CORR = 0.96
-_BATCH = 32  # thumbnails whose views are computed at once (32 x 175 x 2048 floats)
+_BATCH = 8  # thumbnails whose views are computed at once (8 x 798 x 2048 floats)
 _HIGHPASS_SIGMA = 3.0  # thumbnail pixels
 
 
@@ -126,44 +127,61 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-6)
 
 
+def _views() -> list[tuple[float, float, float, float, float, float]]:
+    """Every alignment tried: ``(top, bottom, left, right, dy, dx)``.
+
+    Crops are fractions trimmed from each side, shifts are in thumbnail pixels.
+    The symmetric views (centred crops 0-6 % per side x shifts of -1..1 pixel)
+    are the original grid; the asymmetric ones (each side trimmed 0-10 % in
+    2.5 % steps, independently along each axis) absorb a copy re-cropped on one
+    or two sides, which also moves its content (issue 23, item 7).
+    """
+    out = [(c, c, c, c, dy, dx) for c in _VIEW_CROPS for dx in _VIEW_SHIFTS for dy in _VIEW_SHIFTS]
+    seen = set(out)
+    axis = [(a, b) for a in _ASYM_CROPS for b in _ASYM_CROPS]
+    for (top, bottom), (left, right) in ((y, x) for y in axis for x in axis):
+        v = (top, bottom, left, right, 0.0, 0.0)
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
 @lru_cache(maxsize=1)
 def _warp_matrix() -> Any:
     """Sparse ``(V * THUMB**2, THUMB**2)`` bilinear resampling: thumbnail -> all its views.
 
-    View ``(c, dx, dy)`` samples the thumbnail at ``c * THUMB + d + s * p`` for
-    output pixel ``p`` (``s = 1 - 2c``: the centred crop trimming ``c`` per side,
-    shifted by ``d`` thumbnail pixels), borders replicated. One sparse product
-    then yields every view of a batch of thumbnails.
+    View ``(t, b, l, r, dy, dx)`` samples the thumbnail along y at
+    ``t * THUMB + dy + (1 - t - b) * p`` for output pixel ``p`` (and likewise
+    along x), borders replicated: for ``t == b == c`` that is the centred crop
+    trimming ``c`` per side, shifted by ``dy``. One sparse product then yields
+    every view of a batch of thumbnails.
     """
     from scipy.sparse import csr_matrix
 
     n = THUMB
     p = np.arange(n, dtype=np.float64)
     rows, cols, vals = [], [], []
-    v = 0
-    for c in _VIEW_CROPS:
-        s = 1.0 - 2.0 * c
-        for dx in _VIEW_SHIFTS:
-            for dy in _VIEW_SHIFTS:
-                ys = np.clip(c * n + dy + s * p, 0, n - 1)
-                xs = np.clip(c * n + dx + s * p, 0, n - 1)
-                y0 = np.minimum(np.floor(ys).astype(int), n - 2)
-                x0 = np.minimum(np.floor(xs).astype(int), n - 2)
-                fy, fx = ys - y0, xs - x0
-                out = v * n * n + (np.arange(n)[:, None] * n + np.arange(n)[None, :])
-                for oy, wy in ((0, 1 - fy), (1, fy)):
-                    for ox, wx in ((0, 1 - fx), (1, fx)):
-                        rows.append(out.ravel())
-                        cols.append(((y0 + oy)[:, None] * n + (x0 + ox)[None, :]).ravel())
-                        vals.append((wy[:, None] * wx[None, :]).ravel())
-                v += 1
-    shape = (v * n * n, n * n)
+    views = _views()
+    for v, (top, bottom, left, right, dy, dx) in enumerate(views):
+        ys = np.clip(top * n + dy + (1.0 - top - bottom) * p, 0, n - 1)
+        xs = np.clip(left * n + dx + (1.0 - left - right) * p, 0, n - 1)
+        y0 = np.minimum(np.floor(ys).astype(int), n - 2)
+        x0 = np.minimum(np.floor(xs).astype(int), n - 2)
+        fy, fx = ys - y0, xs - x0
+        out = v * n * n + (np.arange(n)[:, None] * n + np.arange(n)[None, :])
+        for oy, wy in ((0, 1 - fy), (1, fy)):
+            for ox, wx in ((0, 1 - fx), (1, fx)):
+                rows.append(out.ravel())
+                cols.append(((y0 + oy)[:, None] * n + (x0 + ox)[None, :]).ravel())
+                vals.append((wy[:, None] * wx[None, :]).ravel())
+    shape = (len(views) * n * n, n * n)
     return csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=shape, dtype=np.float32)
 
 
 def n_views() -> int:
-    return len(_VIEW_CROPS) * len(_VIEW_SHIFTS) ** 2
+    return len(_views())
 
 
 def thumb_views(thumbs: np.ndarray) -> np.ndarray:
