@@ -247,7 +247,7 @@ def evaluate(df: Any, pairs: list[tuple[int, int]], scores: np.ndarray, corr: fl
             else:
                 same += 1
     return {"recall": recall, "groups": len(groups), "wrong": wrong, "same_patient": same,
-            "wrong_pairs": wrong_pairs}
+            "wrong_pairs": wrong_pairs, "components": comp}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,9 +259,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="confirmation threshold(s) to report [config]")
     ap.add_argument("--probes", default="", help="pickle caching the copies' signatures")
     ap.add_argument("--verbose", action="store_true", help="list the wrong groups")
+    ap.add_argument("--save-groups", default="", help="write the groups at the first threshold")
+    ap.add_argument("--compare-groups", default="",
+                    help="groups saved by an earlier run: report its true-copy pairs lost now")
     args = ap.parse_args(argv)
 
     from cxr.config import SplitConfig
+    from cxr.data.duplicates import grouping
     from cxr.data.duplicates.hashing import candidate_pairs
     from cxr.data.duplicates.nearcopy import aligned_correlation, decode_thumb
 
@@ -271,8 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         df = build_probes(args, Path(tmp))
     start = time.perf_counter()
-    pairs = candidate_pairs(list(df["phash"]), list(df["phash_crops"]), bits)
-    scores = aligned_correlation(pairs, [decode_thumb(t) for t in df["thumb"]])
+    thumbs = [decode_thumb(t) for t in df["thumb"]]
+    if hasattr(grouping, "candidates"):  # the split's own candidate step (issue 23 on)
+        pairs = grouping.candidates(list(df["phash"]), list(df["phash_crops"]), thumbs, bits)
+    else:  # the hash bands of earlier versions, to measure them on the same copies
+        pairs = candidate_pairs(list(df["phash"]), list(df["phash_crops"]), bits)
+    scores = aligned_correlation(pairs, thumbs)
     seconds = time.perf_counter() - start
     orig = df["orig"].to_numpy()
     n_orig = int((df["transform"] == "original").sum())
@@ -294,6 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in (*TRANSFORMS, "overall"):
         print(f"| {name} | " + " | ".join(f"{results[t]['recall'][name]:.3f}"
                                           for t in thresholds) + " |")
+    comp = results[thresholds[0]]["components"]
+    if args.save_groups:
+        np.save(args.save_groups, comp)
+    if args.compare_groups:
+        before = np.load(args.compare_groups)
+        same_orig = orig[:, None] == orig[None, :]
+        was = (before[:, None] == before[None, :]) & same_orig
+        lost = was & (comp[:, None] != comp[None, :])
+        print(f"true-copy pairs grouped by the saved run: {int(np.triu(was, 1).sum())}; "
+              f"not grouped now: {int(np.triu(lost, 1).sum())}")
     for t in thresholds:
         r = results[t]
         print(f"min_corr {t:g}: {r['groups']} duplicate groups; joining different patients: "
