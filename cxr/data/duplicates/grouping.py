@@ -5,7 +5,7 @@
 2. **Candidates**: the ``k`` nearest crop views of each image's thumbnail in a
    nearest-neighbour index (:func:`cxr.data.duplicates.neighbours.neighbour_pairs`,
    near-linear; finds copies re-cropped on one or two sides), plus the pairs whose
-   whole-image perceptual hashes lie within ``near_duplicate_bits // 2``
+   whole-image or centre-crop perceptual hashes lie within ``near_duplicate_bits // 2``
    (:func:`cxr.data.duplicates.hashing.candidate_pairs`, multi-index hashing). The
    wider hash bands of earlier versions (``near_duplicate_bits`` on whole-image and
    centre-crop hashes) matched hundreds of thousands of look-alike pairs on real
@@ -90,7 +90,7 @@ def candidates(
     candidates need decoding.
     """
     near = set(neighbour_pairs(thumbs))
-    near.update(candidate_pairs(phashes, [""] * len(phashes), max_bits // 2))
+    near.update(candidate_pairs(phashes, crops, max_bits // 2))
     if any(t is None for t in thumbs):
         near.update(p for p in candidate_pairs(phashes, crops, max_bits)
                     if thumbs[p[0]] is None or thumbs[p[1]] is None)

@@ -29,6 +29,7 @@ aligned thumbnail confirmation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,15 +82,16 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def embed(thumbs: np.ndarray, *, views: bool = False) -> np.ndarray:
     """``(N, _SIDE**2)`` plain embeddings, or ``(N, V, _SIDE**2)`` with every crop view."""
     t = np.asarray(thumbs, dtype=np.float32).reshape(-1, THUMB, THUMB)
-    axes = np.concatenate(_axis_views() if views else _axis_views()[:1])  # (A * _SIDE, THUMB)
-    a = len(axes) // _SIDE
-    out = axes @ (t @ axes.T)  # (N, A * _SIDE, A * _SIDE): rows y-view, columns x-view
-    out = out.reshape(len(t), a, _SIDE, a, _SIDE).transpose(0, 1, 3, 2, 4)
+    axes = np.concatenate(_axis_views() if views else _axis_views()[:1]).astype(np.float32)
+    n, a = len(t), len(axes) // _SIDE  # axes: (A * _SIDE, THUMB)
+    x = (t.reshape(n * THUMB, THUMB) @ axes.T).reshape(n, THUMB, a * _SIDE)  # x resampled
+    y = x.transpose(0, 2, 1).reshape(n * a * _SIDE, THUMB) @ axes.T  # then y
+    out = y.reshape(n, a, _SIDE, a, _SIDE).transpose(0, 3, 1, 4, 2)  # (n, ay, ax, sy, sx)
     out = _unit(out.reshape(len(t), a * a, _SIDE * _SIDE))
     return out if views else out[:, 0]
 
 
-def _index(views: np.ndarray, dims: int) -> tuple[object, object]:
+def _index(views: np.ndarray, dims: int) -> tuple[Any, Any]:
     """(PCA, index) over ``(N, V, D)`` views: exact up to ``_EXACT_MAX`` vectors, else IVF."""
     import faiss
 
@@ -100,6 +102,7 @@ def _index(views: np.ndarray, dims: int) -> tuple[object, object]:
     pca = faiss.PCAMatrix(d, min(dims, d))
     pca.train(np.ascontiguousarray(flat[rng.choice(total, min(total, 20_000), replace=False)]))
     dim = min(dims, d)
+    index: Any
     if total <= _EXACT_MAX:
         index = faiss.IndexFlatIP(dim)
     else:
@@ -115,8 +118,8 @@ def _index(views: np.ndarray, dims: int) -> tuple[object, object]:
     return pca, index
 
 
-def _reduce(pca: object, x: np.ndarray) -> np.ndarray:
-    red = np.asarray(pca.apply(x), dtype=np.float32)  # type: ignore[attr-defined]
+def _reduce(pca: Any, x: np.ndarray) -> np.ndarray:
+    red = np.asarray(pca.apply(x), dtype=np.float32)
     red /= np.maximum(np.linalg.norm(red, axis=1, keepdims=True), 1e-6)
     return red
 
@@ -137,11 +140,11 @@ def neighbour_sims(
     kk = min(k + v, n * v)  # an image's own views come back first
     for lo in range(0, n, _QUERY_BATCH):
         q = _reduce(pca, np.ascontiguousarray(views[lo : lo + _QUERY_BATCH, 0]))
-        sims, ids = index.search(q, kk)  # type: ignore[attr-defined]
+        sims, ids = index.search(q, kk)
         owner = np.where(ids >= 0, ids // v, -1)
         for r, (hit_owner, hit_sim) in enumerate(zip(owner.tolist(), sims.tolist(),
                                                      strict=True)):
-            a, taken = lo + r, set()
+            a, taken = lo + r, set[int]()
             for b, sim in zip(hit_owner, hit_sim, strict=True):
                 if b < 0 or b == a or (b not in taken and len(taken) >= k):
                     continue
