@@ -109,7 +109,7 @@ def _index(views: np.ndarray, dims: int) -> tuple[Any, Any]:
         nlist = int(np.sqrt(total))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = 10
-        sample = np.ascontiguousarray(flat[rng.choice(total, min(total, 30 * nlist),
+        sample = np.ascontiguousarray(flat[rng.choice(total, min(total, 40 * nlist),
                                                       replace=False)])
         index.train(_reduce(pca, sample))
         index.nprobe = 8
