@@ -10,7 +10,13 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-# first: importing it takes the first look at the machine's load, which the root callback
+# before anything slow: a SIGTERM during start-up is recorded, not fatal (cxr/runtime/runguard.py)
+import cxr.runtime.runguard  # isort: skip
+
+if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "cxr":
+    cxr.runtime.runguard.arm_for_process()
+
+# then: importing it takes the first look at the machine's load, which the root callback
 # compares with a second look once the rest of the CLI has loaded (cxr/runtime/cpuload.py)
 import cxr.runtime.cpuload  # noqa: F401  # isort: skip
 import typer
@@ -23,7 +29,10 @@ from cxr.commands import demo as demo_commands
 from cxr.commands import evaluate as evaluate_commands
 from cxr.commands import explain as explain_commands
 from cxr.commands import gan as gan_commands
+from cxr.commands import lungs as lungs_commands
 from cxr.commands import report as report_commands
+from cxr.commands import serve as serve_commands
+from cxr.commands import study as study_commands
 from cxr.commands.options import CxrTyper, command_option
 
 app = CxrTyper(
@@ -52,15 +61,19 @@ def _root(
     """GAN-augmented COVID-19 detection on chest X-rays, with leakage-safe evaluation."""
     # before any command imports torch: the thread count and OpenMP's passive wait policy
     # are read once, when torch's runtime starts
+    from cxr.runtime.allocator import tune_malloc
     from cxr.runtime.cpuload import measure_other_load
     from cxr.runtime.threads import configure_threads, remember
 
     remember(configure_threads(threads, other_load=measure_other_load))
+    # training steps free and reallocate the same activations: keep them (allocator.py)
+    tune_malloc()
 
 
 # in pipeline order, as `cxr --help` lists them
 app.add_typer(data_commands.app, name="data")
 app.add_typer(gan_commands.app, name="gan")
+app.add_typer(lungs_commands.app, name="lungs")
 app.command("classify")(classify_commands.classify)
 app.command("evaluate")(evaluate_commands.evaluate)
 app.command("predict")(classify_commands.predict)
@@ -69,7 +82,9 @@ app.add_typer(explain_commands.app, name="explain")
 app.command("ablate")(ablate_commands.ablate)
 app.add_typer(audit_commands.app, name="audit")
 app.command("report")(report_commands.report)
+app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
+app.command("study")(study_commands.study)
 
 
 def os_error_message(exc: OSError) -> str:
@@ -103,19 +118,39 @@ def main() -> None:
     operation (disk full, read-only or forbidden folder) or a job whose parts failed
     (``PartialFailureError``, e.g. sweep cells), ``128 + signum`` when
     stopped by SIGTERM (143) or SIGINT (130).
+
+    A signal is honoured at the command's next safe point (a batch or item boundary). Any
+    exception that ends a command after a signal arrived (a DataLoader worker killed by the
+    same SIGTERM, Lightning's own SIGTERM exit) is reported as the interruption; a command
+    that returns after a signal arrived also exits ``128 + signum``: it may have finished,
+    and a rerun then finds everything done.
     """
     from cxr.runtime.errors import CxrError
     from cxr.runtime.progress import wide_output
-    from cxr.runtime.runguard import Interrupted, interrupted_message, stop_on_signals
+    from cxr.runtime.runguard import (
+        Interrupted,
+        interrupted_message,
+        safe_point,
+        signals_armed,
+        stop_on_signals,
+    )
 
     if not {"--help", "-h"} & set(sys.argv[1:]) and len(sys.argv) > 1:
         wide_output()  # logs and pipes get full-width tables (help pages keep their width)
     try:
-        with stop_on_signals():
-            app(standalone_mode=False)
-    except Interrupted as exc:
-        typer.echo(interrupted_message(exc), err=True)
-        sys.exit(exc.exit_code)
+        # the real command line keeps the recording handler to the end of the process; a
+        # test calling main() in-process gets its own handlers back
+        with stop_on_signals(restore=not signals_armed()):
+            try:
+                try:
+                    app(standalone_mode=False)
+                except BaseException:
+                    safe_point()  # a stop was asked for: that is the reason, whatever was raised
+                    raise
+                safe_point()
+            except Interrupted as exc:
+                typer.echo(interrupted_message(exc), err=True)
+                sys.exit(exc.exit_code)
     except CxrError as exc:
         typer.echo(f"cxr: error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -13,6 +13,7 @@ import cxr.classifier.zoo  # noqa: F401  (registers the architectures)
 from cxr.classifier.backbones import Backbone
 from cxr.classifier.pretrained import LoadReport, load_imagenet, load_local
 from cxr.classifier.registry import BUILDERS, REGISTRY
+from cxr.classifier.txv_weights import is_txv, load_txv
 from cxr.runtime.errors import ConfigError
 
 
@@ -34,9 +35,10 @@ def create_backbone(
     """Build backbone ``name`` with a fresh ``num_classes`` head.
 
     ``pretrained``: ``"none"`` (random init), ``"imagenet"`` (torchvision weights
-    from the torch hub cache, downloaded when online) or a path to a local state
-    dict. Loading happens on the RGB network before the grey fold, so the fold
-    sees the pretrained kernels. A state dict whose first conv already has one
+    from the torch hub cache, never downloaded), ``"txv:NAME[=PATH]"`` (torchxrayvision's
+    chest X-ray weights, one grey channel already: :mod:`cxr.classifier.txv_weights`)
+    or a path to a local state dict. Loading happens on the RGB network before the grey
+    fold, so the fold sees the pretrained kernels. A state dict whose first conv already has one
     input channel (e.g. a cxr checkpoint) is loaded after the fold instead.
     What did not load is kept in ``model.load_report``.
     """
@@ -48,6 +50,8 @@ def create_backbone(
     spec = str(pretrained)
     if spec == "imagenet":
         report = load_imagenet(model)
+    elif is_txv(spec):
+        report = load_txv(model, spec, in_chans=in_chans)
     elif spec not in ("", "none"):
         report = load_local(model, Path(spec), in_chans=in_chans)
     if model.in_chans != in_chans:

@@ -1,5 +1,7 @@
 """Pretrained weights: torchvision's ImageNet weights, or a local state dict.
 
+(torchxrayvision's chest X-ray weights, ``txv:NAME``, are in :mod:`cxr.classifier.txv_weights`.)
+
 * ``imagenet``: the file torchvision's multi-weight API names
   (``get_model_weights(name).DEFAULT``), read from ``<torch hub dir>/checkpoints/``
   only; nothing is downloaded at run time. A missing file is a one-line error
@@ -38,12 +40,21 @@ class LoadReport:
     missing: list[str] = dataclasses.field(default_factory=list)
     unexpected: list[str] = dataclasses.field(default_factory=list)
     mismatched: list[str] = dataclasses.field(default_factory=list)
+    #: the weights file read and its sha256 (provenance), where one file was read
+    file: str = ""
+    sha256: str = ""
+    #: the square input side the weights were trained at, when they say (torchxrayvision)
+    input_size: int | None = None
+    #: what the load changed beyond copying tensors (e.g. an input rescaling)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
         def few(keys: list[str]) -> str:
             return ", ".join(keys[:4]) + (f", ... (+{len(keys) - 4})" if len(keys) > 4 else "")
 
         parts = [f"{self.source}: {self.loaded} tensors loaded"]
+        if self.file:
+            parts.append(f"{Path(self.file).name}, sha256 {self.sha256[:12]}")
         for what, keys in (
             ("missing", self.missing),
             ("unexpected", self.unexpected),
@@ -51,7 +62,7 @@ class LoadReport:
         ):
             if keys:
                 parts.append(f"{what}: {few(keys)}")
-        return "; ".join(parts)
+        return "; ".join(parts + self.notes)
 
 
 def strip_prefixes(sd: dict[str, Any], prefixes: tuple[str, ...] = PREFIXES) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from cxr.classifier.backbones import Backbone
 from cxr.classifier.factory import create_backbone
 from cxr.data.images.intensity import to_network
 from cxr.runtime.errors import ConfigError
+from cxr.runtime.runguard import safe_point
 
 __all__ = ["group_holdout", "predict_probe", "train_probe"]
 
@@ -86,6 +87,7 @@ def train_probe(
             opt.step()
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
+            safe_point()  # SIGTERM/SIGINT: stop after this step
         if on_epoch is not None:
             on_epoch(epoch, total / max(seen, 1))
     return model.eval()

@@ -34,6 +34,7 @@ def shortcuts(
     box_margin: Annotated[float | None, option(C, "box_margin")] = None,
     border_width: Annotated[float | None, option(C, "border_width")] = None,
     max_per_dataset: Annotated[int | None, option(C, "max_per_dataset")] = None,
+    views: Annotated[str | None, option(C, "views")] = None,
     cam_images: Annotated[int | None, option(C, "cam_images")] = None,
     device: Annotated[str | None, option(C, "device")] = None,
     cache_dir: Annotated[Path | None, option(C, "cache_dir")] = None,

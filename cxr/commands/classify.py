@@ -41,6 +41,7 @@ def classify(
     strategy: Annotated[str | None, option(C, "strategy")] = None,
     workers: Annotated[int | None, option(C, "workers")] = None,
     seed: Annotated[int | None, option(C, "seed")] = None,
+    views: Annotated[str | None, option(C, "views")] = None,
     external: Annotated[list[str] | None, option(C, "external")] = None,
     logger: Annotated[str | None, option(C, "logger")] = None,
     mlflow_uri: Annotated[str | None, option(C, "mlflow_uri")] = None,

@@ -13,6 +13,7 @@ def demo(
     *,
     out: Annotated[Path | None, option(D, "out")] = None,
     fast: Annotated[bool | None, option(D, "fast", flag_only=True)] = None,
+    profile: Annotated[str | None, option(D, "profile")] = None,
     config: Annotated[Path | None, command_option(help="YAML file with DemoConfig keys.")] = None,
 ) -> None:
     """Run the whole pipeline on built-in phantom X-rays and write the HTML report.

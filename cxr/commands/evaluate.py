@@ -21,6 +21,7 @@ def evaluate(
     device: Annotated[str | None, option(V, "device")] = None,
     workers: Annotated[int | None, option(V, "workers")] = None,
     cache_dir: Annotated[Path | None, option(V, "cache_dir")] = None,
+    on_copies: Annotated[str | None, option(V, "on_copies")] = None,
     trust_gan_lineage: Annotated[
         bool | None, option(V, "trust_gan_lineage", flag_only=True)
     ] = None,

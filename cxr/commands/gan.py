@@ -32,6 +32,7 @@ def train(
     ndf: Annotated[int | None, option(G, "ndf")] = None,
     n_blocks: Annotated[int | None, option(G, "n_blocks")] = None,
     seed: Annotated[int | None, option(G, "seed")] = None,
+    views: Annotated[str | None, option(G, "views")] = None,
     precision: Annotated[str | None, option(G, "precision")] = None,
     devices: Annotated[str | None, option(G, "devices")] = None,
     strategy: Annotated[str | None, option(G, "strategy")] = None,
@@ -110,7 +111,10 @@ def evaluate(
         Path, command_option(help="Split manifest; held-out real images are the reference.")
     ],
     features: Annotated[
-        str, command_option(help="FID/KID features: inception, xray (classifier), auto.")
+        str, command_option(
+            help="FID/KID features: inception, xray (the --classifier), txv:NAME[=PATH] "
+            "(torchxrayvision chest X-ray weights, see README), auto."
+        )
     ] = "auto",
     classifier: Annotated[
         Path | None,

@@ -15,9 +15,12 @@ from cxr.config.classify import ClassifyConfig
 from cxr.config.data import CacheConfig, PhantomConfig, SplitConfig
 from cxr.config.demo import DemoConfig
 from cxr.config.evaluate import EvaluateConfig
-from cxr.config.explain import ExplainConfig
+from cxr.config.explain import ExplainConfig, LocalizeConfig, SeverityConfig
 from cxr.config.gan import GanAuditConfig, GanConfig
+from cxr.config.lungs import LungsConfig
 from cxr.config.schema import build_config, config_to_dict, load_saved_config, save_config, setting
+from cxr.config.serve import ServeConfig
+from cxr.config.study import StudyConfig
 
 __all__ = [
     "AblateConfig",
@@ -29,8 +32,13 @@ __all__ = [
     "ExplainConfig",
     "GanAuditConfig",
     "GanConfig",
+    "LocalizeConfig",
+    "LungsConfig",
     "PhantomConfig",
+    "ServeConfig",
+    "SeverityConfig",
     "SplitConfig",
+    "StudyConfig",
     "build_config",
     "config_to_dict",
     "load_saved_config",

@@ -9,6 +9,7 @@ from cxr.config.resources import (
     cache_dir_setting,
     device_setting,
     seed_setting,
+    views_setting,
     workers_setting,
 )
 from cxr.config.schema import setting
@@ -32,6 +33,7 @@ class AuditConfig:
     )
     border_width: float = setting(0.10, "Border band kept by the border-only probe (fraction).")
     max_per_dataset: int = setting(0, "Images per collection, drawn at random; 0 = all.")
+    views: str = views_setting()
     cam_images: int = setting(64, "Test images explained with Grad-CAM (with --checkpoint).")
     device: str = device_setting()
     cache_dir: str = cache_dir_setting()

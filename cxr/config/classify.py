@@ -9,6 +9,7 @@ from cxr.config.resources import (
     logger_setting,
     mlflow_uri_setting,
     seed_setting,
+    views_setting,
     workers_setting,
 )
 from cxr.config.schema import setting
@@ -26,7 +27,11 @@ class ClassifyConfig:
         "efficientnet_b0",
         "vgg16, resnet18, resnet50, efficientnet_b0, densenet121, squeezenet1_1 or inception_v3.",
     )
-    pretrained: str = setting("none", "none, imagenet, or the PATH of a state dict.")
+    pretrained: str = setting(
+        "none",
+        "none, imagenet, the PATH of a state dict, or txv:NAME[=PATH] (torchxrayvision "
+        "chest X-ray weights, see README).",
+    )
     transfer: str = setting("finetune", "finetune, linear-probe or frozen-then-unfrozen.")
     unfreeze_epoch: int = setting(2, "frozen-then-unfrozen: epoch at which the body joins.")
     task: str = setting("binary", "binary (covid vs normal+pneumonia) or 3class.")
@@ -61,6 +66,7 @@ class ClassifyConfig:
     workers: int = workers_setting(2)
     cache_dir: str = CACHE_DIR
     seed: int = seed_setting()
+    views: str = views_setting()
     external: tuple[str, ...] = setting(
         (),
         "External test set NAME=MANIFEST (repeatable): evaluated at the validation threshold, "

@@ -26,6 +26,10 @@ class EvaluateConfig:
     device: str = device_setting()
     workers: int = workers_setting(0)
     cache_dir: str = cache_dir_setting()
+    on_copies: str = setting(
+        "exclude", "Evaluated images that copy training/validation images: exclude (list them "
+        "in copies.csv, leave them out, go on) or refuse.",
+    )
     trust_gan_lineage: bool = setting(
         False, "Accept GAN images in the run whose checkpoint has no record of its training "
         "patients (the metrics then say the GAN lineage was not verified).",

@@ -10,6 +10,7 @@ from cxr.config.resources import (
     logger_setting,
     mlflow_uri_setting,
     seed_setting,
+    views_setting,
     workers_setting,
 )
 from cxr.config.schema import setting
@@ -46,6 +47,7 @@ class GanConfig:
     aug_shift: float = 0.06
     aug_flip: bool = False
     seed: int = seed_setting()
+    views: str = views_setting()
     # Lightning passthrough
     precision: str = setting("32-true", "Lightning precision: 32-true, bf16-mixed, 16-mixed.")
     accelerator: str = setting("auto", "Lightning accelerator: auto, cpu, gpu.")

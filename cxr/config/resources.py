@@ -52,3 +52,12 @@ def logger_setting() -> Any:
 def mlflow_uri_setting() -> Any:
     """``--mlflow-uri``: where ``--logger mlflow`` writes."""
     return setting("", "MLflow tracking URI; empty = the file store OUT/mlruns.", metavar="URI")
+
+
+def views_setting() -> Any:
+    """``--views``: which radiographic views a command uses (cxr.data.views)."""
+    return setting(
+        "frontal",
+        "frontal (pa, ap, ap-supine and unrecorded views; lateral rows are left out and "
+        "counted) or all.",
+    )

@@ -6,7 +6,8 @@ target label, e.g. covid). Only **train-split, real-origin** rows ever enter
 either domain: a validation or test patient must not shape the generator
 whose images later train the classifier (that would leak held-out anatomy
 into training). :func:`assert_train_real` re-checks this wherever rows are
-about to be used.
+about to be used. Lateral views are left out unless ``views="all"``
+(:func:`cxr.data.views.view_keep`): a lateral is not the same picture of a chest.
 
 Sampling follows the reference data loader (A shuffled, B drawn
 independently), but the order is a pure function of ``(seed, epoch)``, so a
@@ -28,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from cxr.data.manifest import LABELS
+from cxr.data.views import view_keep
 from cxr.runtime.errors import ConfigError, LeakageError
 
 __all__ = [
@@ -76,11 +78,19 @@ def assert_train_real(rows: pd.DataFrame, what: str) -> None:
         )
 
 
-def select_domains(df: pd.DataFrame, source: Sequence[str], target: str) -> Domains:
-    """Train-split, real-origin rows of the source label(s) (A) and the target label (B)."""
+def _usable(df: pd.DataFrame, views: str) -> pd.Series:
+    train_real = (df["split"].astype(str) == "train") & (df["origin"].astype(str) == "real")
+    return train_real & view_keep(df, views)
+
+
+def select_domains(
+    df: pd.DataFrame, source: Sequence[str], target: str, views: str = "frontal"
+) -> Domains:
+    """Train-split, real-origin rows of the source label(s) (A) and the target label (B),
+    of the views that ``views`` keeps."""
     source = tuple(source)
     _check_labels(source, target)
-    usable = (df["split"].astype(str) == "train") & (df["origin"].astype(str) == "real")
+    usable = _usable(df, views)
     labels = df["label"].astype(str)
     a = np.flatnonzero((usable & labels.isin(source)).to_numpy())
     b = np.flatnonzero((usable & (labels == target)).to_numpy())
@@ -96,12 +106,13 @@ def select_domains(df: pd.DataFrame, source: Sequence[str], target: str) -> Doma
     return Domains(a=a, b=b, source=source, target=target)
 
 
-def select_sources(df: pd.DataFrame, source: Sequence[str]) -> np.ndarray:
-    """Train-split, real-origin rows of the source label(s): the only images synthesis may use."""
+def select_sources(df: pd.DataFrame, source: Sequence[str], views: str = "frontal") -> np.ndarray:
+    """Train-split, real-origin rows of the source label(s) and kept views: the only images
+    synthesis may use."""
     bad = [s for s in source if s not in LABELS]
     if bad or not source:
         raise ConfigError(f"unknown source label(s) {', '.join(bad)} (valid: {', '.join(LABELS)})")
-    usable = (df["split"].astype(str) == "train") & (df["origin"].astype(str) == "real")
+    usable = _usable(df, views)
     idx = np.flatnonzero((usable & df["label"].astype(str).isin(list(source))).to_numpy())
     if idx.size == 0:
         raise ConfigError(f"no train-split real images with label {','.join(source)} to translate")
@@ -109,10 +120,13 @@ def select_sources(df: pd.DataFrame, source: Sequence[str]) -> np.ndarray:
     return idx
 
 
-def monitor_rows(df: pd.DataFrame, labels: Sequence[str], k: int) -> np.ndarray:
+def monitor_rows(
+    df: pd.DataFrame, labels: Sequence[str], k: int, views: str = "frontal"
+) -> np.ndarray:
     """Up to ``k`` fixed images for the per-epoch grid: held-out (val) real images
     of ``labels`` (viewed, never trained on), else train images."""
     lab = df["label"].astype(str).isin(list(labels)) & (df["origin"].astype(str) == "real")
+    lab &= view_keep(df, views)
     for split in ("val", "train"):
         idx = np.flatnonzero((lab & (df["split"].astype(str) == split)).to_numpy())
         if idx.size:

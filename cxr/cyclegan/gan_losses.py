@@ -20,7 +20,8 @@ __all__ = ["cycle_loss", "identity_loss", "lsgan_d_loss", "lsgan_g_loss"]
 def _mse_to(pred: torch.Tensor, value: float) -> torch.Tensor:
     # in float32 even under autocast: the squared error of fp16 logits overflows easily
     pred = pred.float()
-    return F.mse_loss(pred, torch.full_like(pred, value))
+    # a broadcast scalar, as the reference's expanded label: no target tensor filled per call
+    return F.mse_loss(pred, pred.new_tensor(value).expand_as(pred))
 
 
 def lsgan_g_loss(d_fake: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,8 @@ class ImagePool:
                 out.append(img)
             elif torch.rand((), generator=self._gen).item() > 0.5:
                 j = int(torch.randint(0, self.size, (), generator=self._gen).item())
-                out.append(self.images[j].to(img.device, img.dtype).clone())
+                # the stored image leaves the pool here, so it needs no copy (cat copies it)
+                out.append(self.images[j].to(img.device, img.dtype))
                 self.images[j] = img.clone()
             else:
                 out.append(img)

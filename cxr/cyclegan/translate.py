@@ -70,6 +70,7 @@ class GeneratorInfo:
     # patients/images that trained it (cxr.data.leakage.lineage.GanLineage.to_dict());
     # None if unrecorded
     lineage: dict[str, Any] | None = None
+    views: str = "frontal"  # the views it trained on (cxr.data.views); synthesis uses the same
 
 
 def load_generator(
@@ -89,6 +90,7 @@ def load_generator(
         ngf=int(cfg["ngf"]),
         n_blocks=int(meta["n_blocks"]),
         lineage=meta.get("lineage"),
+        views=str(meta.get("views", "frontal")),
     )
     net = ResnetGenerator(1, 1, info.ngf, info.n_blocks)
     prefix = "G_A."

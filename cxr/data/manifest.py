@@ -9,7 +9,9 @@ patient_id     normalised patient identifier, prefixed by the dataset so two
                collections never share an id by accident
 label          covid | pneumonia | normal | other
 label_detail   finer finding, e.g. bacterial, viral, covid-19, lung opacity
-view           PA, AP, AP supine, LL, ... (upper case) or empty
+view           pa | ap | ap-supine | lateral | unknown | empty (not recorded),
+               normalised by :func:`cxr.data.views.normalise_view` (older
+               manifests with ``PA``, ``AP SUPINE``, ``LL`` read the same)
 offset_days    days from a per-patient reference; empty if unknown
 dataset        which collection the image came from (provenance)
 origin         real | gan
@@ -19,9 +21,19 @@ content_hash   sha256 of the file bytes (exact-duplicate detection, cache key)
 ============== ==========================================================
 
 Optional columns are kept when present (``OPTIONAL_COLUMNS``): perceptual hash,
-mask paths written by the phantom generator, and GAN provenance written by
+mask paths (from the phantom generator or the masks a collection ships) with
+their provenance, expert severity scores, and GAN provenance written by
 ``cxr gan synth`` (source image, source patient, augmentation seed,
 checkpoint hash, lineage record of :mod:`cxr.data.leakage.lineage`).
+
+Mask provenance (``lung_mask_source``, ``lesion_mask_source``) is one of
+:data:`MASK_SOURCES`: ``manual`` (drawn or checked by people: a ground truth),
+``dataset-model`` (shipped by the collection but made by a model, e.g.
+lungVAE), ``predicted`` (made by cxr's own segmenter), ``phantom`` (exact, from
+the phantom generator). A metric that needs ground truth uses ``manual`` and
+``phantom`` masks only. Severity columns are numbers (empty where unscored):
+``severity_extent`` (geographic extent, 0-8) and ``severity_opacity`` (0-6), the
+mean of three raters (Cohen et al., Cureus 2020).
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxr.data.views import normalise_view
 from cxr.runtime.errors import ManifestError
 from cxr.runtime.files import atomic_open
 
@@ -62,12 +75,20 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "duplicate_group",  # id shared by exact/near duplicates (set by split)
     "lung_mask_path",  # phantom ground truth
     "lesion_mask_path",  # phantom ground truth
+    "lung_mask_source",  # manual | dataset-model | predicted | phantom
+    "lesion_mask_source",  # manual | dataset-model | predicted | phantom
+    "lung_mask_flag",  # why cxr lungs predict rejected its mask (implausible), else empty
+    "severity_extent",  # expert geographic extent score, 0-8 (number)
+    "severity_opacity",  # expert opacity score, 0-6 (number)
     "source_image",  # GAN provenance: the translated source image
     "source_patient",  # GAN provenance: its patient
     "aug_seed",  # GAN provenance: seed of the pre-translation augmentation
     "checkpoint_hash",  # GAN provenance: sha256 of the generator checkpoint
     "gan_lineage",  # GAN provenance: file recording the patients that trained the GAN
 )
+MASK_SOURCES: tuple[str, ...] = ("manual", "dataset-model", "predicted", "phantom")
+#: optional columns held as numbers (NaN where empty), not strings
+NUMERIC_OPTIONAL: tuple[str, ...] = ("aug_seed", "severity_extent", "severity_opacity")
 _STR_COLUMNS = (
     "image_path",
     "patient_id",
@@ -111,12 +132,17 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     df["label"] = df["label"].str.lower()
     df["origin"] = df["origin"].str.lower()
     df["split"] = df["split"].str.lower()
-    df["view"] = df["view"].str.upper()
+    df["view"] = df["view"].map(normalise_view)
     df["offset_days"] = pd.to_numeric(df["offset_days"], errors="coerce")
     for col in ("width", "height"):
         df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
     for col in OPTIONAL_COLUMNS:
-        if col in df.columns and col != "aug_seed":
+        if col not in df.columns:
+            continue
+        if col in NUMERIC_OPTIONAL:
+            if col != "aug_seed":  # aug_seed keeps the type its writer gave it
+                df[col] = pd.to_numeric(df[col].replace("", float("nan")), errors="coerce")
+        else:
             df[col] = df[col].fillna("").astype(str)
     extra = [c for c in df.columns if c not in COLUMNS]
     return df[list(COLUMNS) + extra].reset_index(drop=True)
@@ -145,6 +171,10 @@ def validate(df: pd.DataFrame, *, check_files: bool = True, source: str = "manif
     splits = df["split"].astype(str)
     row_error(~splits.isin(SPLITS), "unknown split (valid: train, val, test, empty)")
     row_error(df["image_path"].astype(str).str.len() == 0, "empty image_path")
+    for col in ("lung_mask_source", "lesion_mask_source"):
+        if col in df.columns:
+            row_error(~df[col].astype(str).isin((*MASK_SOURCES, "")),
+                      f"unknown {col} (valid: {', '.join(MASK_SOURCES)}, empty)")
     pids = df["patient_id"].astype(str).str.strip()
     row_error(pids.str.len() == 0, "empty patient_id")
     # "NaN" or "dataset:nan" is a lost value written out by a spreadsheet or pandas, not an id:
@@ -215,6 +245,9 @@ def load_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame
     for col in ("width", "height"):
         _check_numeric(df, col, "an integer", path)
     _check_numeric(df, "offset_days", "a number", path)
+    for col in NUMERIC_OPTIONAL:
+        if col in df.columns and col != "aug_seed":
+            _check_numeric(df, col, "a number", path)
     df = _normalise(_resolve(df, path.parent.resolve()))
     validate(df, check_files=check_files, source=str(path))
     return df

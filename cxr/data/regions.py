@@ -13,6 +13,11 @@ shortcuts over signal", Nat. Mach. Intell. 3, 2021; Zech et al., PLOS Med 2018.
   or AP radiograph both lungs lie inside it, and so does the heart).
 * :func:`border_band`: the outer ``width`` x side of each edge (default 0.10),
   where burned-in text, side markers and collimation edges sit.
+* :func:`lung_mask_sources`: per manifest row, where its usable lung mask came from
+  (``manual``, ``phantom``, ``dataset-model``, ``predicted``, ``unknown`` when the manifest
+  has no ``lung_mask_source`` column) or ``""`` (no mask, or one flagged implausible by
+  ``cxr lungs predict`` in ``lung_mask_flag``); :func:`field_kind` names the lung field a
+  row ends up with (its mask's source, or ``box``), which the audit and explain report.
 * :func:`hide`: replace a region with mid-grey (128, which the network sees as
   about 0 under :func:`cxr.data.images.intensity.to_network`): a constant carries no
   information about the image it replaces.
@@ -20,15 +25,41 @@ shortcuts over signal", Nat. Mach. Intell. 3, 2021; Zech et al., PLOS Med 2018.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["BOX_MARGIN", "BORDER_WIDTH", "FILL", "border_band", "central_box", "hide",
-           "lung_field"]
+__all__ = ["BOX_MARGIN", "BORDER_WIDTH", "FILL", "GROUND_TRUTH_SOURCES", "MASK_SOURCES",
+           "border_band", "central_box", "field_kind", "hide", "lung_field", "lung_mask_sources"]
 
 BOX_MARGIN = 0.12
 BORDER_WIDTH = 0.10
 LUNG_DILATE = 0.02
 FILL = 128
+MASK_SOURCES: tuple[str, ...] = ("manual", "phantom", "dataset-model", "predicted", "unknown")
+# masks that may serve as ground truth: drawn by people, or exact (phantoms)
+GROUND_TRUTH_SOURCES: tuple[str, ...] = ("manual", "phantom")
+
+
+def _column(df: Any, name: str) -> list[str]:
+    if name not in df.columns:
+        return [""] * len(df)
+    return ["" if str(v).strip().lower() in ("", "nan", "none", "<na>") else str(v).strip()
+            for v in df[name].tolist()]
+
+
+def lung_mask_sources(df: Any) -> list[str]:
+    """Per row of manifest ``df``: the source of its usable lung mask, or ``""`` for none."""
+    paths = _column(df, "lung_mask_path")
+    sources = _column(df, "lung_mask_source")
+    flags = _column(df, "lung_mask_flag")
+    return ["" if not p or f else (s.lower() or "unknown")
+            for p, s, f in zip(paths, sources, flags, strict=True)]
+
+
+def field_kind(source: str, region_kind: str) -> str:
+    """The lung field a row used: its mask's source (``region_kind == "mask"``) or ``box``."""
+    return (source or "unknown") if region_kind == "mask" else "box"
 
 
 def central_box(size: int, margin: float = BOX_MARGIN) -> np.ndarray:

@@ -1,7 +1,9 @@
 """What gets explained: images from a manifest split or from paths, with their masks.
 
 Masks come from the manifest columns ``lung_mask_path`` / ``lesion_mask_path``
-(written for the built-in phantoms) or from folders holding ``<image stem>.png``
+(written for the built-in phantoms, attached by the index, or predicted by ``cxr lungs
+predict``; ``lung_mask_source`` says which, and a mask flagged in ``lung_mask_flag`` is not
+used) or from folders holding ``<image stem>.png``
 (``--lung-masks`` / ``--lesion-masks``; a folder wins over the manifest).
 Images and masks are resized exactly as the classifier was trained
 (``cxr.data.images.preprocess``); a mask is foreground where the resized value is
@@ -38,6 +40,14 @@ class Item:
     offset_days: float = math.nan
     lung_mask_path: str = ""
     lesion_mask_path: str = ""
+    # where the lung mask came from (manual, phantom, dataset-model, predicted, unknown); ""
+    # when there is none (a mask flagged implausible by `cxr lungs predict` counts as none)
+    lung_mask_source: str = ""
+
+    @property
+    def lung_field(self) -> str:
+        """The lung field this item is scored with: its mask's source, or ``none``."""
+        return (self.lung_mask_source or "unknown") if self.lung_mask_path else "none"
 
 
 def safe_name(name: str, fallback: str = "image") -> str:
@@ -66,10 +76,13 @@ def items_from_manifest(
             raise ManifestError(
                 f"{source}: no rows with split '{split}' (use --split all or run `cxr data split`)"
             )
+    from cxr.data.regions import lung_mask_sources
+
     cols = set(df.columns)
     keys = _unique_keys(Path(p).stem for p in df["image_path"])
+    sources = lung_mask_sources(df)
     items = []
-    for key, (_, row) in zip(keys, df.iterrows(), strict=True):
+    for key, source, (_, row) in zip(keys, sources, df.iterrows(), strict=True):
         off = row["offset_days"]
         items.append(
             Item(
@@ -78,7 +91,8 @@ def items_from_manifest(
                 label=str(row["label"]),
                 patient_id=str(row["patient_id"]),
                 offset_days=float(off) if off == off else math.nan,
-                lung_mask_path=str(row["lung_mask_path"]) if "lung_mask_path" in cols else "",
+                lung_mask_path=str(row["lung_mask_path"]) if source else "",
+                lung_mask_source=source,
                 lesion_mask_path=str(row["lesion_mask_path"]) if "lesion_mask_path" in cols else "",
             )
         )
@@ -114,6 +128,7 @@ def with_mask_dirs(
         upd: dict[str, Any] = {}
         if lung_dir and (Path(lung_dir) / f"{stem}.png").is_file():
             upd["lung_mask_path"] = str(Path(lung_dir) / f"{stem}.png")
+            upd["lung_mask_source"] = "unknown"  # a folder of masks says nothing of its origin
         if lesion_dir and (Path(lesion_dir) / f"{stem}.png").is_file():
             upd["lesion_mask_path"] = str(Path(lesion_dir) / f"{stem}.png")
         out.append(dataclasses.replace(it, **upd))

@@ -153,7 +153,8 @@ def _draw_series(
     """P(positive) (hollow markers: predicted negative) and the involved lung fraction."""
     inv = [(xi, s.involved) for xi, s in zip(x, use, strict=True) if s.involved is not None]
     if inv and lung_source != "none":
-        what = "lung mask" if lung_source == "mask" else "coarse lung estimate"
+        what = ("coarse lung estimate" if lung_source == "estimate"
+                else "lung mask" if lung_source == "mask" else f"lung field: {lung_source}")
         ax.plot(
             [a for a, _ in inv],
             [b for _, b in inv],

@@ -215,3 +215,34 @@ def summarize(records: Iterable[Mapping[str, Any]], *, seed: int = 0) -> dict[st
             "baseline": float(base.mean()),
         }
     return out
+
+
+def lung_prior_scores(
+    lung: np.ndarray,
+    lesion: np.ndarray,
+    *,
+    rule: str = "top",
+    top_fraction: float = 0.2,
+    min_area: int = 0,
+    tolerance: int = 0,
+) -> dict[str, float | None]:
+    """Pointing game, lesion energy and IoU of the *lung-prior* map: 1 on the lung field, else 0.
+
+    The baseline a map must beat to show it knows *where in the lungs* the lesion is, not only
+    that lesions lie in lungs: its maximum is the whole lung field (the pointing game is the
+    share of lung pixels inside the lesion), its energy is spread evenly over the lungs, and
+    its attended region, taken by the same rule as the model's, is the lung field (the
+    ``top`` rule keeps all ties at the cut). ``None`` for all three where either mask is empty.
+    """
+    lung_b, lesion_b = np.asarray(lung, dtype=bool), np.asarray(lesion, dtype=bool)
+    if lung_b.shape != lesion_b.shape:
+        raise ValueError(f"lung mask {lung_b.shape} and lesion mask {lesion_b.shape} differ")
+    if not lung_b.any() or not lesion_b.any():
+        return {"pointing": None, "lesion_energy": None, "lesion_iou": None}
+    prior = lung_b.astype(np.float64)
+    region = attended_region(prior, rule=rule, top_fraction=top_fraction, min_area=min_area)
+    return {
+        "pointing": pointing_game(prior, lesion_b, tolerance=tolerance),
+        "lesion_energy": energy_share(prior, lesion_b),
+        "lesion_iou": mask_iou(region, lesion_b),
+    }

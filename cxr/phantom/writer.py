@@ -39,6 +39,7 @@ from cxr.phantom.generator import (
 from cxr.phantom.lesions import CLASSES, FINDINGS
 from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
+from cxr.runtime.runguard import safe_point
 
 METADATA_COLUMNS: tuple[str, ...] = (
     "patientid", "offset", "sex", "age", "finding", "view", "modality", "folder", "filename",
@@ -183,12 +184,17 @@ def generate_phantoms(
             for index in todo:
                 rendered += write_patient(root, cfg, index)
                 bar.advance(task)
+                safe_point()  # SIGTERM/SIGINT: finished patients are kept
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers)
+            try:
                 futures = [pool.submit(write_patient, root, cfg, i) for i in todo]
                 for fut in as_completed(futures):
                     rendered += fut.result()
                     bar.advance(task)
+                    safe_point()
+            finally:  # interrupted: queued patients are dropped, not rendered first
+                pool.shutdown(wait=True, cancel_futures=True)
 
     _write_if_changed(root / "README.md", readme_text(cfg, plans))
     _write_if_changed(root / "metadata.csv", metadata_text(plans))

@@ -15,6 +15,7 @@ from cxr.cyclegan.domains import (
     assert_train_real,
     monitor_rows,
     select_domains,
+    select_sources,
     steps_per_epoch,
 )
 from cxr.data.manifest import new_manifest
@@ -57,6 +58,19 @@ def test_domains_use_only_train_real_rows(df: pd.DataFrame) -> None:
     assert set(b["label"]) == {"covid"} and len(b) == 3  # the gan covid row is excluded
     for rows in (a, b):
         assert set(rows["split"]) == {"train"} and set(rows["origin"]) == {"real"}
+
+
+def test_lateral_views_stay_out_of_the_domains_and_synthesis(df: pd.DataFrame) -> None:
+    df = df.copy()
+    lat = df.index[(df["split"] == "train") & (df["label"].isin(["normal", "covid"]))][[0, -2]]
+    df.loc[lat, "view"] = "lateral"
+    dom = select_domains(df, ("normal",), "covid")
+    assert len(dom.a) == 2 and len(dom.b) == 2
+    assert "lateral" not in set(df.iloc[np.concatenate([dom.a, dom.b])]["view"])
+    every = select_domains(df, ("normal",), "covid", views="all")
+    assert len(every.a) == 3 and len(every.b) == 3
+    assert len(select_sources(df, ("normal",))) == 2
+    assert len(select_sources(df, ("normal",), "all")) == 3
 
 
 def test_domain_errors_name_the_problem(df: pd.DataFrame) -> None:

@@ -177,9 +177,9 @@ def test_covid_chestxray(tmp_path: Path, variant: str) -> None:
     assert set(cands) == {f"{x}.png" for x in "abcdefg"}
     a, b = cands["a.png"], cands["b.png"]
     assert (a.label, a.label_detail, a.patient_id, a.view, a.offset_days) == (
-        "covid", "covid-19", "1", "PA", 0.0,
+        "covid", "covid-19", "1", "pa", 0.0,
     )
-    assert (b.view, b.offset_days) == ("AP Supine", 4.0)
+    assert (b.view, b.offset_days) == ("ap-supine", 4.0)
     assert (cands["c.png"].label, cands["c.png"].label_detail) == ("pneumonia", "bacterial")
     assert cands["c.png"].offset_days is None
     assert (cands["d.png"].label, cands["d.png"].label_detail) == ("pneumonia", "viral")
@@ -221,7 +221,7 @@ def test_hannover(tmp_path: Path) -> None:
     assert [cands[f"0a{i}.png"].offset_days for i in (1, 2, 3)] == [0.0, 3.0, 7.0]
     assert cands["0b1.png"].offset_days == -2.0 and cands["0c1.png"].offset_days is None
     assert {c.patient_id for c in cands.values()} == {"p1", "p2", "p3"}
-    assert cands["0a1.png"].view == "pa" and cands["0a2.png"].view == "ap"  # upper-cased later
+    assert cands["0a1.png"].view == "pa" and cands["0a2.png"].view == "ap"
     assert [Path(x.path).name for x in left] == ["missing.png"]
     assert "not found" in left[0].reason
 

@@ -84,7 +84,7 @@ def test_merge_five_layouts(five_roots: list[Path]) -> None:
     key = df[["dataset", "patient_id", "offset_days", "image_path"]]
     assert key.equals(key.sort_values(list(key.columns), na_position="last").reset_index(drop=True))
     row = df.set_index(df["image_path"].map(lambda p: Path(p).name))
-    assert row.loc["a.png", "view"] == "PA" and row.loc["b.png", "view"] == "AP SUPINE"
+    assert row.loc["a.png", "view"] == "pa" and row.loc["b.png", "view"] == "ap-supine"
     assert row.loc["a.png", "patient_id"] == "ccx:1" and row.loc["b.png", "offset_days"] == 4
     assert row.loc["a.png", "lung_mask_path"].endswith("ccx/masks/lung/a.png")
     assert row.loc["a.png", "lesion_mask_path"].endswith("ccx/masks/lesion/a.png")
@@ -92,7 +92,7 @@ def test_merge_five_layouts(five_roots: list[Path]) -> None:
     assert row.loc["COVID-1.png", "lung_mask_path"].endswith("radiography/COVID/masks/COVID-1.png")
     hann = df[df["patient_id"] == "hannover:p1"]
     assert hann["offset_days"].tolist() == [0.0, 3.0, 7.0]
-    assert hann["view"].tolist() == ["PA", "AP", "AP"]
+    assert hann["view"].tolist() == ["pa", "ap", "ap"]
     assert row.loc["person7_virus_30.jpeg", "patient_id"] == "kaggle:person7"
     assert res.summary.images[("kaggle", "pneumonia")] == 3
     assert res.summary.patients[("kaggle", "pneumonia")] == 2

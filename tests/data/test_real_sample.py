@@ -67,7 +67,7 @@ def test_hannover_patients_and_offsets(indexed) -> None:  # type: ignore[no-unty
     assert len(df) == 39 and df["patient_id"].nunique() == 19  # README
     assert (df["label"] == "covid").all()
     assert df["patient_id"].value_counts().iloc[0] == 13  # README: one patient with 13 images
-    assert set(df["view"]) <= {"AP", "PA"}
+    assert set(df["view"]) <= {"ap", "pa"}
     assert (df["width"] == 640).all()  # README: 640 px wide
     assert df["offset_days"].notna().all()
     longest = df[df["patient_id"] == df["patient_id"].value_counts().index[0]]

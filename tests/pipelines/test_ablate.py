@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 from rich.console import Console
-from support.sweepfakes import fake_cell, resolve
+from support.sweepfakes import constant_for_tiny, fake_cell, resolve
 
 from cxr.config import AblateConfig, build_config
 from cxr.pipelines.ablate.executors import LocalExecutor, make_executor
@@ -456,3 +456,33 @@ def test_classify_by_backbone_from_yaml_and_the_command_line_wins(tmp_path: Path
     (cfg,), _ = run.call_args
     assert cfg.classify["epochs"] == 2
     assert cfg.classify_by_backbone == {"vgg16": {"lr": 0.0001}}  # --epochs applies to every cell
+
+
+
+def test_cells_that_did_not_learn_are_marked_and_never_compared(tmp_path: Path) -> None:
+    from cxr.pipelines.ablate.learning import learned_text
+    from cxr.pipelines.ablate.results import display_table
+    from cxr.pipelines.report.discover import discover
+    from cxr.pipelines.report.sections import sweep_section
+
+    cfg = _cfg(tmp_path)
+    run_ablate(cfg, cell_fn=constant_for_tiny, resolve=resolve, inputs=INPUTS,
+               executor=LocalExecutor(), console=QUIET)
+    out = Path(cfg.out)
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    tiny = results[results["backbone"] == "tiny"]
+    assert tiny["did_not_learn"].str.startswith("constant predictions").all()
+    assert (results[results["backbone"] == "resnet18"]["did_not_learn"] == "").all()
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    shown = display_table(summary, ["backbone", "arm", "n_seeds"], ["auroc"])
+    assert set(shown[summary["backbone"] == "tiny"]["learned"]) == {"DID NOT LEARN"}
+    assert set(shown[summary["backbone"] == "resnet18"]["learned"]) == {"yes"}
+    gains = pd.read_csv(out / "gains.csv", keep_default_na=False)
+    g = display_table(gains, ["backbone", "arm", "n_seeds"], ["auroc_diff"])
+    not_compared = g[gains["backbone"] == "tiny"]["auroc_diff"]
+    assert (not_compared == "not a comparison (did not learn)").all()
+    assert not g[gains["backbone"] == "resnet18"]["auroc_diff"].str.startswith("not a").any()
+    # a CI that reaches 0.5 is "did not learn" too; one seed of two is said so
+    assert learned_text(1, 2) == "DID NOT LEARN (1 of 2 seeds)"
+    html = str(sweep_section(discover(out)).html)  # type: ignore[union-attr]
+    assert "DID NOT LEARN" in html and "not a comparison (did not learn)" in html

@@ -93,3 +93,20 @@ def test_probe_learns_a_visible_difference() -> None:
     assert roc_auc_score(y[32:], p[:, 1]) > 0.9
     with pytest.raises(Exception, match="two classes"):
         train_probe(imgs, np.zeros(48, int), n_classes=2)
+
+
+def test_audit_rows_leave_out_laterals_unless_views_all(tmp_path) -> None:
+    from support.fakelayouts import tiny_image
+
+    from cxr.config import AuditConfig
+    from cxr.data.manifest import new_manifest, save_manifest
+    from cxr.pipelines.audit.shortcuts import _real_rows
+
+    rows = [{"image_path": str(tiny_image(tmp_path / f"{i}.png", seed=i)), "patient_id": f"d:{i}",
+             "label": "covid", "dataset": "d", "view": v}
+            for i, v in enumerate(["PA", "L", "AP Supine", "LL"])]
+    path = save_manifest(new_manifest(rows), tmp_path / "m.csv")
+    df, out = _real_rows(path, AuditConfig())
+    assert len(df) == 2 and out == {"lateral view": 2}
+    df, out = _real_rows(path, AuditConfig(views="all"))
+    assert len(df) == 4 and out == {}

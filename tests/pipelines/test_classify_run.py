@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from support.classify_fixtures import make_gan_manifest, make_split_manifest
+from support.model_card_check import assert_model_card_matches
 
 from cxr.classifier import load_classifier
 from cxr.config import ClassifyConfig
@@ -79,6 +80,12 @@ def test_binary_run_writes_everything_and_is_reused(data, monkeypatch) -> None:
     # the confusion-matrix plot uses the same validation threshold as metrics.json
     assert len(plot_calls) == 1 and plot_calls[0].get("threshold") == res.run["threshold"]
     assert plot_calls[0]["positive"] == "covid"
+    # the model card beside best.ckpt: metrics.json's numbers, the threshold, the data counts
+    card = assert_model_card_matches(out)
+    counts = card["cxr"]["data"]["counts"]
+    assert set(counts) == {"train", "val", "test"}
+    assert sum(c["images"] for c in counts["test"].values()) == metrics["n_images"]
+    assert card["cxr"]["shortcut"]["verdict"] == "not audited"
     # a rerun of the finished dir does not train again
     stamp = (out / "best.ckpt").stat().st_mtime_ns
     again = run_classify(_cfg(data), out, progress=False)
@@ -107,6 +114,11 @@ def test_3class_with_synthetic_uses_the_documented_gan_count(data, monkeypatch) 
     preds = pd.read_csv(out / "predictions.csv")
     assert {"p_covid", "p_pneumonia", "p_normal"} <= set(preds.columns)
     assert not preds["image_path"].str.contains("gan").any()  # GAN images never tested
+    card = assert_model_card_matches(out)
+    assert card["cxr"]["decision"]["threshold"] is None  # 3-class: argmax, said so
+    assert "gan-augmented" in card["tags"]
+    assert card["cxr"]["data"]["counts"]["train"]["covid"].get("gan_images", 0) > 0
+    assert any(w["topic"] == "GAN lineage" for w in card["cxr"]["warnings"])
 
 
 def test_gan_row_in_val_is_refused(data) -> None:
@@ -174,3 +186,24 @@ def test_training_draws_replay_by_seed_and_epoch(data) -> None:
     assert torch.equal(a0, b0)
     assert not torch.equal(a0, epoch(loaders[0], 1))
     assert torch.equal(epoch(loaders[0], 0), a0)  # going back replays exactly
+
+
+def test_lateral_views_are_left_out_and_counted(data, tmp_path) -> None:
+    from cxr.data.manifest import load_manifest, save_manifest
+
+    df = load_manifest(data["manifest"])
+    lateral = df.index[df["label"].isin(["covid", "normal"])][[0, 1, -1]]
+    df.loc[lateral, "view"] = "L"  # as covid-chestxray spells it
+    path = save_manifest(df, tmp_path / "views.csv")
+    frontal = prepare_data(_cfg(data, manifest=str(path)), progress=False)
+    assert frontal.left_out.get("lateral view") == 3
+    used = np.zeros(len(frontal.df), dtype=bool)
+    for split in ("train", "val", "test"):
+        used |= frontal.masks[split]
+        assert "lateral" not in set(frontal.rows(split)["view"])
+    every = prepare_data(_cfg(data, manifest=str(path), views="all"), progress=False)
+    assert "lateral view" not in every.left_out
+    n_used = sum(int(every.masks[s].sum()) for s in ("train", "val", "test"))
+    assert n_used == int(used.sum()) + 3
+    with pytest.raises(ConfigError, match="--views 'lateral' is not one of: frontal, all"):
+        run_classify(_cfg(data, views="lateral"), data["root"] / "x", progress=False)

@@ -13,7 +13,7 @@ from support.gan_fixtures import make_tiny_manifest, tiny_cfg
 
 from cxr.data.manifest import load_manifest, new_manifest, save_manifest
 from cxr.pipelines.gan.train_gan import train_gan
-from cxr.runtime.errors import CheckpointError, ConfigError, LeakageError
+from cxr.runtime.errors import ConfigError, LeakageError
 
 
 class RowSpy(L.Callback):
@@ -98,12 +98,18 @@ def test_train_outputs_leakage_and_exact_resume(tiny: Path, tmp_path: Path) -> N
     assert (run / "losses.csv").read_text() == (tmp_path / "b" / "losses.csv").read_text()
 
 
-def test_resume_without_checkpoint_and_leaky_manifest(tiny: Path, tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="no checkpoint"):
-        train_gan(tiny_cfg(tmp_path), manifest=tiny, out_dir=tmp_path / "x", resume=True)
+def test_resume_without_checkpoint_starts_afresh_and_leaky_manifest_is_refused(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     df = load_manifest(tiny)
     leaky = pd_concat_patient_across_splits(df)
     path = save_manifest(leaky, tiny.parent / "leaky.csv")
+    # a requeued job passes --resume every time: with nothing saved yet it starts from epoch 0
+    # (and says so) instead of failing; here the leakage check then stops it
+    with pytest.raises(LeakageError):
+        train_gan(tiny_cfg(tmp_path), manifest=path, out_dir=tmp_path / "x", resume=True)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--resume: no checkpoint at" in err and "starting from epoch 0" in err
     with pytest.raises(LeakageError):
         train_gan(tiny_cfg(tmp_path), manifest=path, out_dir=tmp_path / "y", progress=False)
 

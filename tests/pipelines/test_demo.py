@@ -24,13 +24,35 @@ def test_demo_yaml_mirrors_demo_config() -> None:
 def test_fast_mode_shrinks_every_costly_stage() -> None:
     full, fast = DemoConfig(), effective(DemoConfig(fast=True))
     assert fast.patients < full.patients and fast.gan_epochs < full.gan_epochs
-    assert fast.classify_epochs <= full.classify_epochs and fast.seeds == 1
-    assert effective(full) == full
+    assert fast.seeds == 1 and len(fast.backbones) == 1 and not fast.baselines
+    cells = len(fast.backbones) * len(fast.synthetic) * fast.seeds
+    assert cells < len(full.backbones) * (len(full.synthetic) + len(full.baselines))
+    assert effective(DemoConfig(profile="cpu")) == DemoConfig(profile="cpu")
     sweep = sweep_config(fast, "m.csv", "o")
     assert sweep.classify["epochs"] == fast.classify_epochs and sweep.gan["epochs"] == 1
-    assert sweep.classify["image_size"] == sweep.gan["image_size"] == 64
+    assert sweep.gan["image_size"] == 64
     # fast mode's short classify run is not lengthened again per backbone
-    assert all("epochs" not in o for o in sweep.classify_by_backbone.values())
+    assert all(o.get("epochs", fast.classify_epochs) <= fast.classify_epochs
+               for o in sweep.classify_by_backbone.values())
+
+
+def test_profiles_gpu_by_itself_with_cuda_and_bad_names_fail() -> None:
+    from cxr.pipelines.demo.run_demo import demo_profile
+    from cxr.runtime.errors import ConfigError
+
+    with mock.patch("torch.cuda.is_available", return_value=True):
+        assert demo_profile(DemoConfig()) == "gpu"
+        assert demo_profile(DemoConfig(profile="cpu")) == "cpu"
+        assert demo_profile(DemoConfig(fast=True)) == "fast"
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        assert demo_profile(DemoConfig()) == "cpu"
+    cpu, gpu = DemoConfig(), effective(DemoConfig(profile="gpu"))
+    assert gpu.image_size > cpu.image_size and gpu.gan_epochs > cpu.gan_epochs
+    assert gpu.classify_epochs > cpu.classify_epochs and gpu.patients > cpu.patients
+    sweep = sweep_config(gpu, "m.csv", "o")
+    assert sweep.classify["accelerator"] == sweep.gan["accelerator"] == "gpu"
+    with pytest.raises(ConfigError, match="--profile must be one of auto, cpu, gpu"):
+        demo_profile(DemoConfig(profile="tpu"))
 
 
 def test_demo_sweeps_the_mission_backbones_each_with_valid_settings() -> None:
@@ -80,3 +102,34 @@ def test_fast_demo_end_to_end_and_resume(tmp_path: Path) -> None:
     start = time.perf_counter()
     assert run_demo(cfg, console=Console(quiet=True)) == report  # resumes: nothing retrained
     assert time.perf_counter() - start < 60
+
+
+
+def test_report_first_screen_says_what_the_demo_shows_and_marks_cells(tmp_path: Path) -> None:
+    import json
+
+    from rich.console import Console
+    from support.sweepfakes import constant_for_tiny, resolve
+
+    from cxr.pipelines.ablate.executors import LocalExecutor
+    from cxr.pipelines.ablate.run_ablate import SplitInputs, run_ablate
+    from cxr.pipelines.demo.run_demo import WHAT_IT_SHOWS, _learning_lines
+    from cxr.pipelines.report.build import build_report
+
+    root = tmp_path / "demo"
+    cfg = AblateConfig(out=str(root / "sweep"), manifest="m.csv", backbones=("resnet18", "tiny"),
+                       synthetic=(0.0, 0.3), seeds=1, baselines=(), bootstrap=50)
+    run_ablate(cfg, cell_fn=constant_for_tiny, resolve=resolve,
+               inputs={None: SplitInputs(manifest="m.csv")}, executor=LocalExecutor(),
+               console=Console(quiet=True))
+    (root / "demo.json").write_text(json.dumps({"profile": "fast", "what_it_shows": WHAT_IT_SHOWS,
+                                                "config": {"patients": 160}}))
+    lines = _learning_lines(root / "sweep")
+    assert lines[0] == "cells that learned (test AUROC CI above 0.5): 2 of 4"
+    assert sum("DID NOT LEARN: " in line for line in lines) == 2
+    html = build_report(root, console=Console(quiet=True)).read_text()
+    assert "cxr report: demo (demo on phantoms)" in html
+    first = html.index("What this demo shows")
+    assert first < html.index("Ablation sweep")
+    assert "not a result on real data" in html and "Profile: <strong>fast</strong>" in html
+    assert html.count("<strong>DID NOT LEARN</strong>") == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -158,3 +159,28 @@ def test_cli_external_is_repeatable_and_evaluate_options_reach_the_config(tmp_pa
     assert (cfg.checkpoint, cfg.manifest, cfg.split, cfg.bootstrap) == ("c.ckpt", "m.csv",
                                                                          "all", 200)
     assert (cfg.seed, cfg.batch_size) == (-1, 0)  # the checkpoint's unless given
+
+
+def test_evaluate_leaves_out_copies_of_training_images_and_lists_them(run, tmp_path) -> None:
+    df = load_manifest(run["manifest"])
+    train = df[df["split"] == "train"].head(2)
+    # re-published by another collection under other patient ids; one under another label
+    other_label = [lbl for lbl in ("normal", "covid") if lbl != train["label"].iat[0]][0]
+    train = train.assign(patient_id=["other:" + p for p in train["patient_id"]], split="",
+                         dataset="republished",
+                         label=[other_label, train["label"].iat[1]])
+    ext = load_manifest(run["external"])
+    path = tmp_path / "leaky.csv"
+    save_manifest(pd.concat([ext, train], ignore_index=True), path)
+    cfg = EvaluateConfig(checkpoint=str(run["out"] / "best.ckpt"), manifest=str(path),
+                         split="all", out=str(tmp_path / "ev"), cache_dir=str(run["cache"]))
+    m = run_evaluate(cfg, progress=False).metrics
+    copies = pd.read_csv(tmp_path / "ev" / "copies.csv")
+    assert len(copies) == 2 and copies["label_conflict"].tolist() == [1, 0]
+    assert "2 image(s) are copies" in m["copies_left_out"] and "1 with another label" in \
+        m["copies_left_out"]
+    pred = pd.read_csv(tmp_path / "ev" / "predictions.csv")
+    assert len(pred) == len(ext)
+    refuse = dataclasses.replace(cfg, on_copies="refuse", out=str(tmp_path / "ev2"))
+    with pytest.raises(LeakageError, match=r"2 image\(s\) are copies.*refuse"):
+        run_evaluate(refuse, progress=False)

@@ -50,6 +50,7 @@ import numpy as np
 
 from cxr.data.images.preprocess import check_resize
 from cxr.runtime.errors import ConfigError, CxrError, ImageReadError, ManifestError
+from cxr.runtime.runguard import child_init, safe_point
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -268,7 +269,8 @@ def _run_chunks(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=child_init)  # the workers die with this process
     try:
         futures = [pool.submit(_decode_chunk, c, size, mode) for c in chunks]
         for fut in as_completed(futures):
@@ -364,6 +366,7 @@ def build_cache(
                     bar.advance(task, len(idx))
                 if error is not None:
                     raise ImageReadError(*error)
+                safe_point()  # SIGTERM/SIGINT: the chunks appended so far are kept
     finally:
         lock.__exit__(None, None, None)
     cache = _mapped(df, store, keys, known, image_size, resize_mode, reused=False)

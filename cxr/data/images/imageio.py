@@ -216,6 +216,21 @@ def _minmax(arr: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- DICOM
+def dicom_view_position(data: bytes) -> str:
+    """The ViewPosition (0018,5101) of DICOM bytes as written (``PA``, ``AP``, ``LL``),
+    or "" when the bytes are not DICOM or carry none."""
+    if sniff_format(data[:132]) != "DICOM":
+        return ""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True,
+                             specific_tags=["ViewPosition"])
+    except Exception:  # the decoder reports a broken file; a header is only a hint here
+        return ""
+    return str(ds.get("ViewPosition", "") or "").strip()
+
+
 def _decode_dicom(data: bytes, path: str | Path, budget: int = 0) -> np.ndarray:
     import pydicom
     from pydicom.errors import InvalidDicomError

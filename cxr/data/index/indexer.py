@@ -36,14 +36,16 @@ from cxr.data.index.adapters import (
     pick_layout,
 )
 from cxr.data.index.adapters.layout_registry import is_utf8, printable
+from cxr.data.index.adapters.mask_folders import MaskFinder
 from cxr.data.index.index_summary import IndexSummary, count_into, print_summary
+from cxr.data.views import normalise_view
 from cxr.runtime.errors import CxrError, ImageReadError, ManifestError
 from cxr.runtime.files import atomic_open
+from cxr.runtime.runguard import child_init, safe_point
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MASK_DIRS = {"lung_mask_path": ("masks", "lung"), "lesion_mask_path": ("masks", "lesion")}
 SKIPPED_COLUMNS = ("path", "reason")
 DEFAULT_MIN_SIDE = 64
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -82,12 +84,16 @@ def probe_image(
     except OSError as exc:
         return {"path": path, "reason": f"cannot read file ({exc.strerror or exc})"}
     digest = hashlib.sha256(data).hexdigest()
+    from cxr.data.images.imageio import dicom_view_position
+
+    view = dicom_view_position(data)  # DICOM ViewPosition, where the adapter has no view
     if known is not None and known[0] == digest and all(known[3:]):
         small = _too_small(int(known[1]), int(known[2]), limits.min_side)
         if small:
             return {"path": path, "reason": small}
         return {"path": path, "content_hash": digest, "width": known[1], "height": known[2],
-                "phash": known[3], "phash_crops": known[4], "thumb": known[5], "reused": True}
+                "phash": known[3], "phash_crops": known[4], "thumb": known[5], "reused": True,
+                "dicom_view": view}
     from cxr.data.duplicates.nearcopy import signature
     from cxr.data.images.imageio import decode_bytes, one_line
     from cxr.data.images.intensity import float_to_uint8
@@ -106,7 +112,7 @@ def probe_image(
     if lo == hi:
         return {"path": path, "reason": f"constant image (every pixel {lo} of 255)"}
     return {"path": path, "content_hash": digest, "width": int(w), "height": int(h),
-            **signature(u8), "reused": False}
+            **signature(u8), "reused": False, "dicom_view": view}
 
 
 def _too_small(w: int, h: int, min_side: int) -> str:
@@ -156,6 +162,7 @@ def index_roots(
     for ds in datasets:
         root = root_for[ds]
         unmatched = 0
+        finder = MaskFinder(root)
         records = adapter_for[ds].records(
             root, keep_published_split=keep_published_split, options=options
         )
@@ -176,7 +183,7 @@ def index_roots(
                     pid = patient_from_regex(pattern, rec.image_path.name)
                     unmatched += pid is None
                     rec = replace(rec, patient_id=pid or rec.patient_id)
-                rows.append(_row(rec, ds, root))
+                rows.append(_row(rec, ds, finder))
         if unmatched:
             summary.notices.append((ds, f"{unmatched} file name(s) did not match --patient-regex; "
                                         "they keep the layout's patient id"))
@@ -189,6 +196,8 @@ def index_roots(
             skipped.append({"path": row["image_path"], "reason": res["reason"]})
             continue
         summary.reused += bool(res.get("reused"))
+        if not row["view"] and res.get("dicom_view"):
+            row = {**row, "view": normalise_view(res["dicom_view"])}
         kept.append({**row, **{k: res[k] for k in PROBED}})
     df = new_manifest(kept)
     if len(df):
@@ -228,25 +237,30 @@ def _real(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
-def _row(rec: Candidate, dataset: str, root: Path) -> dict[str, Any]:
+def _row(rec: Candidate, dataset: str, finder: MaskFinder) -> dict[str, Any]:
     path = Path(os.path.abspath(rec.image_path))  # not resolved: a link keeps its own path
     row: dict[str, Any] = {
         "image_path": str(path),
         "patient_id": f"{dataset}:{rec.patient_id}",
         "label": rec.label,
         "label_detail": rec.label_detail,
-        "view": rec.view,
+        "view": normalise_view(rec.view),
         "offset_days": math.nan if rec.offset_days is None else rec.offset_days,
         "dataset": dataset,
         "origin": "real",
         "split": rec.split,
+        "severity_extent": math.nan if rec.severity_extent is None else rec.severity_extent,
+        "severity_opacity": math.nan if rec.severity_opacity is None else rec.severity_opacity,
     }
-    for col, parts in MASK_DIRS.items():
-        given = rec.lung_mask_path if col == "lung_mask_path" else None
-        folder = root.joinpath(*parts)
-        found = [m for m in (folder / path.name, folder / f"{path.stem}.png") if m.is_file()]
-        mask = given or (found[0] if found else None)
-        row[col] = str(mask.resolve()) if mask else ""
+    # the adapter's own masks (it knows their provenance) first, then the general rule
+    found = finder.find(path)
+    given = {"lung": (rec.lung_mask_path, rec.lung_mask_source),
+             "lesion": (rec.lesion_mask_path, rec.lesion_mask_source)}
+    for kind, (mask, source) in given.items():
+        if mask is None and kind in found:
+            mask, source = found[kind].path, found[kind].source
+        row[f"{kind}_mask_path"] = str(mask.resolve()) if mask else ""
+        row[f"{kind}_mask_source"] = (source or finder.source) if mask else ""
     return row
 
 
@@ -274,6 +288,7 @@ def _probe_all(
         for res in _map(paths, [known.get(p) for p in paths], workers, limits):
             results[res["path"]] = res
             bar.advance(task)
+            safe_point()  # SIGTERM/SIGINT: stop between images
     return results
 
 
@@ -290,8 +305,11 @@ def _map(
     # spawn: the parent may hold threads (torch, rich); fork would copy them half-locked
     ctx = mp.get_context("spawn")
     chunk = max(1, min(64, len(paths) // (workers * 8)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=child_init)
+    try:
         yield from pool.map(probe_image, paths, known, lims, chunksize=chunk)
+    finally:  # interrupted: drop the queued images instead of decoding them all first
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def skipped_report_path(out: str | Path) -> Path:

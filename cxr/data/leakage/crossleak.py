@@ -74,9 +74,37 @@ def duplicate_pairs(dev: pd.DataFrame, other: pd.DataFrame, *, max_bits: int | N
     return sorted(out, key=lambda p: p[1])
 
 
-def check_disjoint(dev: pd.DataFrame, other: pd.DataFrame, *, name: str,
-                   dev_name: str = "training", max_bits: int | None = None) -> DisjointReport:
-    """Raise :class:`LeakageError` (how many, one example) if ``other`` shares a patient/image."""
+def copy_pairs_table(dev: pd.DataFrame, other: pd.DataFrame, *,
+                     max_bits: int | None = None) -> pd.DataFrame:
+    """Images of ``other`` that are copies of ``dev``'s real images, one row per pair.
+
+    Columns: ``image_path`` / ``label`` / ``dataset`` of the evaluated image, the same of the
+    development image (``dev_*``), and ``label_conflict`` (1 when the two copies carry
+    different labels: one radiograph, two labels, e.g. COVID-19 in one collection and a
+    pediatric viral pneumonia in another).
+    """
+    import pandas as pd
+
+    dev = dev.reset_index(drop=True)
+    other = other.reset_index(drop=True)
+    real = dev[dev["origin"].astype(str) == "real"].reset_index(drop=True)
+    rows = []
+    for i, j in duplicate_pairs(real, other, max_bits=max_bits):
+        a, b = other.iloc[j], real.iloc[i]
+        rows.append({
+            "row": j, "image_path": a["image_path"], "label": a["label"],
+            "dataset": a.get("dataset", ""), "dev_image_path": b["image_path"],
+            "dev_label": b["label"], "dev_dataset": b.get("dataset", ""),
+            "label_conflict": int(str(a["label"]) != str(b["label"])),
+        })
+    cols = ["row", "image_path", "label", "dataset", "dev_image_path", "dev_label",
+            "dev_dataset", "label_conflict"]
+    return pd.DataFrame(rows, columns=cols).drop_duplicates("row").reset_index(drop=True)
+
+
+def check_patients_disjoint(dev: pd.DataFrame, other: pd.DataFrame, *, name: str,
+                            dev_name: str = "training") -> tuple[set[str], pd.Series]:
+    """Raise :class:`LeakageError` if ``other`` holds a patient of ``dev`` (GAN sources too)."""
     dev = dev.reset_index(drop=True)
     other = other.reset_index(drop=True)
     dev_patients = set(dev["patient_id"].astype(str))
@@ -92,6 +120,15 @@ def check_disjoint(dev: pd.DataFrame, other: pd.DataFrame, *, name: str,
             f"{shared[0]!r} (row {row + 2}, {other['image_path'].iat[row]}); "
             "an external set must hold other patients"
         )
+    return dev_patients, pids
+
+
+def check_disjoint(dev: pd.DataFrame, other: pd.DataFrame, *, name: str,
+                   dev_name: str = "training", max_bits: int | None = None) -> DisjointReport:
+    """Raise :class:`LeakageError` (how many, one example) if ``other`` shares a patient/image."""
+    dev = dev.reset_index(drop=True)
+    other = other.reset_index(drop=True)
+    dev_patients, pids = check_patients_disjoint(dev, other, name=name, dev_name=dev_name)
     real = dev[dev["origin"].astype(str) == "real"].reset_index(drop=True)
     pairs = duplicate_pairs(real, other, max_bits=max_bits)
     if pairs:

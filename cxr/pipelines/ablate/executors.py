@@ -10,8 +10,10 @@ Both executors yield :class:`Event` objects as things happen, so the sweep can
 keep a live view and write results after every finished cell. The function a
 cell runs must catch its own errors (see :func:`cxr.pipelines.ablate.run_ablate.execute_cell`);
 an exception that still escapes (a crashed Ray worker, say) is yielded as the
-event's ``error`` so the sweep records it and goes on. ``KeyboardInterrupt``
-stops the loop: the Ray executor cancels the tasks still queued first.
+event's ``error`` so the sweep records it and goes on. SIGTERM/SIGINT stop the loop
+between cells (:func:`cxr.runtime.runguard.safe_point`; the Ray executor wakes from its
+wait every second to look): the Ray executor cancels the tasks still queued or running
+(``force=True`` ends their worker processes) so no cell outlives the sweep.
 
 Ray gives each task ``cpus_per_cell`` threads (it sets ``OMP_NUM_THREADS``), while the
 local executor lets PyTorch use every core; float summation order follows the thread
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cxr.runtime.errors import ConfigError
+from cxr.runtime.runguard import safe_point
 
 EXECUTORS = ("local", "ray")
 
@@ -57,6 +60,7 @@ class LocalExecutor:
 
     def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Event]:
         for i, item in enumerate(items):
+            safe_point()  # SIGTERM/SIGINT: no new cell starts
             yield Event("start", i)
             try:
                 result = fn(item)
@@ -120,7 +124,10 @@ class RayExecutor:
             yield Event("start", i)
         try:
             while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                safe_point()  # woken at least every second: a stop cancels what is left
+                if not ready:
+                    continue
                 ref = ready[0]
                 i = pending.pop(ref)
                 try:

@@ -29,6 +29,7 @@ from typing import Any
 
 from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
+from cxr.runtime.runguard import safe_point
 
 BASELINES = ("oversample", "augment")
 DONE = "done"
@@ -181,6 +182,9 @@ def execute_cell(task: CellTask, cell_fn: Callable[[CellTask], Any]) -> CellOutc
     try:
         cell_fn(task)
     except Exception as exc:
+        # an error caused by the stop (a DataLoader worker killed by the same SIGTERM) is
+        # the interruption, not a failed cell: the rerun runs the cell again
+        safe_point()
         seconds = time.perf_counter() - start
         atomic_write_text(run_dir / ERROR, traceback.format_exc())
         return CellOutcome(task.key, "failed", seconds, f"{type(exc).__name__}: {exc}")

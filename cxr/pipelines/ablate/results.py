@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cxr.pipelines.ablate.grid import DONE, ERROR, CellTask
+from cxr.pipelines.ablate.learning import DID_NOT_LEARN, learned_text, learning_verdict, n_learned
 from cxr.pipelines.classify.run_folder import ClassifyRunFolder
 from cxr.runtime.errors import CxrError
 from cxr.stats.compare import delong_test, mcnemar_exact, paired_bootstrap_auc, t_interval
@@ -39,8 +40,6 @@ CELL_COLUMNS = ("key", "backbone", "arm", "ratio", "loss", "seed", "baseline", "
 # fold: the held-out collection of a leave-one-dataset-out sweep ("" otherwise)
 GROUP = ["backbone", "loss", "arm", "ratio", "baseline", "fold"]
 _CI_SUFFIXES = ("_lo", "_hi")
-
-
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """Numeric leaves of metrics.json as flat columns.
 
@@ -129,6 +128,7 @@ def collect_results(
             "status": cell_status(t.run_dir),
             "seconds": math.nan,
             "error": (errors or {}).get(t.key, ""),
+            "did_not_learn": "",
         }
         d = Path(t.run_dir)
         if row["status"] == "done":
@@ -139,6 +139,7 @@ def collect_results(
                 # cxr classify: the headline metrics (value + patient-bootstrap CI) are enough,
                 # plus the within-source AUROC where a test collection holds both classes
                 row.update(flatten_metrics(metrics.get("headline", metrics)))
+                row["did_not_learn"] = learning_verdict(d, metrics)
                 within = metrics.get("within_source")
                 if isinstance(within, dict) and isinstance(within.get("auroc"), dict):
                     row.update(flatten_metrics({"within_source_auroc": within["auroc"]}))
@@ -155,7 +156,7 @@ def collect_results(
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
     """Headline metric columns (point estimates, not CI bounds) present in results."""
-    skip = set(CELL_COLUMNS) | {"status", "seconds", "error", "run_dir"}
+    skip = set(CELL_COLUMNS) | {"status", "seconds", "error", "run_dir", "did_not_learn"}
     cols = [c for c in df.columns if c not in skip and not c.endswith(_CI_SUFFIXES)]
     return [c for c in cols if df[c].dtype.kind in "fi"]
 
@@ -170,6 +171,7 @@ def summarise(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     for keys, grp in done.groupby(GROUP, sort=False, dropna=False):
         row = dict(zip(GROUP, keys, strict=True))
         row["n_seeds"] = len(grp)
+        row["n_learned"] = n_learned(grp)
         for m in metrics:
             # every headline metric (accuracy, AUROC, sensitivity, ECE, ...) lives in [0, 1]
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = t_interval(
@@ -177,7 +179,8 @@ def summarise(results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(
-        rows, columns=[*GROUP, "n_seeds"] + [f"{m}{s}" for m in metrics for s in ("", "_lo", "_hi")]
+        rows, columns=[*GROUP, "n_seeds", "n_learned"]
+        + [f"{m}{s}" for m in metrics for s in ("", "_lo", "_hi")],
     )
 
 
@@ -240,6 +243,8 @@ def compare_to_reference(
     pair_on = ["backbone", "loss", "seed", "split_seed", "fold"]
     refs = done[(done["ratio"] == 0) & (done["baseline"] == "")]
     ref_of = {tuple(r[pair_on]): r["run_dir"] for _, r in refs.iterrows()}
+    why = (done.set_index("run_dir")["did_not_learn"].fillna("").astype(str).to_dict()
+           if "did_not_learn" in done.columns else {})
     rows = []
     for _, r in done.iterrows():
         if r["ratio"] == 0 and r["baseline"] == "":
@@ -251,6 +256,8 @@ def compare_to_reference(
         row.update(
             compare_pair(ref, r["run_dir"], positive=positive, n_boot=n_boot, confidence=confidence)
         )
+        # a gain over (or of) a cell that learned nothing is not a comparison
+        row["comparable"] = int(not why.get(ref, "") and not why.get(r["run_dir"], ""))
         rows.append(row)
     cols = [
         *GROUP,
@@ -269,6 +276,7 @@ def compare_to_reference(
         "mcnemar_c",
         "mcnemar_p",
         "n_test",
+        "comparable",
     ]
     return pd.DataFrame(rows, columns=cols)
 
@@ -287,6 +295,8 @@ def gains(comparisons: pd.DataFrame, confidence: float = 0.95, alpha: float = 0.
             )
         row["delong_significant"] = int((grp["delong_p"] < alpha).sum())
         row["mcnemar_significant"] = int((grp["mcnemar_p"] < alpha).sum())
+        row["n_comparable"] = (int(grp["comparable"].sum()) if "comparable" in grp.columns
+                               else len(grp))
         rows.append(row)
     cols = [
         *GROUP,
@@ -299,6 +309,7 @@ def gains(comparisons: pd.DataFrame, confidence: float = 0.95, alpha: float = 0.
         "acc_diff_hi",
         "delong_significant",
         "mcnemar_significant",
+        "n_comparable",
     ]
     return pd.DataFrame(rows, columns=cols)
 
@@ -368,4 +379,19 @@ def display_table(
     for e in extra:
         if e in df.columns:
             out[e] = [fmt_num(v) for v in df[e]]
+    if "n_learned" in df.columns and "n_seeds" in df.columns:
+        out["learned"] = [learned_text(k, n) for k, n in zip(df["n_learned"], df["n_seeds"],
+                                                             strict=True)]
+    # a gain over (or of) a cell that learned nothing is never shown as a comparison
+    if "n_comparable" in df.columns and "n_seeds" in df.columns:
+        bad = (pd.to_numeric(df["n_comparable"], errors="coerce").fillna(0)
+               < pd.to_numeric(df["n_seeds"], errors="coerce")).to_numpy()
+    elif "comparable" in df.columns:
+        bad = (pd.to_numeric(df["comparable"], errors="coerce").fillna(1) == 0).to_numpy()
+    else:
+        bad = None
+    if bad is not None and bad.any():
+        for m in ("auroc_diff", "acc_diff"):
+            if m in out.columns:
+                out.loc[bad, m] = f"not a comparison ({DID_NOT_LEARN})"
     return out

@@ -53,6 +53,7 @@ from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
 from cxr.runtime.fmt import fmt_num
 from cxr.runtime.progress import is_live, make_progress
+from cxr.runtime.runguard import safe_point
 from cxr.runtime.tracking import check_logger
 
 Resolver = Callable[[Cell, SplitInputs], dict[str, Any]]
@@ -164,6 +165,7 @@ def run_cells(
                     failed=counts["failed"],
                 )
                 write_results()
+                safe_point()  # SIGTERM/SIGINT: stop between cells; finished cells are kept
         finally:
             write_results()
     return outcomes, errors

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cxr.runtime.runguard import safe_point
 from cxr.stats.auroc import auroc_ci, macro_auroc_ci, within_source_auroc_ci
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class AuditImages:
     df: pd.DataFrame
     images: np.ndarray  # uint8 (N, S, S)
     lung: np.ndarray  # bool (N, S, S): lung mask (dilated) or the central box
-    lung_kind: np.ndarray  # "mask" | "box" per row
+    lung_kind: np.ndarray  # per row: the mask's source (manual, predicted, ...) or "box"
 
     @property
     def size(self) -> int:
@@ -53,21 +54,35 @@ def load_images(
     """Cache ``df``'s images at ``size`` and load each row's lung field."""
     from cxr.data.images.cache import build_cache
     from cxr.data.images.preprocess import load_preprocessed
-    from cxr.data.regions import lung_field
+    from cxr.data.regions import field_kind, lung_field, lung_mask_sources
 
     df = df.reset_index(drop=True)
     cache = build_cache(df, image_size=size, resize_mode=mode, cache_dir=cfg.cache_dir,
                         workers=cfg.workers, progress=progress)
     images = np.asarray(cache.images)
-    masks = df["lung_mask_path"].astype(str) if "lung_mask_path" in df else None
+    sources = lung_mask_sources(df)  # "" for no mask or a flagged (implausible) one
     lung = np.zeros(images.shape, dtype=bool)
     kinds = []
-    for i in range(len(df)):
-        path = str(masks.iat[i]) if masks is not None else ""
-        m = load_preprocessed(path, size, mode) if path and path != "nan" else None
+    for i, source in enumerate(sources):
+        path = str(df["lung_mask_path"].iat[i]) if source else ""
+        m = load_preprocessed(path, size, mode) if path else None
         lung[i], kind = lung_field(m, size, margin=cfg.box_margin)
-        kinds.append(kind)
-    return AuditImages(df, images, lung, np.asarray(kinds))
+        kinds.append(field_kind(source, kind))
+    return AuditImages(df, images, lung, np.asarray(kinds, dtype=str))
+
+
+def lung_field_counts(data: AuditImages, rows: np.ndarray | None = None) -> dict[str, Any]:
+    """Which lung field the rows used: ``mask`` / ``box`` totals, per kind (the mask's source
+    or ``box``) and per collection x kind, for the report."""
+    sel = np.ones(len(data.df), dtype=bool) if rows is None else rows
+    kinds = data.lung_kind[sel]
+    ds = data.df["dataset"].astype(str).to_numpy()[sel]
+    by_kind = {str(k): int((kinds == k).sum()) for k in sorted(set(kinds.tolist()))}
+    by_ds = {str(d): {str(k): int(((ds == d) & (kinds == k)).sum())
+                      for k in sorted(set(kinds[ds == d].tolist()))}
+             for d in sorted(set(ds.tolist()))}
+    return {"mask": int((kinds != "box").sum()), "box": int((kinds == "box").sum()),
+            "by_kind": by_kind, "by_dataset": by_ds}
 
 
 def probe_split(df: pd.DataFrame, key: str, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -146,8 +161,7 @@ def masking_probe(data: AuditImages, rows: np.ndarray, model: Any, pos: int,
     positive = (df["label"].astype(str) == cfg.positive).to_numpy()
     pids = df["patient_id"].astype(str).tolist()
     out: dict[str, Any] = {"n": int(rows.sum()),
-                           "lung_field": {k: int((data.lung_kind[rows] == k).sum())
-                                          for k in ("mask", "box")},
+                           "lung_field": lung_field_counts(data, rows),
                            "box_margin": cfg.box_margin, "border_width": cfg.border_width}
     scores = {}
     for name, imgs in masked_variants(data, rows, cfg).items():
@@ -169,7 +183,7 @@ def gradcam_energy(data: AuditImages, rows: np.ndarray, model: Any, pos: int,
     from cxr.explain.cam import cam_grid, coarse_grid_note, library_cam
     from cxr.explain.scores import energy_share
 
-    idx = np.flatnonzero(rows & (data.lung_kind == "mask"))
+    idx = np.flatnonzero(rows & (data.lung_kind != "box"))
     if idx.size == 0:
         return {"applicable": False, "reason": "no lung masks among the evaluated images"}
     rng = np.random.default_rng(cfg.seed)
@@ -181,6 +195,7 @@ def gradcam_energy(data: AuditImages, rows: np.ndarray, model: Any, pos: int,
         b = idx[s : s + 16]
         x = to_network(data.images[b]).unsqueeze(1).to(device)
         maps = library_cam(model, x, [pos] * len(b))
+        safe_point()  # SIGTERM/SIGINT: stop between Grad-CAM batches
         for m, i in zip(maps, b, strict=True):
             shares.append(energy_share(m, data.lung[i]))
             areas.append(float(data.lung[i].mean()))
@@ -192,9 +207,12 @@ def gradcam_energy(data: AuditImages, rows: np.ndarray, model: Any, pos: int,
         if not m.any():
             by[name] = {"n": 0, "median_energy_share": None, "mean_area_share": None}
             continue
+        kinds = data.lung_kind[idx][m]
         by[name] = {"n": int(m.sum()),
                     "median_energy_share": round(float(np.median(share[m])), 4),
-                    "mean_area_share": round(float(area[m].mean()), 4)}
+                    "mean_area_share": round(float(area[m].mean()), 4),
+                    "lung_field": {str(k): int((kinds == k).sum())
+                                   for k in sorted(set(kinds.tolist()))}}
     return {"applicable": True, "n": int(idx.size), "by_dataset": by,
             "zero_maps": int(np.isnan(share).sum()),
             "note": coarse_grid_note(cam_grid(model, data.size), data.size)}

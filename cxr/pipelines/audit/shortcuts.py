@@ -38,20 +38,23 @@ class AuditResult:
     audit: dict[str, Any]
 
 
-def _real_rows(manifest: str | Path, cfg: AuditConfig) -> Any:
+def _real_rows(manifest: str | Path, cfg: AuditConfig) -> tuple[Any, dict[str, int]]:
+    """Real rows of the views ``cfg.views`` keeps, and ``{"<view> view": rows left out}``."""
     from cxr.data.manifest import load_manifest
+    from cxr.data.views import select_views
 
     df = load_manifest(manifest)
     df = df[df["origin"].astype(str) == "real"].reset_index(drop=True)
+    df, views_out = select_views(df, cfg.views)
     if df.empty:
-        raise ManifestError(f"{manifest}: no real-origin rows to audit")
+        raise ManifestError(f"{manifest}: no real-origin rows of the kept views to audit")
     if cfg.max_per_dataset > 0:
         rng = np.random.default_rng(cfg.seed)
         keep: list[int] = []
         for _, idx in df.groupby("dataset", sort=True).indices.items():
             keep.extend(rng.choice(idx, min(len(idx), cfg.max_per_dataset), replace=False))
         df = df.iloc[np.sort(np.asarray(keep, dtype=np.int64))].reset_index(drop=True)
-    return df
+    return df, views_out
 
 
 def _confounding(df: Any) -> dict[str, Any]:
@@ -64,6 +67,12 @@ def _confounding(df: Any) -> dict[str, Any]:
     return out
 
 
+def check_views_policy(policy: str) -> None:
+    from cxr.data.views import check_views_policy as check
+
+    check(policy)
+
+
 def check_audit_options(cfg: AuditConfig) -> None:
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise ConfigError(f"--epochs must be >= 1 and --batch-size >= 2 "
@@ -72,6 +81,7 @@ def check_audit_options(cfg: AuditConfig) -> None:
         raise ConfigError("--box-margin must be in [0, 0.5) and --border-width in (0, 0.5)")
     if cfg.bootstrap < 0:
         raise ConfigError(f"--bootstrap must be >= 0 (got {cfg.bootstrap})")
+    check_views_policy(cfg.views)
 
 
 def run_shortcut_audit(
@@ -92,7 +102,7 @@ def run_shortcut_audit(
     check_audit_options(cfg)
     console = Console(stderr=True, quiet=not progress)
     out = Path(out_dir)
-    df = _real_rows(manifest, cfg)
+    df, views_out = _real_rows(manifest, cfg)
     from cxr.runtime.device import resolve_device
 
     device = resolve_device(cfg.device)
@@ -100,12 +110,17 @@ def run_shortcut_audit(
         "manifest": str(manifest), "checkpoint": str(checkpoint) if checkpoint else None,
         "positive": cfg.positive, "n_images": len(df),
         "n_patients": int(df["patient_id"].nunique()),
+        "views_left_out": views_out,
         "datasets": {str(k): int(v) for k, v in df["dataset"].value_counts().sort_index().items()},
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
     }
     audit["confounding"] = _confounding(df)
 
     data = pr.load_images(df, cfg, cfg.image_size, cfg.resize_mode, progress=progress)
+    audit["lung_field"] = pr.lung_field_counts(data)
+    console.print("lung field per collection: " + "; ".join(
+        f"{ds}: " + ", ".join(f"{n} {k}" for k, n in kinds.items())
+        for ds, kinds in audit["lung_field"]["by_dataset"].items()))
     console.print(f"source probe: {cfg.backbone} at {cfg.image_size} px, {cfg.epochs} epochs")
     audit["source_probe"] = pr.source_probe(data, cfg, device, _printer(console, "source"))
 
@@ -226,6 +241,9 @@ def audit_table(res: AuditResult) -> Any:
     if gap.get("applicable"):
         t.add_row("within-source AUROC", _ci(gap["within_source"]))
         t.add_row("pooled - within-source", f"{gap['gap']['gap']:+.3f}")
+    kinds = a.get("lung_field", {}).get("by_kind", {})
+    if kinds:
+        t.add_row("lung field (images per kind)", ", ".join(f"{n} {k}" for k, n in kinds.items()))
     for line in v["strong"] + v["some"]:
         t.add_row("finding", line)
     for note in (m.get("note"), (a.get("gradcam") or {}).get("note")):

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from cxr.runtime.files import atomic_open, atomic_write_text
+from cxr.runtime.runguard import safe_point
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +35,7 @@ def predict_probs(
             probs.append(logits.float().softmax(1).cpu().numpy())
             rows.append(batch["index"].numpy())
             bar.advance(task)
+            safe_point()  # SIGTERM/SIGINT: stop here, between batches
     return np.concatenate(probs), np.concatenate(rows)
 
 

@@ -8,6 +8,12 @@ Before the file is put in place it is checked with ``onnx.checker`` and run
 under onnxruntime at two batch sizes; a maximum absolute difference above
 ``atol`` (default 1e-4) from PyTorch aborts the export and leaves no file.
 The checkpoint's :class:`ClassifierInfo` is stored as ONNX metadata.
+
+The model card goes with the model: when the checkpoint is the ``best.ckpt`` of a classify
+run, ``MODEL_CARD.md`` and ``model_card.json`` (:mod:`cxr.pipelines.classify.model_card`) are
+written beside the ONNX file, describing it (file name, sha256, opset, the measured
+onnxruntime difference) with the run's metrics, data and warnings. A checkpoint outside a run
+folder has no card to copy; the export says so.
 """
 
 from __future__ import annotations
@@ -97,8 +103,30 @@ def run_export(
             )
 
     atomic_save(Path(onnx_path), write)
-    Console(stderr=True, quiet=not progress).print(
+    console = Console(stderr=True, quiet=not progress)
+    console.print(
         f"wrote {onnx_path} ({info.backbone}, {s}x{s}, dynamic batch); onnxruntime vs PyTorch "
         f"max abs diff {diff['value']:.2e} (limit {atol:g})"
     )
+    console.print(_export_card(Path(checkpoint), Path(onnx_path), opset, diff["value"]))
     return diff["value"]
+
+
+def _export_card(checkpoint: Path, onnx_path: Path, opset: int, max_diff: float) -> str:
+    """The run's model card beside the ONNX file; one line saying what was written."""
+    from cxr.pipelines.classify.model_card import sha256_of, write_model_card
+    from cxr.pipelines.classify.run_folder import ClassifyRunFolder
+
+    run = ClassifyRunFolder(checkpoint.parent)
+    if checkpoint.name != run.WEIGHTS or not run.metrics.is_file():
+        return (f"[yellow]no model card:[/] {checkpoint} is not the {run.WEIGHTS} of a "
+                "`cxr classify` run folder")
+    dest = ClassifyRunFolder(onnx_path.parent)
+    if dest.root.resolve() == run.root.resolve():
+        return f"model card: {run.model_card_md} (the run's own, kept)"
+    write_model_card(run.root, dest.root, artifact={
+        "file": onnx_path.name, "format": "onnx", "opset": opset, "sha256": sha256_of(onnx_path),
+        "from_checkpoint": str(checkpoint.resolve()), "checkpoint_sha256": sha256_of(checkpoint),
+        "inputs": "image: (batch, 1, S, S) float32 in [-1, 1]", "outputs": "logits, probs",
+        "onnxruntime_max_abs_diff": max_diff})
+    return f"model card: {dest.model_card_md} and {dest.model_card_json}"

@@ -8,7 +8,9 @@ Order of operations (each step refuses with a one-line error):
    two splits, GAN rows only in train and only from train patients, duplicate
    groups within one split.
 3. Map labels to the task's classes (:mod:`cxr.classifier.tasks`); rows the
-   task leaves out (``other``) and unsplit rows are dropped and counted.
+   task leaves out (``other``), rows of views the ``views`` setting leaves out
+   (lateral by default, :func:`cxr.data.views.view_keep`) and unsplit rows are
+   dropped and counted.
 4. A hard guard on the exact rows that reach the loaders: validation and test
    are real images only, and their patients are disjoint from training and
    from each other (defence in depth, independent of step 2). With GAN
@@ -55,7 +57,7 @@ class ClassifyData:
     classes: tuple[str, ...]
     targets: np.ndarray  # class index per df row, -1 = left out by the task
     masks: dict[str, np.ndarray]  # split -> bool mask over df rows used by the task
-    left_out: dict[str, int]  # manifest label -> rows the task ignores
+    left_out: dict[str, int]  # manifest label (or "<view> view") -> rows the task ignores
     unsplit: int  # rows without a split (ignored)
     sampler: MixingSampler
     first_plan: EpochPlan
@@ -136,6 +138,7 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     from cxr.data.images.cache import build_cache
     from cxr.data.leakage.checks import check_leakage
     from cxr.data.leakage.confounding import source_confounding, test_confounding_warnings
+    from cxr.data.views import view_keep, views_left_out
 
     classes = task_classes(cfg.task)
     merged = merge_manifests(cfg)
@@ -148,6 +151,9 @@ def prepare_data(cfg: ClassifyConfig, *, progress: bool = True) -> ClassifyData:
     targets = task_targets(df["label"].to_numpy(), cfg.task)
     left = df.loc[targets < 0, "label"].value_counts()
     left_out = {str(k): int(v) for k, v in left.items()}
+    # views: one rule for every stage (cxr.data.views); counted among the rows the task took
+    left_out.update(views_left_out(df[targets >= 0], cfg.views))
+    targets = np.where(view_keep(df, cfg.views), targets, -1)
     masks = {s: (df["split"].to_numpy() == s) & (targets >= 0) for s in ("train", "val", "test")}
     guard_eval_splits(df, masks)
     lineage = check_lineage(cfg, df, masks)

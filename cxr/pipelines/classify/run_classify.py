@@ -12,6 +12,7 @@ validation (binary: the highest threshold reaching ``target_sensitivity``;
 Run directory::
 
     config.yaml        resolved config          best.ckpt     self-describing weights
+    MODEL_CARD.md      the model card (Hugging Face layout; model_card.json the same as JSON)
     metrics.json       test metrics + CIs       predictions.csv   one row per test image
     run.json           draws, GAN count, ...    plots/        ROC, PR, confusion, calibration
     checkpoints/       Lightning best/last      logs/         CSV training log
@@ -59,6 +60,7 @@ def check_options(cfg: ClassifyConfig) -> None:
     from cxr.classifier.losses import LOSSES
     from cxr.classifier.module import TRANSFER_MODES
     from cxr.classifier.tasks import task_classes
+    from cxr.data.views import VIEW_POLICIES
     from cxr.runtime.tracking import check_logger
 
     task_classes(cfg.task)
@@ -70,6 +72,7 @@ def check_options(cfg: ClassifyConfig) -> None:
         (cfg.balance, BALANCE_MODES, "--balance"),
         (cfg.aug_scope, AUG_SCOPES, "--aug-scope"),
         (cfg.augment, ("none", *pipeline_names()), "--augment"),
+        (cfg.views, VIEW_POLICIES, "--views"),
     ):
         if value not in valid:
             raise ConfigError(f"{opt} {value!r} is not one of: {', '.join(valid)}")
@@ -86,6 +89,14 @@ def check_options(cfg: ClassifyConfig) -> None:
         raise ConfigError(f"--lr must be > 0, got {cfg.lr}")
     if cfg.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {cfg.workers}")
+    if cfg.pretrained.startswith("txv:"):  # the weights file, before any data is read
+        from cxr.classifier.txv_weights import parse_txv, require_file
+
+        weights = parse_txv(cfg.pretrained)
+        if weights.backbone != cfg.backbone:
+            raise ConfigError(f"--pretrained {weights.spec} holds {weights.backbone} weights; "
+                              f"use --backbone {weights.backbone} (got {cfg.backbone})")
+        require_file(weights)
 
 
 def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
@@ -113,6 +124,11 @@ def _finished(cfg: ClassifyConfig, out: Path) -> ClassifyResult | None:
     if saved.external != cfg.external:
         metrics = _add_external(cfg, out, metrics)
     run = folder.read_run().to_dict() | {"reused": True}
+    card = folder.read_model_card(tolerant=True)
+    if (card.get("cxr") or {}).get("metrics") != metrics:  # new external sets, or an older run
+        from cxr.pipelines.classify.model_card import write_model_card
+
+        write_model_card(out)
     return ClassifyResult(out, metrics, run, True)
 
 
@@ -148,6 +164,7 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
 
     from cxr.classifier.module import TransferSchedule
     from cxr.runtime.lightning_io import AtomicCheckpointIO
+    from cxr.runtime.lightning_stop import StopAtSafePoint
     from cxr.runtime.lightning_threads import FollowLoad
     from cxr.runtime.tracking import lightning_loggers
 
@@ -157,10 +174,14 @@ def _trainer(cfg: ClassifyConfig, out: Path, progress: bool) -> Any:
     callbacks: list[Any] = [
         # last.ckpt after every epoch, so a resumed run repeats at most the interrupted one
         ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_auroc",
-                        mode="max", save_last=True, every_n_epochs=1),
+                        # an epoch that improved links last.ckpt to best.ckpt instead of
+                        # writing the weights and optimiser state twice (VGG16: 1.6 GB each)
+                        mode="max", save_last="link", every_n_epochs=1),
         EarlyStopping(monitor="val_auroc", mode="max", patience=cfg.patience),
         TransferSchedule(cfg.transfer, cfg.unfreeze_epoch),
         FollowLoad(),  # torch threads follow the load (cxr/runtime/lightning_threads.py)
+        # SIGTERM/SIGINT: stop at the next batch end, keeping last.ckpt (runtime/lightning_stop.py)
+        StopAtSafePoint(out / "checkpoints" / "last.ckpt"),
     ]
     if progress:
         from cxr.runtime.progress import epoch_progress_bar
@@ -232,6 +253,7 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
     from cxr.data.manifest import manifest_key
     from cxr.pipelines.classify.classify_outputs import predict_probs, summary_table
     from cxr.pipelines.classify.loaders import make_loaders, prepare_data
+    from cxr.pipelines.classify.model_card import data_facts, write_model_card
     from cxr.runtime.device import resolve_device
     from cxr.runtime.files import safe_torch_load
     from cxr.runtime.lightning_io import resume_point
@@ -261,6 +283,12 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
     backbone = create_backbone(cfg.backbone, n_cls, pretrained=cfg.pretrained, in_chans=1)
     if cfg.pretrained not in ("", "none"):
         console.print(f"[dim]pretrained weights: {backbone.load_report.summary()}[/dim]")
+        native = backbone.load_report.input_size
+        if native and native != cfg.image_size:
+            console.print(f"[yellow]warning:[/] {cfg.pretrained} was trained at {native} px; "
+                          f"--image-size {cfg.image_size} shifts its features "
+                          f"(use --image-size {native} to start from them unchanged)",
+                          highlight=False)
     module = ClassifierModule(
         backbone,
         build_loss(cfg.loss, num_classes=n_cls, positive_index=pos, class_weights=weights,
@@ -327,8 +355,10 @@ def run_classify(cfg: ClassifyConfig, out: str | Path, *, progress: bool = True,
         external=sorted(metrics.get("external") or {}),
         source_confounding=None if data.confounding is None else data.confounding.to_dict(),
         gan_lineage=None if data.lineage is None else data.lineage.to_dict(),
+        data=data_facts(data.df, data.targets, data.masks, data.classes),
     )
     folder.write_run(record)
+    write_model_card(out)  # after run.json and metrics.json: the card is built from them
     run = record.to_dict()
     if not keep_checkpoints:  # best.ckpt (written above) is the run's one set of weights
         shutil.rmtree(folder.checkpoints, ignore_errors=True)

@@ -2,7 +2,8 @@
 
 A finished ``cxr classify`` run is a folder that other commands read: ``cxr report`` (metrics,
 predictions, the run's facts), ``cxr ablate`` (which cell to keep, its results), ``cxr evaluate``
-(the saved config) and ``cxr demo``. :class:`ClassifyRunFolder` owns the file names, so no
+(the saved config), ``cxr demo``, ``cxr export`` and ``cxr serve``
+(the model card). :class:`ClassifyRunFolder` owns the file names, so no
 module spells ``"metrics.json"`` itself, and :class:`RunRecord` owns ``run.json``'s keys, so a
 key that is written is a key that can be read (an unknown key in an older file is kept aside,
 a missing one reads as None).
@@ -49,6 +50,9 @@ class RunRecord:
     external: list[str] | None = None
     source_confounding: dict[str, Any] | None = None
     gan_lineage: dict[str, Any] | None = None
+    #: the data the model saw: collections, images and patients per split and class, duplicate
+    #: groups (read by the model card, :mod:`cxr.pipelines.classify.model_card`)
+    data: dict[str, Any] | None = None
     #: keys of an older or newer run.json that this version does not know (kept, not lost)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -75,6 +79,9 @@ class ClassifyRunFolder:
     WEIGHTS = "best.ckpt"
     PREDICTIONS = "predictions.csv"
     CHECKPOINTS = "checkpoints"
+    #: the model card, in the Hugging Face layout (YAML metadata + Markdown) and as JSON
+    MODEL_CARD_MD = "MODEL_CARD.md"
+    MODEL_CARD_JSON = "model_card.json"
 
     def __init__(self, root: str | Path) -> None:
         object.__setattr__(self, "root", Path(root))
@@ -102,6 +109,18 @@ class ClassifyRunFolder:
     @property
     def checkpoints(self) -> Path:
         return self.root / self.CHECKPOINTS
+
+    @property
+    def model_card_md(self) -> Path:
+        return self.root / self.MODEL_CARD_MD
+
+    @property
+    def model_card_json(self) -> Path:
+        return self.root / self.MODEL_CARD_JSON
+
+    def read_model_card(self, *, tolerant: bool = False) -> dict[str, Any]:
+        """model_card.json as a dict ({} when absent; also when unreadable if ``tolerant``)."""
+        return _read_json(self.model_card_json, tolerant)
 
     def is_finished(self) -> bool:
         """Every file a finished run leaves: config, metrics, run record and weights."""

@@ -11,8 +11,12 @@ exactly (same code path: :mod:`cxr.pipelines.classify.score`).
 Leakage: when the checkpoint lies in its run directory (``config.yaml``
 beside it) and that run's manifest is still there with the same training
 rows (``manifest_key``), :func:`cxr.data.leakage.crossleak.check_disjoint` refuses an
-evaluated set sharing a patient or a duplicate image with the run's training
-or validation data; otherwise ``metrics.json`` says the check could not run.
+evaluated set sharing a patient with the run's training or validation data; otherwise
+``metrics.json`` says the check could not run. Images that are *copies* of development
+images (one radiograph re-published by another collection, under another patient id) are
+listed in ``copies.csv`` (a pair whose labels differ is called a label conflict), left out,
+and the evaluation goes on (``--on-copies refuse`` refuses instead); ``metrics.json``
+records how many were left out.
 
 Output directory::
 
@@ -82,6 +86,46 @@ def _settings(cfg: EvaluateConfig, info: ClassifierInfo) -> ClassifierInfo:
     return dataclasses.replace(info, **over)
 
 
+ON_COPIES = ("exclude", "refuse")
+
+
+def _leave_out_copies(cfg: EvaluateConfig, dev: pd.DataFrame, rows: pd.DataFrame, y: Any,
+                      out: Path, console: Any) -> tuple[pd.DataFrame, Any, str]:
+    """List evaluated images that copy development images; leave them out (or refuse)."""
+    from cxr.data.leakage.crossleak import check_patients_disjoint, copy_pairs_table
+    from cxr.runtime.errors import LeakageError
+    from cxr.runtime.files import atomic_write_text
+
+    if cfg.on_copies not in ON_COPIES:
+        raise ConfigError(f"--on-copies must be one of {', '.join(ON_COPIES)}, "
+                          f"got {cfg.on_copies!r}")
+    rows = rows.reset_index(drop=True)
+    # a shared patient is refused outright (it is not a copy to leave out)
+    check_patients_disjoint(dev, rows, name=f"{cfg.manifest} ({cfg.split})",
+                            dev_name="training/validation")
+    pairs = copy_pairs_table(dev, rows)
+    if pairs.empty:
+        return rows, y, ""
+    conflicts = int(pairs["label_conflict"].sum())
+    first = pairs.iloc[0]
+    what = (f"{cfg.manifest} ({cfg.split}): {len(pairs)} image(s) are copies of "
+            f"training/validation images ({conflicts} with another label there: label "
+            f"conflict), e.g. {first['image_path']} = {first['dev_image_path']}")
+    if cfg.on_copies == "refuse":
+        raise LeakageError(f"{what} (--on-copies refuse)")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "copies.csv", pairs.to_csv(index=False, lineterminator="\n"))
+    for _, p in pairs.iterrows():
+        tag = " LABEL CONFLICT" if p["label_conflict"] else ""
+        console.print(f"[yellow]copy left out{tag}:[/yellow] {p['image_path']} ({p['label']}) "
+                      f"= {p['dev_image_path']} ({p['dev_label']}, {p['dev_dataset']})",
+                      highlight=False, soft_wrap=True)
+    keep = ~rows.index.isin(pairs["row"].to_numpy())
+    note = f"{what}; left out, listed in copies.csv"
+    console.print(f"[yellow]{note}[/yellow]", highlight=False, soft_wrap=True)
+    return rows[keep].reset_index(drop=True), y[keep], note
+
+
 def run_evaluate(cfg: EvaluateConfig, *, progress: bool = True) -> EvaluateResult:
     """Score the checkpoint on the ``cfg.split`` rows of ``cfg.manifest`` (module docstring)."""
     from rich.console import Console
@@ -115,7 +159,9 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: bool = True) -> EvaluateResul
             raise ConfigError(f"{cfg.manifest}: no row in split {cfg.split!r} (use --split all)")
     rows, y = task_rows(df, info, what=f"{cfg.manifest} ({cfg.split})")
     dev, why_not = development_rows(checkpoint, info)
+    copies_note = ""
     if dev is not None:
+        rows, y, copies_note = _leave_out_copies(cfg, dev, rows, y, out, console)
         leak = check_disjoint(dev, rows, name=f"{cfg.manifest} ({cfg.split})",
                               dev_name="training/validation").summary()
         lineage = check_gan_rows(dev[dev["origin"] == "gan"],
@@ -134,6 +180,8 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: bool = True) -> EvaluateResul
         "checkpoint": str(checkpoint), "manifest": str(cfg.manifest), "split": cfg.split,
         "leakage_check": leak,
     }
+    if copies_note:
+        metrics["copies_left_out"] = copies_note
     write_set(out, scored, info, metrics_name=ClassifyRunFolder.METRICS, metrics=metrics)
     console.print(evaluate_table(metrics, f"cxr evaluate: {info.backbone} {info.task} on "
                                           f"{Path(cfg.manifest).name} ({cfg.split}) -> {out}"))

@@ -84,6 +84,7 @@ def summarise(
         "counted in every mean; shown as EMPTY MAP on the sheets",
         "with_lesion_mask": sum(r["pointing"] is not None for r in rows),
         "with_lung_mask": len(inv),
+        "lung_field": _field_counts(rows),
         "involved_lung_fraction_mean": float(np.mean(inv)) if inv else None,
         "involved_lung_fraction_rule": (
             f"per-image region ({cfg.threshold}"
@@ -170,3 +171,14 @@ def print_summary(console: Any, summary: dict[str, Any], out: Path) -> None:
     for note in summary["notes"]:
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"overlays, sheets, explanations.csv and explain.json in {out}")
+
+
+def _field_counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Images per lung field (the mask's source, or ``none``), overall and per true class."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        for group in ("all", f"true={r['true']}"):
+            g = out.setdefault(group, {})
+            kind = str(r.get("lung_field", "none"))
+            g[kind] = g.get(kind, 0) + 1
+    return out

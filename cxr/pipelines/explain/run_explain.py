@@ -61,6 +61,7 @@ from cxr.pipelines.explain.explain_outputs import (
 )
 from cxr.runtime.errors import ConfigError
 from cxr.runtime.fmt import fmt_num
+from cxr.runtime.runguard import safe_point
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,34 @@ def thumbnail(rgb: np.ndarray, side: int = 160) -> np.ndarray:
     return np.asarray(cv2.resize(rgb, (side, side), interpolation=interp), dtype=np.uint8)
 
 
+@dataclass
+class ExplainedClassifier:
+    """A classifier loaded for map-based analyses, with the Grad-CAM stage chosen for it."""
+
+    model: Any
+    info: Any
+    device: Any
+    stage: Any
+    grid: Any
+    stage_note: str | None
+
+
+def explained_classifier(checkpoint: str, device_spec: str, cam_layer: str) -> ExplainedClassifier:
+    """Load ``checkpoint`` on ``device_spec``, check it has its positive class, and choose the
+    Grad-CAM stage as ``cxr explain --cam-layer`` does (used by severity and localize)."""
+    from cxr.classifier import load_classifier
+    from cxr.explain.cam import choose_cam_stage
+    from cxr.runtime.device import resolve_device
+
+    device = resolve_device(device_spec)
+    model, info = load_classifier(checkpoint, map_location=device)
+    if info.positive not in info.classes:
+        raise ConfigError(f"{checkpoint}: the classifier has no {info.positive!r} class "
+                          f"(classes: {', '.join(info.classes)})")
+    stage, grid, note = choose_cam_stage(model, cam_layer, info.image_size, info.in_chans)
+    return ExplainedClassifier(model, info, device, stage, grid, note)
+
+
 def progress_bar(console: Any) -> Any:
     from rich.progress import (
         BarColumn,
@@ -227,6 +256,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
             seed=cfg.seed,
             on_batch=lambda n: bar.advance(task, n),
         ):
+            safe_point()  # SIGTERM/SIGINT: stop between explained images
             truth, pred = true_class(ex.item.label, classes, positive), classes[ex.pred]
             rgb = render_overlay(ex, cfg)
             path = save_rgb(out / "overlays" / f"{ex.item.key}.png", rgb)
@@ -254,6 +284,7 @@ def run_explain(cfg: ExplainConfig, *, console: Any = None) -> ExplainResult:
                     "target": classes[ex.target],
                     f"p_{positive}": p_pos,
                     "involved_lung_fraction": inv,
+                    "lung_field": ex.item.lung_field if ex.lung is not None else "none",
                     "regions": len(ex.regions),
                     "overlay": str(path.relative_to(out)),
                     **rec,

@@ -45,6 +45,7 @@ from typing import Any
 
 from cxr.config import ExplainConfig, config_to_dict, save_config
 from cxr.runtime.errors import ConfigError, ManifestError
+from cxr.runtime.runguard import safe_point
 
 
 def select_patients(df: Any, cfg: ExplainConfig) -> dict[str, Any]:
@@ -140,6 +141,7 @@ def run_progression(cfg: ExplainConfig, *, console: Any = None) -> dict[str, Any
             f"progression ({cfg.method} on {device})", total=sum(len(g) for g in groups.values())
         )
         for pid, rows in groups.items():
+            safe_point()  # SIGTERM/SIGINT: stop between patients
             items = with_mask_dirs(
                 items_from_manifest(rows, split="all"),
                 lung_dir=cfg.lung_masks,
@@ -278,7 +280,8 @@ def _common_scale_views(
         lung = ex.lung if (has_mask or fallback is not None) else None
         region = common_region(common, threshold=cfg.involved_threshold)
         inv = involved_fraction(region, lung)
-        sources.add("mask" if has_mask else ("estimate" if inv is not None else "none"))
+        sources.add(f"{ex.item.lung_field} mask" if has_mask
+                    else ("estimate" if inv is not None else "none"))
         # colour: the per-image view (readable); outline: what the fraction counts, the
         # common-scale region inside the lung (comparable across the studies)
         counted = region if inv is None else region & np.asarray(lung, dtype=bool)
@@ -297,7 +300,12 @@ def _common_scale_views(
             )
         )
         extra[ex.item.key] = {"raw_peak": raw_peak, "involved_px": int(counted.sum())}
-    source = "estimate" if "estimate" in sources else ("mask" if sources == {"mask"} else "none")
+    # "<source> mask" (manual, predicted, ...) when every study has a mask of one source,
+    # "mask (a, b)" for mixed sources; the estimate or none when any study lacks a mask
+    masks = sorted(s for s in sources if s.endswith(" mask"))
+    source = ("estimate" if "estimate" in sources else "none" if "none" in sources or not masks
+              else masks[0] if len(masks) == 1
+              else "mask (" + ", ".join(m[: -len(" mask")] for m in masks) + ")")
     return views, source, extra
 
 

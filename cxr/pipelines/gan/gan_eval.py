@@ -11,7 +11,10 @@ feature extractors; the figures are in :mod:`.figures`.)
   only), or ``xray`` - the penultimate features of a classifier trained on
   real radiographs (``--classifier``; FID in a domain feature space, as
   argued by Kynkäänniemi et al., ICLR 2023, that ImageNet features can
-  mislead).
+  mislead), or ``txv:NAME[=PATH]`` - the pooled features of torchxrayvision's chest X-ray
+  DenseNet-121 / ResNet-50 (Cohen et al., MIDL 2022; a file the user placed, see
+  :mod:`cxr.classifier.txv_weights`), independent of the classifier under study, at the
+  weights' own resolution.
 * **Label preservation**: share of synthetic images that the real-image
   classifier assigns to the target class.
 * **Lesion-region change**: mean intensity change inside vs outside the
@@ -35,6 +38,7 @@ from typing import Any
 from cxr.config import GanAuditConfig
 from cxr.runtime.errors import CheckpointError, ConfigError, ManifestError
 from cxr.runtime.files import atomic_write_text
+from cxr.runtime.runguard import safe_point
 
 __all__ = ["INCEPTION_FILE", "EvalResult", "eval_table", "find_inception_weights", "run_gan_eval"]
 
@@ -101,6 +105,24 @@ def _xray_extractor(classifier: Any) -> Any:
     return ClassifierFeatures().eval()
 
 
+def _txv_extractor(spec: str, inputs: dict[str, Any]) -> tuple[Any, int, str]:
+    """torchxrayvision features (extractor, its input size, the spec without a path).
+
+    The network is cxr's backbone initialised from the file (:mod:`cxr.classifier.txv_weights`),
+    so it reads cxr's ``[-1, 1]`` input; images are loaded at the weights' resolution, where
+    its features equal torchxrayvision's own. The file and its sha256 go into ``inputs``.
+    """
+    from cxr.classifier.factory import create_backbone
+    from cxr.classifier.txv_weights import parse_txv
+
+    weights = parse_txv(spec)
+    net = create_backbone(weights.backbone, 1, pretrained=spec).eval()
+    report = net.load_report
+    inputs["feature_weights"] = {"spec": weights.spec, "file": report.file,
+                                 "sha256": report.sha256}
+    return _xray_extractor(net), weights.resolution, weights.spec
+
+
 def _load_images(paths: list[str], size: int, mode: str) -> Any:
     import numpy as np
 
@@ -118,6 +140,7 @@ def _run_batches(fn: Any, images: Any, batch: int = 32) -> Any:
     with torch.inference_mode():
         for s in range(0, len(images), batch):
             out.append(fn(to_network(images[s : s + batch]).unsqueeze(1)).float())
+            safe_point()  # SIGTERM/SIGINT: stop between feature batches
     return torch.cat(out)
 
 
@@ -149,8 +172,10 @@ def run_gan_eval(
     under ``audit``."""
     from cxr.data.manifest import load_manifest
 
-    if features not in ("auto", "inception", "xray"):
-        raise ConfigError(f"--features must be inception or xray (got {features!r})")
+    if features not in ("auto", "inception", "xray") and not features.startswith("txv:"):
+        raise ConfigError(
+            f"--features must be inception, xray, txv:NAME or auto (got {features!r})"
+        )
     df = load_manifest(manifest)
     syn = _synthetic_rows(Path(synthetic_manifest))
     target = str(syn["label"].iat[0])
@@ -187,6 +212,8 @@ def run_gan_eval(
     try:
         if kind == "inception":
             extractor = _inception_extractor(find_inception_weights(inception_weights))
+        elif kind.startswith("txv:"):
+            extractor, size, kind = _txv_extractor(kind, m["inputs"])
         elif model is None or info is None:
             raise ConfigError(
                 "--features xray needs --classifier CKPT (a classifier on real images)"

@@ -29,6 +29,7 @@ from typing import Any
 from cxr.data.leakage.lineage import LINEAGE_FILE, LineageCheck
 from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
+from cxr.runtime.runguard import note_kept, safe_point
 
 __all__ = ["SynthResult", "run_synth", "synth_table"]
 
@@ -102,7 +103,7 @@ def run_synth(
     net, info = load_generator(checkpoint)
     df = load_manifest(manifest)
     lineage_check = _check_lineage(checkpoint, ckpt_hash, info, df, trust_gan_lineage)
-    src = df.iloc[select_sources(df, info.source)].reset_index(drop=True)
+    src = df.iloc[select_sources(df, info.source, info.views)].reset_index(drop=True)
     # a seeded random order, stratified by collection: the first n are a fair sample
     src = src.iloc[stratified_order(src["dataset"], seed)].reset_index(drop=True)
     n_src = len(src)
@@ -144,6 +145,8 @@ def run_synth(
             for i, img in zip(chunk, translate_batch(net, batch, dev), strict=True):
                 write_png(names[i], img)
                 bar.advance(task)
+            note_kept(f"{n - len(todo) + start + len(chunk)} of {n} images in {img_dir}")
+            safe_point()  # SIGTERM/SIGINT: stop between batches; written PNGs are kept
     record = out_dir / LINEAGE_FILE
     atomic_write_text(record, json.dumps({
         "checkpoint": str(Path(checkpoint).resolve()), "checkpoint_sha256": ckpt_hash,
@@ -207,6 +210,9 @@ def _write_manifest(
                 "checkpoint_hash": ckpt_hash,
                 "gan_lineage": str(record),
                 "lung_mask_path": s["lung_mask_path"] if "lung_mask_path" in src.columns else "",
+                # the source's mask keeps the source's provenance (cxr.data.manifest.MASK_SOURCES)
+                "lung_mask_source": (s.get("lung_mask_source", "")
+                                     if s.get("lung_mask_path", "") else ""),
             }
         )
     return save_manifest(new_manifest(rows), out_dir / "manifest.csv")

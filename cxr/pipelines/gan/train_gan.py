@@ -17,7 +17,9 @@ and evaluation can refuse sets that share them), and with
 ``logger=tensorboard`` (the default) ``tensorboard/``: per-step and per-epoch losses and the
 sample grids (or the same in MLflow, see :mod:`cxr.runtime.tracking`).
 ``resume=True`` continues from ``last.ckpt`` (epoch, optimisers, schedulers,
-image pools, RNG), so a killed run loses at most the epoch in progress.
+image pools, RNG), so a killed run loses at most the epoch in progress; with no
+``last.ckpt`` yet it starts from epoch 0 and says so. SIGTERM/SIGINT stop the run
+at the next batch end (:mod:`cxr.runtime.lightning_stop`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cxr.config import GanConfig, config_to_dict, load_saved_config, save_config
-from cxr.runtime.errors import CheckpointError, ConfigError
+from cxr.runtime.errors import ConfigError
 from cxr.runtime.files import atomic_write_text
 from cxr.runtime.fmt import fmt_duration, fmt_num
 from cxr.runtime.progress import epoch_progress_bar
@@ -159,18 +161,30 @@ def train_gan(
     from cxr.data.leakage.checks import check_leakage
     from cxr.data.leakage.lineage import record_lineage
     from cxr.data.manifest import load_manifest, manifest_key
+    from cxr.data.views import check_views_policy, views_left_out
     from cxr.runtime.lightning_io import resume_point
     from cxr.runtime.tracking import log_params
 
     out_dir = Path(out_dir)
+    say = Console(stderr=True, quiet=not progress).print
     last = _check_start(cfg, out_dir, resume)
+    if resume and not last.is_file():
+        # a requeued job passes the same arguments every time, also when the signal came
+        # before the first checkpoint: nothing to resume means the start
+        say(f"--resume: no checkpoint at {last} yet; starting from epoch 0", highlight=False)
+        resume = False
     if resume:  # a damaged last.ckpt is set aside and the run starts afresh
-        say = Console(stderr=True, quiet=not progress).print
         resume = resume_point([last], say, fallback="starting from epoch 0") is not None
 
+    check_views_policy(cfg.views)
     df = load_manifest(manifest)
     check_leakage(df)
-    domains = select_domains(df, cfg.source, cfg.target)
+    domains = select_domains(df, cfg.source, cfg.target, cfg.views)
+    views_out = views_left_out(df[(df["split"] == "train") & (df["origin"] == "real")], cfg.views)
+    if views_out:
+        Console(stderr=True, quiet=not progress).print(
+            "left out of the GAN domains (views: " + cfg.views + "): "
+            + ", ".join(f"{k} {v}" for k, v in views_out.items()), highlight=False)
     cache = build_cache(
         df,
         image_size=cfg.image_size,
@@ -179,8 +193,8 @@ def train_gan(
         workers=cfg.cache_workers,
         progress=progress,
     )
-    mon_a = cache.batch(monitor_rows(df, cfg.source, cfg.sample_images))
-    mon_b = cache.batch(monitor_rows(df, [cfg.target], cfg.sample_images))
+    mon_a = cache.batch(monitor_rows(df, cfg.source, cfg.sample_images, cfg.views))
+    mon_b = cache.batch(monitor_rows(df, [cfg.target], cfg.sample_images, cfg.views))
     steps = steps_per_epoch(len(domains.a), len(domains.b), cfg.batch_size, cfg.steps_per_epoch)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +217,8 @@ def train_gan(
         "ngf": cfg.ngf,
         "manifest": str(Path(manifest).resolve()),
         "manifest_key": manifest_key(df),
+        "views": cfg.views,
+        "views_left_out": views_out,
         # the patients and images of both domains: synth/classify/evaluate refuse to evaluate them
         "lineage": lineage.to_dict(),
     }
@@ -252,11 +268,13 @@ def _trainer(
     from cxr.cyclegan.monitor import AtomicEpochCheckpoint
     from cxr.runtime.lightning_io import AtomicCheckpointIO
     from cxr.runtime.lightning_quiet import quiet_lightning
+    from cxr.runtime.lightning_stop import StopAtSafePoint
     from cxr.runtime.lightning_threads import FollowLoad
     from cxr.runtime.tracking import lightning_loggers
 
-    cbs: list[Any] = [monitor, AtomicEpochCheckpoint(out_dir / "checkpoints"), *callbacks,
-                      FollowLoad()]
+    ckpt = AtomicEpochCheckpoint(out_dir / "checkpoints")
+    cbs: list[Any] = [monitor, ckpt, *callbacks, FollowLoad(),
+                      StopAtSafePoint(ckpt.last_path)]
     if progress:
         cbs.append(epoch_progress_bar())  # rich bar on a terminal, a line per epoch in a log
     quiet_lightning()
@@ -285,9 +303,7 @@ def _check_start(cfg: GanConfig, out_dir: Path, resume: bool) -> Path:
     from cxr.runtime.tracking import check_logger
 
     last = out_dir / "checkpoints" / "last.ckpt"
-    if resume:
-        if not last.is_file():
-            raise CheckpointError(f"--resume: no checkpoint at {last}")
+    if resume and last.is_file():
         _check_resume(cfg, out_dir)
     elif last.exists():
         raise ConfigError(f"{out_dir} already holds a run (pass --resume or choose a new --out)")

@@ -52,7 +52,8 @@ _KINDS = {"run": "classify run", "sweep": "ablation sweep", "folder": "results f
 
 def report_title(found: Found) -> str:
     """``cxr report: <folder> (<kind>)``, e.g. ``cxr report: sweep (ablation sweep)``."""
-    return f"cxr report: {found.root.resolve().name} ({_KINDS[found.kind]})"
+    kind = "demo on phantoms" if (found.root / "demo.json").is_file() else _KINDS[found.kind]
+    return f"cxr report: {found.root.resolve().name} ({kind})"
 
 
 def build_report(
@@ -74,7 +75,13 @@ def build_report(
     from cxr.pipelines.report import gan_explain_sections as rg
     from cxr.pipelines.report import sections as rs
     from cxr.pipelines.report import validation as rv
-    from cxr.pipelines.report.metrics_section import metrics_section
+    from cxr.pipelines.report.explain_validation_section import (
+        LOCALIZE_TITLE,
+        SEVERITY_TITLE,
+        localize_section,
+        severity_section,
+    )
+    from cxr.pipelines.report.metrics_section import metrics_section, model_card_section
     from cxr.pipelines.report.shortcuts_section import TITLE as AUDIT_TITLE
     from cxr.pipelines.report.shortcuts_section import shortcut_section
     from cxr.pipelines.report.synthetic_checks_section import TITLE as GAN_AUDIT_TITLE
@@ -85,8 +92,10 @@ def build_report(
     # page order; a new section is one more (title, builder) pair: builder(found) returns a
     # Section, or a string saying why this input has nothing for it
     builders: list[tuple[str, Callable[[Found], Any]]] = [
+        ("What this demo shows", rs.demo_section),  # a demo: phantoms, not a real result
         (AUDIT_TITLE, shortcut_section),  # first screen: is the headline number a shortcut?
         ("Test metrics", metrics_section),  # first screen: the numbers, CIs, threshold
+        ("Model card", model_card_section),  # what goes with the weights (MODEL_CARD.md)
         ("Dataset", rs.dataset_section),
         ("Split and leakage checks", rs.leakage_section),
         ("Per-source, within-source and external validation", rv.sources_section),
@@ -96,6 +105,8 @@ def build_report(
         ("Ablation sweep", lambda f: rv.with_lodo(rs.sweep_section(f), f)),
         ("ROC curves", lambda f: rs.roc_section(f, f.positive)),
         ("Grad-CAM examples and localization", rg.gradcam_section),
+        (LOCALIZE_TITLE, localize_section),
+        (SEVERITY_TITLE, severity_section),
     ]
     sections, omitted = [], []
     for title, build in builders:

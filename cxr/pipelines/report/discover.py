@@ -59,6 +59,8 @@ class Found:
     gan_dirs: list[str] = field(default_factory=list)
     gan_evals: list[Path] = field(default_factory=list)
     explain_dirs: list[Path] = field(default_factory=list)
+    severity_dirs: list[Path] = field(default_factory=list)  # `cxr explain severity` outputs
+    localize_dirs: list[Path] = field(default_factory=list)  # `cxr explain localize` outputs
     roc_runs: list[tuple[str, Path]] = field(default_factory=list)
     roc_note: str = ""
     leakage_notes: list[str] = field(default_factory=list)
@@ -178,6 +180,27 @@ def _explain_checkpoint(d: Path) -> Path | None:
     return p.resolve() if p.is_absolute() else (Path.cwd() / p).resolve()
 
 
+#: explanation validations: the JSON each writes -> the Found list it joins
+VALIDATIONS: dict[str, str] = {"severity.json": "severity_dirs", "localize.json": "localize_dirs"}
+
+
+def _validations(found: Found, root: Path, run: Path | None = None) -> None:
+    """`cxr explain severity` / `localize` folders under ``root`` (for ``run``: its checkpoint)."""
+    mine = ClassifyRunFolder(run).weights.resolve() if run is not None else None
+    for name, attr in VALIDATIONS.items():
+        for d in _walk(root, name, depth=3):
+            how = f"found in {root}"
+            if mine is not None:
+                try:
+                    ckpt = json.loads((d / name).read_text()).get("checkpoint")
+                except (OSError, ValueError):
+                    continue
+                if not ckpt or _resolve(ckpt, Path.cwd()) != mine:
+                    continue
+                how = f"evaluates {mine}, found beside the run"
+            _link(getattr(found, attr), found, d, how)
+
+
 def _explanations_beside(found: Found, run: Path) -> None:
     """Explanations in the run's parent folder whose checkpoint is this run's best.ckpt."""
     mine = ClassifyRunFolder(run).weights.resolve()
@@ -249,6 +272,7 @@ def discover(
         found.roc_runs = [(root.name, root)]
         _from_run(found, root)
         _explanations_beside(found, root)
+        _validations(found, root.resolve().parent, root)
     else:
         sweeps = [root] if (root / "sweep.yaml").is_file() else _walk(root, "sweep.yaml", 2)
         found = Found(root, "sweep" if sweeps and sweeps[0] == root else "folder")
@@ -263,6 +287,7 @@ def discover(
                 found.roc_note = "one curve per classify run found in the folder"
     for d in _walk(root, "explain.json"):
         _link(found.explain_dirs, found, d, f"found in {root}")
+    _validations(found, root)
     for d in _walk(root, "eval.json", depth=5):
         _link(found.gan_evals, found, d / "eval.json", f"found in {root}")
     for d in _walk(root, "losses.csv"):

@@ -170,3 +170,29 @@ def metrics_section(found: Found) -> Section | str | None:
     html = lead + "".join(parts) + _gan_summary(found) + _cam_summary(found)
     return Section("Overview: test metrics, GAN, explanations", "metrics", Markup(html), notes,
                    [str(d / "metrics.json") for d in runs])
+
+
+def model_card_section(found: Found) -> Section | str | None:
+    """The model card of each classify run shown (``model_card.json`` beside ``best.ckpt``):
+    its warnings, decision rule, data counts and metrics table, as the run wrote them."""
+    from cxr.pipelines.classify.model_card import card_html
+
+    runs = list(found.runs[:MAX_RUNS])
+    if found.sweep_dir is not None:
+        from cxr.pipelines.ablate.kept_weights import best_cell
+
+        best = best_cell(found.sweep_dir)
+        runs = [Path(best["run_dir"])] if best else []
+    if not runs:
+        return None
+    parts, sources = [], []
+    for d in runs:
+        folder = ClassifyRunFolder(d)
+        card = folder.read_model_card(tolerant=True)
+        if card.get("cxr"):
+            parts.append(f"<h3>{escape(d.name)} <span class=\"meta\">"
+                         f"({escape(str(folder.model_card_md))})</span></h3>" + card_html(card))
+            sources.append(str(folder.model_card_json))
+    if not parts:
+        return "no model_card.json beside the run's best.ckpt (made by an older cxr classify)"
+    return Section("Model card", "model-card", Markup("".join(parts)), [], sources)

@@ -294,3 +294,40 @@ def roc_section(found: Found, positive: str = "covid") -> Section | str:
     notes = [found.roc_note] if found.roc_note else []
     return Section("ROC curves", "roc", Markup("".join(parts)), notes,
                    [str(ClassifyRunFolder(run).predictions) for _, run in found.roc_runs])
+
+
+def demo_section(found: Found) -> Section | None:
+    """A demo's first words: what it shows, what it does not, which profile ran, and every
+    cell that did not learn (its numbers are then no comparison)."""
+    path = found.root / "demo.json"
+    if not path.is_file():
+        return None  # not a demo
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        doc = {}
+    parts = [f"<p><strong>{escape(str(doc.get('what_it_shows', '')))}</strong></p>",
+             f"<p>Profile: <strong>{escape(str(doc.get('profile', '?')))}</strong>"]
+    cfg = doc.get("config") or {}
+    if cfg:
+        parts.append(escape(f" ({cfg.get('patients')} phantom patients, {cfg.get('image_size')}"
+                            f" px, {', '.join(cfg.get('backbones') or [])}, on "
+                            f"{cfg.get('accelerator')})"))
+    parts.append("</p>")
+    results = found.sweep_dir / "results.csv" if found.sweep_dir else None
+    if results is not None and results.is_file():
+        import pandas as pd
+
+        df = pd.read_csv(results, keep_default_na=False)
+        done = df[df["status"] == "done"]
+        if "did_not_learn" in done.columns:
+            bad = done[done["did_not_learn"].astype(str) != ""]
+            parts.append(f"<p>Cells that learned (test AUROC CI above 0.5): "
+                         f"{len(done) - len(bad)} of {len(done)}.</p>")
+            if len(bad):
+                items = "".join(f"<li><strong>DID NOT LEARN</strong>: {escape(str(r['key']))} "
+                                f"({escape(str(r['did_not_learn']))})</li>"
+                                for _, r in bad.iterrows())
+                parts.append(f"<ul>{items}</ul><p>Their numbers are not a comparison: a cell "
+                             "that learned nothing says nothing about GAN augmentation.</p>")
+    return Section("What this demo shows", "demo", Markup("".join(parts)), [], [str(path)])

@@ -50,7 +50,9 @@ def _rows(audit: dict[str, Any]) -> list[tuple[str, str, str]]:
     m = audit.get("masking") or {}
     if m.get("applicable"):
         field = m.get("lung_field", {})
-        where = (f"lung field: {field.get('mask', 0)} lung masks, {field.get('box', 0)} central "
+        kinds = field.get("by_kind") or {"mask": field.get("mask", 0)}
+        masks = ", ".join(f"{n} {k}" for k, n in kinds.items() if k != "box")
+        where = (f"lung field: lung masks ({masks or 'none'}), {field.get('box', 0)} central "
                  f"box (margin {m.get('box_margin')})")
         rows += [("AUROC, full image", _fmt(m["full"]), m.get("classifier", "")),
                  ("AUROC, lungs hidden", _fmt(m["lungs_hidden"]), where),
@@ -68,6 +70,10 @@ def _rows(audit: dict[str, Any]) -> list[tuple[str, str, str]]:
                  ("pooled - within-source", _fmt(gap["gap"], "gap"), "")]
     elif gap:
         rows.append(("within-source AUROC", "not applicable", gap.get("reason", "")))
+    for ds, kinds in ((audit.get("lung_field") or {}).get("by_dataset") or {}).items():
+        rows.append((f"lung field, {ds}", ", ".join(f"{n} {k}" for k, n in kinds.items()),
+                     "images per kind: the mask's source (manual, dataset-model, predicted, "
+                     "phantom, unknown) or the central box"))
     cam = audit.get("gradcam") or {}
     for ds, g in (cam.get("by_dataset") or {}).items():
         if g.get("median_energy_share") is None:
@@ -76,10 +82,15 @@ def _rows(audit: dict[str, Any]) -> list[tuple[str, str, str]]:
             continue
         rows.append((f"Grad-CAM energy on lungs, {ds}",
                      f"{g['median_energy_share']} (area {g['mean_area_share']})",
-                     f"median over {g['n']} images; a uniform map gives the area share"))
+                     f"median over {g['n']} images; a uniform map gives the area share"
+                     + (f"; lung field: {_kinds(g['lung_field'])}" if g.get("lung_field") else "")))
     if cam.get("note"):
         rows.append(("Grad-CAM", "note", cam["note"]))
     return rows
+
+
+def _kinds(kinds: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in kinds.items())
 
 
 def _confounding_table(audit: dict[str, Any]) -> str:

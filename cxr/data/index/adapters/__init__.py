@@ -7,6 +7,7 @@ interface and one module per layout for its citation and quirks.
 from cxr.data.index.adapters import (  # noqa: F401  (import registers the adapters)
     coronahack,
     covid_chestxray,
+    covid_qu_ex,
     folder_per_class,
     hannover,
     kaggle_pneumonia,

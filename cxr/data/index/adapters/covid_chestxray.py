@@ -11,20 +11,34 @@ extension); the letter suffix never changes the patient. The built-in
 phantom generator writes this layout too (plus ``masks/lung`` and
 ``masks/lesion``, picked up by :mod:`cxr.data.index.indexer`).
 
-Findings are hierarchical since mid-2020 (``Pneumonia/Viral/COVID-19``,
-``Pneumonia/Bacterial/Streptococcus``, ``No Finding``, ``Tuberculosis``) and
-flat before (``COVID-19``, ``SARS``, ``Streptococcus``, ``COVID-19, ARDS``);
-:func:`map_finding` handles both. Only X-ray rows are kept (CT rows are left
-out and counted), and rows with an empty or unknown finding are left out.
+Findings, flat before mid-2020 (``COVID-19``, ``SARS``, ``COVID-19, ARDS``,
+``Mycoplasma Bacterial Pneumonia``) and hierarchical after
+(``Pneumonia/Viral/COVID-19``), map through one table,
+:mod:`cxr.data.index.adapters.finding_vocabulary` (a value outside it is listed in a
+notice). Only X-ray rows are kept (CT rows are left out and counted), and rows with
+an empty or unknown finding (``todo``, ``Unknown``) are left out. Views are
+normalised (:func:`cxr.data.views.normalise_view`: ``L`` -> ``lateral``,
+``AP Supine`` -> ``ap-supine``); laterals stay in the manifest and the training
+stages leave them out by default.
+
+What the collection ships beside the images is attached to its rows:
+
+* lung masks matched by stem (:mod:`.mask_folders`):
+  ``annotations/v7-lung-masks/<stem>_mask.png`` (V7 Labs polygons drawn by people:
+  ``manual``) before ``annotations/lungVAE-masks/<stem>_mask.png`` (lungVAE, Selvan
+  et al. 2020: ``dataset-model``); the manual mask wins where both exist;
+* the expert severity scores of ``annotations/covid-severity-scores.csv``
+  (:mod:`.severity_scores`), joined by file name.
 """
 
 from __future__ import annotations
 
-import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cxr.data.index.adapters.finding_vocabulary import known_finding, map_finding
 from cxr.data.index.adapters.folder_scan import scan_folder
 from cxr.data.index.adapters.layout_registry import (
     DEFAULT_OPTIONS,
@@ -41,43 +55,81 @@ from cxr.data.index.adapters.layout_registry import (
     require_columns,
     unlisted_files,
 )
+from cxr.data.index.adapters.mask_folders import (
+    MaskFolder,
+    ShippedMasks,
+    describe_unused,
+)
 from cxr.data.index.adapters.names import strip_image_suffix
+from cxr.data.index.adapters.severity_scores import SEVERITY_FILE, read_severity
+from cxr.data.views import normalise_view
 
 METADATA = "metadata.csv"
 XRAY_MODALITIES = {"x-ray", "xray", "x ray", "cr", "dx"}
-_VIRAL = {"sars", "mers", "mers-cov", "influenza", "varicella", "herpes", "rsv", "h1n1"}
-_BACTERIAL = {
-    "streptococcus", "staphylococcus", "klebsiella", "legionella", "chlamydophila",
-    "e.coli", "e. coli", "mycoplasma", "nocardia", "bacterial",
-}
-_FUNGAL = {"pneumocystis", "aspergillosis", "histoplasmosis", "candida", "fungal"}
-_UNKNOWN = {"", "todo", "unknown", "n/a", "na", "nan", "none"}
+#: (folder under the root, kind, provenance), highest priority first
+SHIPPED_MASKS: tuple[tuple[str, str, str], ...] = (
+    ("annotations/v7-lung-masks", "lung", "manual"),
+    ("annotations/lungVAE-masks", "lung", "dataset-model"),
+)
+
+__all__ = ["CovidChestXray", "map_finding"]
 
 
-def map_finding(finding: str) -> tuple[str, str] | None:
-    """(label, label_detail) for a covid-chestxray finding, ``None`` if empty/unknown."""
-    text = finding.strip().lower()
-    if text in _UNKNOWN:
-        return None
-    if re.search(r"covid[\s\-_]?19|sars-cov-2", text):
-        return "covid", "covid-19"
-    if text in ("no finding", "normal"):
-        return "normal", ""
-    parts = [p.strip() for p in re.split(r"[/,]", text) if p.strip()]
-    if parts[0] == "pneumonia":
-        if len(parts) == 1:
-            return "pneumonia", ""
-        kind = parts[1]
-        return "pneumonia", {"viral": "viral", "bacterial": "bacterial", "fungal": "fungal"}.get(
-            kind, kind
+class _Extras:
+    """Masks and severity scores of one root, and what the summary should say about them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.masks = ShippedMasks(
+            [MaskFolder(root / folder, kind, source) for folder, kind, source in SHIPPED_MASKS]
         )
-    if parts[0] in _VIRAL:
-        return "pneumonia", "viral"
-    if parts[0] in _BACTERIAL:
-        return "pneumonia", "bacterial"
-    if parts[0] in _FUNGAL:
-        return "pneumonia", "fungal"
-    return "other", text
+        sev = root / SEVERITY_FILE
+        self.severity = read_severity(sev) if sev.is_file() else None
+        self.scored: set[str] = set()
+        self.by_source: Counter[str] = Counter()
+        self.unknown_findings: Counter[str] = Counter()
+
+    def candidate(self, **kw: Any) -> Candidate:
+        path: Path = kw["image_path"]
+        found = self.masks.find(path)
+        lung = found.get("lung")
+        if lung is not None:
+            self.by_source[lung.source] += 1
+        score = self.severity.find(path.name) if self.severity is not None else None
+        if score is not None:
+            self.scored.add(path.name.lower())
+        return Candidate(
+            **kw,
+            lung_mask_path=lung.path if lung else None,
+            lung_mask_source=lung.source if lung else "",
+            severity_extent=score.extent if score else None,
+            severity_opacity=score.opacity if score else None,
+        )
+
+    def notices(self) -> Iterator[Notice]:
+        if self.unknown_findings:
+            vals = ", ".join(f"{k!r} ({n})" for k, n in sorted(self.unknown_findings.items()))
+            yield Notice(f"finding(s) outside the covid-chestxray vocabulary, indexed as other: "
+                         f"{vals}")
+        if self.by_source:
+            parts = ", ".join(f"{n} {src}" for src, n in sorted(self.by_source.items()))
+            both = self.masks.overlaps["lung"]
+            extra = f"; {both} image(s) have both, the manual mask is used" if both else ""
+            yield Notice(f"lung masks shipped with the collection attached: {parts}{extra}")
+        unused = list(describe_unused(self.masks.unused(), self.root))
+        if unused:
+            yield Notice("; ".join(unused) + " (CT slices, dropped rows or other names)")
+        if self.severity is not None:
+            missing = sorted(n for n in self.severity.scores if n.lower() not in self.scored)
+            msg = (f"expert severity scores joined to {len(self.scored)} image(s) "
+                   f"({SEVERITY_FILE})")
+            if missing:
+                msg += (f"; {len(missing)} scored file(s) not among the indexed X-rays: "
+                        f"{', '.join(missing[:3])}")
+            if self.severity.refused:
+                msg += f"; {len(self.severity.refused)} score row(s) refused: " + "; ".join(
+                    self.severity.refused[:3])
+            yield Notice(msg)
 
 
 @register_adapter("covid-chestxray")
@@ -108,6 +160,7 @@ class CovidChestXray(Adapter):
         listed: set[Path] = set()  # every file the metadata names, kept or not
         folders: set[Path] = set()
         seen: set[Path] = set()
+        extras = _Extras(root)
         for i, row in enumerate(df.to_dict("records")):
             name = ((row.get("filename") if has_folder else row.get("imagename")) or "").strip()
             folder = ((row.get("folder") or "images") if has_folder else "images").strip()
@@ -123,15 +176,19 @@ class CovidChestXray(Adapter):
                 continue
             assert path is not None
             seen.add(path)
-            label, detail = map_finding(row.get("finding") or "") or ("", "")
-            yield Candidate(
+            finding = row.get("finding") or ""
+            label, detail = map_finding(finding) or ("", "")
+            if not known_finding(finding):
+                extras.unknown_findings[finding.strip()] += 1
+            yield extras.candidate(
                 image_path=path,
                 patient_id=row["patientid"].strip(),
                 label=label,
                 label_detail=detail,
-                view=(row.get("view") or "").strip(),
+                view=normalise_view(row.get("view")),
                 offset_days=parse_offset(row.get("offset") or ""),
             )
+        yield from extras.notices()
         yield from unlisted_files(folders, listed, meta.name)
 
 
@@ -170,6 +227,7 @@ def _figure1_records(root: Path, df: Any, meta: Path) -> Iterator[Record]:
     folder = root / "images"
     by_stem = _figure1_images(folder)
     listed: set[Path] = set()
+    extras = _Extras(root)
     for i, row in enumerate(df.to_dict("records")):
         row_ref = f"{meta.name} row {i + 2}"
         pid = (row.get("patientid") or "").strip()
@@ -184,17 +242,21 @@ def _figure1_records(root: Path, df: Any, meta: Path) -> Iterator[Record]:
             yield LeftOut(f"{meta.name}:row {i + 2} ({pid})", f"{reason} ({row_ref})")
             listed.update(paths)
             continue
-        label, detail = map_finding(row.get("finding") or "") or ("", "")
+        finding = row.get("finding") or ""
+        label, detail = map_finding(finding) or ("", "")
+        if not known_finding(finding):
+            extras.unknown_findings[finding.strip()] += 1
         for path in paths:
             listed.add(path)
-            yield Candidate(
+            yield extras.candidate(
                 image_path=path,
                 patient_id=strip_image_suffix(pid),
                 label=label,
                 label_detail=detail,
-                view=(row.get("view") or "").strip(),
+                view=normalise_view(row.get("view")),
                 offset_days=parse_offset(row.get("offset") or ""),
             )
+    yield from extras.notices()
     yield Notice("no file-name column (Figure1 release): images matched as "
                  "images/<patientid>[a-z].<ext>")
     yield from unlisted_files({folder}, listed, meta.name)

@@ -3,7 +3,8 @@ github.com/ml-workgroup/covid-19-image-repository, CC BY 3.0).
 
 ``data.csv`` has one row per image: ``patient_id``, ``image_id`` (the file is
 ``png/<image_id>.png``), ``admission_offset`` (days relative to admission),
-``projection`` (ap / pa) and lab values. Every image is COVID-19 positive.
+``projection`` (ap / pa, normalised to the manifest's ``pa`` / ``ap``) and lab
+values. Every image is COVID-19 positive.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cxr.data.index.adapters.layout_registry import (
     require_columns,
     unlisted_files,
 )
+from cxr.data.views import normalise_view
 
 DATA_CSV = "data.csv"
 IMAGE_DIR = "png"
@@ -68,7 +70,7 @@ class HannoverCovid(Adapter):
                 patient_id=patient,
                 label="covid",
                 label_detail="covid-19",
-                view=(row.get("projection") or "").strip(),
+                view=normalise_view(row.get("projection")),
                 offset_days=parse_offset(row.get("admission_offset") or ""),
             )
         yield from unlisted_files({root / IMAGE_DIR}, listed, meta.name)

@@ -40,6 +40,11 @@ class Candidate:
     offset_days: float | None = None
     split: str = ""  # the published split, only with keep_published_split
     lung_mask_path: Path | None = None
+    lung_mask_source: str = ""  # manual | dataset-model | phantom (cxr.data.manifest)
+    lesion_mask_path: Path | None = None
+    lesion_mask_source: str = ""
+    severity_extent: float | None = None  # expert extent score, 0-8
+    severity_opacity: float | None = None  # expert opacity score, 0-6
 
 
 @dataclass(frozen=True)

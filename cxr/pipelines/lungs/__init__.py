@@ -1,0 +1,1 @@
+"""`cxr lungs ...`: train, evaluate and apply the lung segmenter (stage cxr.lungs)."""

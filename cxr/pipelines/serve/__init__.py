@@ -1,0 +1,1 @@
+"""cxr serve: a local web page over a finished classify run."""

@@ -1,0 +1,1 @@
+"""`cxr study`: the seed paper's question on real public radiographs, as one resumable run."""
