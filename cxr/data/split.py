@@ -87,6 +87,7 @@ class SplitReport:
     two_label_patients: int = 0
     conflicts_path: Path | None = None
     without_crop_hashes: int = 0  # rows of an older index: trimmed copies may be missed
+    near_seconds: dict[str, float] = field(default_factory=dict)  # duplicate search phases
 
 
 def check_fractions(val: float, test: float) -> None:
@@ -259,6 +260,7 @@ def split_manifest(
         conflicts=conflicts,
         two_label_patients=len(two_labels),
         without_crop_hashes=dups.without_crop_hashes,
+        near_seconds=dups.seconds,
     )
     return df, report
 

@@ -57,10 +57,22 @@ def _phash(img_u8: np.ndarray) -> str:
 
 
 def thumbnail(img_u8: np.ndarray) -> np.ndarray:
-    """The ``THUMB x THUMB`` uint8 thumbnail (pixel-area average, aspect not kept)."""
+    """The ``THUMB x THUMB`` uint8 thumbnail (pixel-area average, aspect not kept), its
+    range stretched to 0-255 after averaging.
+
+    The stretch keeps the detail of dark images: a 12-bit radiograph in a 16-bit PNG
+    decodes to 16 grey levels, whose area averages still hold the detail that rounding
+    each thumbnail pixel to those levels would lose. The comparison ignores intensity
+    changes (:func:`cxr.data.duplicates.cropfit.equalise`), so the stretch costs nothing.
+    """
     import cv2
 
-    return np.asarray(cv2.resize(img_u8, (THUMB, THUMB), interpolation=cv2.INTER_AREA), np.uint8)
+    small = cv2.resize(np.asarray(img_u8, np.float32), (THUMB, THUMB),
+                       interpolation=cv2.INTER_AREA)
+    lo, hi = float(small.min()), float(small.max())
+    if hi - lo > 1e-3:
+        small = (small - lo) * (255.0 / (hi - lo))
+    return np.asarray(np.clip(np.round(small), 0, 255), np.uint8)
 
 
 def encode_thumb(thumb: np.ndarray) -> str:

@@ -39,16 +39,20 @@ _BLUR = 1.0  # thumbnail pixels
 _SIDE = 16  # embedding grid
 _CROPS = (0.0, 0.05, 0.1)  # per side, each side independently
 _DIMS = 64  # after PCA
+_MARGIN = 3 / THUMB  # each view's border left out (shift bands, letters, frames)
 DEFAULT_K = 6
 DEFAULT_MIN_SIM = 0.5
 _EXACT_MAX = 500_000  # index vectors up to which the search is exact (flat)
 _QUERY_BATCH = 4096
+_EMBED_BATCH = 1024  # images whose crop views are embedded at once (1024 x 81 x 256 floats)
+_NPROBE = 8
 
 
 def _axis_matrix(lo: float, hi: float) -> np.ndarray:
     """``(THUMB, THUMB)`` linear resampling of one axis: trim ``lo`` / ``hi``, stretch back."""
     n = THUMB
-    x = np.clip(lo * n + (1.0 - lo - hi) * (np.arange(n) + 0.5) - 0.5, 0, n - 1)
+    u = _MARGIN + (1.0 - 2 * _MARGIN) * (np.arange(n) + 0.5) / n  # inside the margin
+    x = np.clip((lo + (1.0 - lo - hi) * u) * n - 0.5, 0, n - 1)
     x0 = np.minimum(np.floor(x).astype(int), n - 2)
     f = x - x0
     w = np.zeros((n, n), dtype=np.float32)
@@ -91,37 +95,77 @@ def embed(thumbs: np.ndarray, *, views: bool = False) -> np.ndarray:
     return out if views else out[:, 0]
 
 
-def _index(views: np.ndarray, dims: int) -> tuple[Any, Any]:
-    """(PCA, index) over ``(N, V, D)`` views: exact up to ``_EXACT_MAX`` vectors, else IVF."""
+def _pca(t: np.ndarray, dims: int, rng: np.random.Generator) -> Any:
+    """PCA to ``dims`` trained on the crop views of up to 256 images."""
     import faiss
 
-    n, v, d = views.shape
-    total = n * v
-    rng = np.random.default_rng(0)
-    flat = views.reshape(total, d)
-    pca = faiss.PCAMatrix(d, min(dims, d))
-    pca.train(np.ascontiguousarray(flat[rng.choice(total, min(total, 20_000), replace=False)]))
-    dim = min(dims, d)
+    sample = embed(t[rng.choice(len(t), min(len(t), 256), replace=False)], views=True)
+    flat = np.ascontiguousarray(sample.reshape(-1, sample.shape[-1]))
+    pca = faiss.PCAMatrix(flat.shape[1], min(dims, flat.shape[1]))
+    pca.train(flat)
+    return pca
+
+
+def _index(t: np.ndarray, pca: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+    """(index over every crop view, ``(N, dims)`` plain embeddings), views embedded in chunks.
+
+    Exact search up to ``_EXACT_MAX`` vectors; beyond, an inverted file of ``sqrt(N V)``
+    lists with 8-bit scalar-quantised vectors (64 bytes a view: 100k images x 81 views
+    hold about 0.5 GiB).
+    """
+    import faiss
+
+    n, v, dim = len(t), n_index_views(), pca.d_out
     index: Any
-    if total <= _EXACT_MAX:
+    if n * v <= _EXACT_MAX:
         index = faiss.IndexFlatIP(dim)
     else:
-        nlist = int(np.sqrt(total))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        nlist = int(np.sqrt(n * v))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist,
+                                              faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = 10
-        sample = np.ascontiguousarray(flat[rng.choice(total, min(total, 40 * nlist),
-                                                      replace=False)])
-        index.train(_reduce(pca, sample))
-        index.nprobe = 8
-    for lo in range(0, total, 500_000):
-        index.add(_reduce(pca, np.ascontiguousarray(flat[lo : lo + 500_000])))
-    return pca, index
+        per = max(1, 40 * nlist // n + 1)  # 40 training points per list (faiss warns below 39)
+        pick = rng.choice(len(t), min(len(t), 40 * nlist // per + 1), replace=False)
+        views = embed(t[pick], views=True)[:, rng.permutation(v)[:per]]
+        index.train(_reduce(pca, np.ascontiguousarray(views.reshape(-1, views.shape[-1]))))
+        index.nprobe = _NPROBE
+    plain = np.empty((n, dim), dtype=np.float32)
+    for lo in range(0, n, _EMBED_BATCH):
+        views = embed(t[lo : lo + _EMBED_BATCH], views=True)
+        red = _reduce(pca, np.ascontiguousarray(views.reshape(-1, views.shape[-1])))
+        index.add(red)
+        plain[lo : lo + len(views)] = red.reshape(len(views), v, dim)[:, 0]
+    return index, plain
+
+
+def n_index_views() -> int:
+    return len(_CROPS) ** 4
 
 
 def _reduce(pca: Any, x: np.ndarray) -> np.ndarray:
     red = np.asarray(pca.apply(x), dtype=np.float32)
     red /= np.maximum(np.linalg.norm(red, axis=1, keepdims=True), 1e-6)
     return red
+
+
+def _best_k(rows: np.ndarray, owners: np.ndarray, sims: np.ndarray,
+            k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per query row, its ``k`` most similar distinct owners (their best similarity)."""
+    keep = owners >= 0
+    rows, owners, sims = rows[keep], owners[keep], sims[keep]
+    order = np.lexsort((-sims, owners, rows))  # best hit of each (row, owner) first
+    rows, owners, sims = rows[order], owners[order], sims[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (owners[1:] != owners[:-1])
+    rows, owners, sims = rows[first], owners[first], sims[first]
+    order = np.lexsort((-sims, rows))
+    rows, owners, sims = rows[order], owners[order], sims[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    top = rank < k
+    return rows[top], owners[top], sims[top]
 
 
 def neighbour_sims(
@@ -132,26 +176,27 @@ def neighbour_sims(
     have = np.array([i for i, t in enumerate(thumbs) if t is not None], dtype=np.int64)
     if len(have) < 2:
         return {}
-    t = np.stack([np.asarray(thumbs[i], dtype=np.float32) for i in have])
-    views = embed(t, views=True)  # (N, V, D)
-    n, v, _ = views.shape
-    pca, index = _index(views, _DIMS)
-    out: dict[tuple[int, int], float] = {}
+    t = np.stack([np.asarray(thumbs[i], dtype=np.uint8) for i in have])
+    rng = np.random.default_rng(0)
+    pca = _pca(t, _DIMS, rng)
+    index, plain = _index(t, pca, rng)
+    n, v = len(t), n_index_views()
     kk = min(k + v, n * v)  # an image's own views come back first
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for lo in range(0, n, _QUERY_BATCH):
-        q = _reduce(pca, np.ascontiguousarray(views[lo : lo + _QUERY_BATCH, 0]))
-        sims, ids = index.search(q, kk)
-        owner = np.where(ids >= 0, ids // v, -1)
-        for r, (hit_owner, hit_sim) in enumerate(zip(owner.tolist(), sims.tolist(),
-                                                     strict=True)):
-            a, taken = lo + r, set[int]()
-            for b, sim in zip(hit_owner, hit_sim, strict=True):
-                if b < 0 or b == a or (b not in taken and len(taken) >= k):
-                    continue
-                taken.add(b)
-                key = (int(min(have[a], have[b])), int(max(have[a], have[b])))
-                if sim > out.get(key, -2.0):
-                    out[key] = float(sim)
+        sims, ids = index.search(plain[lo : lo + _QUERY_BATCH], kk)
+        rows = np.repeat(np.arange(lo, lo + len(ids)), kk)
+        owners = np.where(ids >= 0, ids // v, -1).ravel()
+        owners[owners == rows] = -1  # the image's own views
+        found.append(_best_k(rows, owners, sims.ravel(), k))
+    a = have[np.concatenate([f[0] for f in found])]
+    b = have[np.concatenate([f[1] for f in found])]
+    sim = np.concatenate([f[2] for f in found])
+    out: dict[tuple[int, int], float] = {}
+    for i, j, s in zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), sim.tolist(),
+                       strict=True):
+        if s > out.get((i, j), -2.0):
+            out[(i, j)] = s
     return out
 
 
