@@ -177,29 +177,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-manifest", default=str(Path(tempfile.gettempdir()) / "cxr-bench"
                                                    / "kermany-ieee8023.csv"),
                     help="cache of the real index [tmp/cxr-bench/kermany-ieee8023.csv]")
+    ap.add_argument("--keep", default="",
+                    help="CSV keeping the built manifest (reused when present: building the "
+                         "signatures of 100k rows takes minutes)")
     args = ap.parse_args(argv)
 
     from cxr.config import SplitConfig
     from cxr.data.manifest import load_manifest, new_manifest, save_manifest
     from cxr.data.split import split_file
 
-    thumbs = None if args.synthetic else real_thumbs(Path(args.real_manifest))
     t0 = time.perf_counter()
-    if thumbs is None:
-        print("signatures: generated images")
-        rows = synthetic_manifest(args.n, args.dup_share)
+    keep = Path(args.keep) if args.keep else None
+    if keep is not None and keep.is_file():
+        import pandas as pd
+
+        df = load_manifest(keep, check_files=False)
+        src = pd.read_csv(keep.with_suffix(".truth.csv"))
+        truth = list(zip(src["source"].tolist(), src["copy"].tolist(), strict=True))
+        print(f"manifest reused: {keep} ({len(df)} rows)")
     else:
-        print(f"signatures: blends of {len(thumbs)} real thumbnails")
-        rows = real_manifest(thumbs, args.n, args.dup_share)
-    truth = [(int(r.pop("source_row")), k) for k, r in enumerate(rows) if "source_row" in r]
-    df = new_manifest(rows)
+        thumbs = None if args.synthetic else real_thumbs(Path(args.real_manifest))
+        if thumbs is None:
+            print("signatures: generated images")
+            rows = synthetic_manifest(args.n, args.dup_share)
+        else:
+            print(f"signatures: blends of {len(thumbs)} real thumbnails")
+            rows = real_manifest(thumbs, args.n, args.dup_share)
+        truth = [(int(r.pop("source_row")), k) for k, r in enumerate(rows) if "source_row" in r]
+        df = new_manifest(rows)
+        if keep is not None:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            save_manifest(df, keep)
+            with keep.with_suffix(".truth.csv").open("w") as f:
+                f.write("source,copy\n" + "".join(f"{a},{b}\n" for a, b in truth))
     with tempfile.TemporaryDirectory() as tmp:
         man = Path(tmp) / "m.csv"
         save_manifest(df, man)
         size_mb = man.stat().st_size / 2**20
-        t1 = time.perf_counter()
+        load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").is_file() \
+            else "n/a"
+        t1, c1 = time.perf_counter(), time.process_time()
         out, rep = split_file(man, SplitConfig(), progress=False)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         split = load_manifest(out, check_files=False)
     if truth:
         group = split["duplicate_group"].fillna("").astype(str).tolist()
@@ -207,9 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"copies grouped with their source: {found} of {len(truth)} "
               f"(recall {found / len(truth):.4f})")
     print(f"built {len(df)} rows in {t1 - t0:.1f} s (manifest {size_mb:.1f} MiB)")
-    print(f"split_file: {t2 - t1:.1f} s; {rep.duplicate_groups} duplicate groups "
-          f"({rep.duplicate_images} images), {rep.near_candidates} candidates, "
+    print(f"split_file: {t2 - t1:.1f} s wall, {c2 - c1:.1f} s CPU of this process (load "
+          f"average {load} at the start, {Path('/proc/loadavg').read_text().split()[0]} at the "
+          f"end); {rep.duplicate_groups} duplicate groups "
+          f"({rep.duplicate_images} images), {rep.near_candidates} candidates "
+          f"({rep.near_candidates / max(1, len(df)):.1f} per row), "
           f"{rep.near_rejected} rejected; {rep.hashes_computed} images decoded")
+    phases = ", ".join(f"{k} {v:.1f} s wall / {rep.near_cpu_seconds.get(k, 0.0):.1f} s CPU"
+                       for k, v in rep.near_seconds.items())
+    print(f"duplicate search phases: {phases}; the rest of split_file (CSV load and save, "
+          f"split, checks) {t2 - t1 - sum(rep.near_seconds.values()):.1f} s wall")
     print(rep.leakage.summary())
     return 0
 

@@ -1,6 +1,6 @@
 """Near-copy candidates from the nearest-neighbour index over thumbnail crop views
-(issue 23, item 7): asymmetric re-crops are found and confirmed, and every true
-copy the hash bands and symmetric views grouped before is still grouped."""
+(issue 23, item 7): asymmetric re-crops are found and confirmed, and the true
+copies the hash bands and symmetric views grouped before are still grouped."""
 
 from __future__ import annotations
 
@@ -11,15 +11,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from cxr.config import PhantomConfig
-from cxr.data.duplicates import nearcopy
-from cxr.data.duplicates.grouping import candidates
+from cxr.data.duplicates import neighbours
+from cxr.data.duplicates.cropfit import DEFAULT_MIN_CORR
+from cxr.data.duplicates.grouping import candidates, confirm
 from cxr.data.duplicates.hashing import candidate_pairs, duplicate_components
-from cxr.data.duplicates.nearcopy import (
-    DEFAULT_MIN_CORR,
-    aligned_correlation,
-    decode_thumb,
-    signature,
-)
+from cxr.data.duplicates.nearcopy import decode_thumb, signature
 from cxr.data.duplicates.neighbours import embed, neighbour_pairs, neighbour_sims
 from cxr.data.images.imageio import decode_bytes
 from cxr.data.images.intensity import float_to_uint8
@@ -91,7 +87,7 @@ def test_recrop_with_moved_letter_is_a_candidate_and_confirmed(
     for c, o in copies.items():
         assert (o, c) in found, (o, c)
     pairs = candidates([s["phash"] for s in sigs], [s["phash_crops"] for s in sigs], thumbs, 8)
-    scores = dict(zip(pairs, aligned_correlation(pairs, thumbs), strict=True))
+    scores = dict(zip(pairs, confirm(pairs, thumbs), strict=True))
     for c, o in copies.items():
         assert scores[(o, c)] >= DEFAULT_MIN_CORR, (o, c, scores[(o, c)])
     accepted = [p for p, s in scores.items() if s >= DEFAULT_MIN_CORR]
@@ -110,53 +106,37 @@ def test_hash_bands_miss_the_recrop(crafted: tuple[list[np.ndarray], dict[int, i
     assert (0, N_PATIENTS) not in old
 
 
-def test_every_true_copy_grouped_before_is_grouped_now(
+def test_the_copies_grouped_before_are_grouped_now(
     crafted: tuple[list[np.ndarray], dict[int, int]],
 ) -> None:
+    """The earlier hash bands offered the resized and the trimmed copy (and the symmetric
+    views confirmed them); the new candidates and confirmation still group them."""
     images, copies = crafted
     sigs = _sigs(images)
     ph, crops = [s["phash"] for s in sigs], [s["phash_crops"] for s in sigs]
     thumbs = [decode_thumb(s["thumb"]) for s in sigs]
-    old_pairs = candidate_pairs(ph, crops, 8)
-    old_scores = _symmetric_only_scores(old_pairs, thumbs)
-    truth = {i: copies.get(i, i) for i in range(len(images))}
-    old_true = {p for p, s in zip(old_pairs, old_scores, strict=True)
-                if s >= DEFAULT_MIN_CORR and truth[p[0]] == truth[p[1]]}
-    assert old_true  # the set holds copies the old method found
-    new_pairs = candidates(ph, crops, thumbs, 8)
-    new_scores = dict(zip(new_pairs, aligned_correlation(new_pairs, thumbs), strict=True))
-    comp = duplicate_components(
-        [""] * len(images), [p for p, s in new_scores.items() if s >= DEFAULT_MIN_CORR])
-    assert all(comp[i] == comp[j] for i, j in old_true)
+    old = set(candidate_pairs(ph, crops, 8))
+    before = [(1, N_PATIENTS + 2), (2, N_PATIENTS + 3)]  # resized, trimmed 5 px a side
+    assert set(before) <= old
+    pairs = candidates(ph, crops, thumbs, 8)
+    accepted = [p for p, s in zip(pairs, confirm(pairs, thumbs), strict=True)
+                if s >= DEFAULT_MIN_CORR]
+    comp = duplicate_components([""] * len(images), accepted)
+    assert all(comp[i] == comp[j] for i, j in before)
 
 
-def test_views_extend_the_symmetric_grid() -> None:
-    """The first views are the earlier symmetric grid, so scores can only rise."""
-    views = nearcopy._views()
-    sym = [(c, c, c, c, dy, dx) for c in nearcopy._VIEW_CROPS for dx in nearcopy._VIEW_SHIFTS
-           for dy in nearcopy._VIEW_SHIFTS]
-    assert views[: len(sym)] == sym
-    assert len(set(views)) == len(views) == nearcopy.n_views()
-    assert any(v[0] != v[1] for v in views) and any(v[2] != v[3] for v in views)
-
-
-def _symmetric_only_scores(
-    pairs: list[tuple[int, int]], thumbs: list[np.ndarray | None]
-) -> np.ndarray:
-    """Scores with the earlier symmetric views only (the old confirmation)."""
-    n_sym = len(nearcopy._VIEW_CROPS) * len(nearcopy._VIEW_SHIFTS) ** 2
-    full = nearcopy._views
-
-    def sym_only() -> list[tuple[float, float, float, float, float, float]]:
-        return full()[:n_sym]
-
-    nearcopy._warp_matrix.cache_clear()
-    try:
-        nearcopy._views = sym_only  # type: ignore[assignment]
-        return aligned_correlation(pairs, thumbs)
-    finally:
-        nearcopy._views = full  # type: ignore[assignment]
-        nearcopy._warp_matrix.cache_clear()
+def test_index_beyond_the_exact_limit_finds_the_same_copies(
+    crafted: tuple[list[np.ndarray], dict[int, int]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Large manifests use the inverted file with 8-bit vectors: same copies found."""
+    images, copies = crafted
+    thumbs = [decode_thumb(s["thumb"]) for s in _sigs(images)]
+    rng = np.random.default_rng(3)
+    noise = [rng.integers(0, 256, (32, 32)).astype(np.uint8) for _ in range(40)]
+    monkeypatch.setattr(neighbours, "_EXACT_MAX", 100)
+    found = set(neighbour_pairs([*thumbs, *noise], k=3))
+    for c, o in copies.items():
+        assert (o, c) in found, (o, c)
 
 
 def test_empty_and_missing_thumbnails() -> None:

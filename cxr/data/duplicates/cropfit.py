@@ -1,28 +1,36 @@
 """Confirm a near-copy candidate by estimating the crop that maps one image onto the other.
 
 A copy re-cropped from ``A`` is ``A[y0:y1, x0:x1]`` resized (and re-encoded,
-re-windowed). The 32 x 32 thumbnails of the manifest squash the aspect ratio,
-so along each axis independently the copy's thumbnail samples ``A`` at
-``o + s * u`` (``u`` in ``[0, 1]`` across the copy, ``s`` the kept fraction,
-``o`` the first kept position). Instead of trying every crop in 2-D (798
-alignments per pair before), the crop is **estimated**:
+re-windowed, sometimes shifted with a black band or given a new burnt-in
+letter). The 32 x 32 thumbnails of the manifest squash the aspect ratio, so
+along each axis independently the copy's thumbnail samples ``A`` at ``o + s * u``
+(``u`` in ``[0, 1]`` across the copy, ``s`` the kept fraction, ``o`` where the
+copy starts in ``A``). Instead of trying every crop in 2-D (798 alignments per
+pair before, issue 23 item 7), the crop is **estimated**:
 
-1. per axis, the copy's row-mean (column-mean) profile is matched against the
-   other image's profile resampled at every ``(s, o)`` of a coarse grid
-   (``s`` 0.76-1.0, i.e. up to 24 % trimmed on an axis, ``o`` from a 3 %
-   overhang for a shift), then refined on a fine grid around the best one and
-   once more with the other image's profile restricted to the estimated window
-   of the other axis (a crop changes which columns a row mean covers);
-2. the larger image's thumbnail is resampled once at the estimated crop and
-   compared with the copy's thumbnail: the correlation of the contrast-normalised
-   intensity averaged with that of the high-pass detail, as in
-   :func:`cxr.data.duplicates.nearcopy.aligned_correlation`, maximised over a
-   3 x 3 sub-pixel jitter of the estimate.
+0. both thumbnails are **rank-equalised** (:func:`equalise`), so any monotone
+   change of intensity (gamma, windowing, 12 bits in 16) leaves them as they were;
+1. per axis, the copy's row-mean (column-mean) profile, without its outer
+   ``_MARGIN`` pixels (shift bands, letters), is matched against the other
+   image's profile resampled at every ``(s, o)`` of a coarse grid (``s`` 0.76-1.0,
+   i.e. up to 24 % trimmed on an axis; ``o`` with a 3 % overhang for a shift):
+   one matrix product for all pairs of a chunk;
+2. the estimate is refined twice on a local grid, each time with the larger
+   image's profile restricted to the other axis' estimated window (a crop
+   changes which columns a row mean covers);
+3. the copy's thumbnail is **area-resampled onto the larger image's pixel grid**
+   inside the window (as the larger image's own thumbnail averaged the original
+   over its pixels: no upsampling blur), and the two are compared over the pixels
+   wholly inside the window (less ``_SHRINK`` at its ends and the larger image's
+   own ``_BORDER``): the mean of the correlation of intensity and of the detail
+   above a Gaussian blur (:func:`compare_at`).
 
-Both directions (``b`` cut from ``a`` and ``a`` cut from ``b``) are tried and the
-better score kept. Everything is batched matrix products over all pairs at once
-(chunks of ``_CHUNK`` pairs), so the cost per pair is a few hundred thousand
-multiply-adds, independent of how many crops are possible.
+Both directions (``b`` cut from ``a``, ``a`` from ``b``) are tried and the better
+kept. Everything is batched over chunks of ``_CHUNK`` pairs;
+the cost per pair is fixed (about 0.1-0.2 ms on one loaded core), whatever crops
+are possible. ``DEFAULT_MIN_CORR`` (0.95) is tuned on ``benchmarks/dedup_recall.py``
+(real Hannover + Kaggle radiographs and phantoms, 16 copy transforms): see
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import numpy as np
 from cxr.data.duplicates.nearcopy import THUMB
 
 _N = THUMB
+DEFAULT_MIN_CORR = 0.95
 _S_MIN = 0.76  # smallest kept fraction per axis (two sides trimmed 12 % each)
 _OVERHANG = 0.03  # content shifted into the frame (black band) up to this fraction
 _COARSE_S = 0.02
@@ -237,18 +246,15 @@ def compare_at(big: np.ndarray, small: np.ndarray, crop: np.ndarray) -> np.ndarr
 
 
 def pair_scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(C, 2)`` intensity and detail correlation of thumbnail pairs ``(a[c], b[c])``.
-
-    The direction (``b`` cut from ``a``, or ``a`` from ``b``) is the one whose coarse
-    profile fit is better; only that one is refined and compared.
-    """
-    crop_ab, fit_ab = estimate_crops(a, b)
-    crop_ba, fit_ba = estimate_crops(b, a)
-    flip = fit_ba > fit_ab
-    big = np.where(flip[:, None, None], b, a)
-    small = np.where(flip[:, None, None], a, b)
-    crop = refine_crops(big, small, np.where(flip[:, None], crop_ba, crop_ab))
-    return compare_at(big, small, crop)
+    """``(C, 2)`` intensity and detail correlation of thumbnail pairs ``(a[c], b[c])``, in
+    the better direction (``b`` cut from ``a``, or ``a`` from ``b``: the coarse profile
+    fit alone does not tell them apart reliably)."""
+    best = np.full((len(a), 2), -np.inf, dtype=np.float32)
+    for big, small in ((a, b), (b, a)):
+        coarse, _ = estimate_crops(big, small)
+        scores = compare_at(big, small, refine_crops(big, small, coarse))
+        best = np.where((scores.sum(axis=1) > best.sum(axis=1))[:, None], scores, best)
+    return best
 
 
 def equalise(thumbs: np.ndarray) -> np.ndarray:
@@ -277,9 +283,9 @@ def crop_correlation(
     arr = np.asarray(pairs, dtype=np.int64)
     ok = np.array([thumbs[i] is not None and thumbs[j] is not None for i, j in arr])
     idx = np.flatnonzero(ok)
-    used = np.unique(arr[idx])
-    eq = dict(zip(used.tolist(), equalise(np.stack([thumbs[int(k)] for k in used])), strict=True)) \
-        if len(used) else {}
+    used = np.unique(arr[idx]).tolist()
+    stack = [np.asarray(thumbs[k]) for k in used]
+    eq = dict(zip(used, equalise(np.stack(stack)), strict=True)) if used else {}
     # small matrix products: BLAS threads only wait on each other (10x slower under load)
     with threadpool_limits(limits=1, user_api="blas"):
         for lo in range(0, len(idx), _CHUNK):

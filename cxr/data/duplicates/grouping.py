@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cxr.data.duplicates.hashing import candidate_pairs, duplicate_components
 from cxr.data.duplicates.cropfit import crop_correlation
+from cxr.data.duplicates.hashing import candidate_pairs, duplicate_components
 from cxr.data.duplicates.nearcopy import decode_thumb, signature
 from cxr.data.duplicates.neighbours import neighbour_pairs
 from cxr.runtime.errors import ImageReadError
@@ -45,7 +45,8 @@ class DuplicateResult:
     candidates: int  # candidate pairs from the hashes
     rejected: int  # candidates the thumbnail correlation rejected
     without_crop_hashes: int  # rows lacking phash_crops (trimmed copies may be missed)
-    seconds: dict[str, float] = field(default_factory=dict)  # per phase: signatures, ...
+    seconds: dict[str, float] = field(default_factory=dict)  # wall, per phase: candidates, ...
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # process CPU, per phase
 
 
 def _sha256(path: str) -> str:
@@ -115,13 +116,15 @@ def find_duplicates(
             df[c] = ""
         df[c] = df[c].fillna("").astype(str)
     pos = [int(r) for r in rows]
-    clock = time.perf_counter()
+    clock = (time.perf_counter(), time.process_time())
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
 
     def lap(name: str) -> None:
         nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = seconds.get(name, 0.0) + now - clock
+        now = (time.perf_counter(), time.process_time())
+        seconds[name] = seconds.get(name, 0.0) + now[0] - clock[0]
+        cpu[name] = cpu.get(name, 0.0) + now[1] - clock[1]
         clock = now
 
     decoded = fill_signatures(df, pos, progress, need="phash")
@@ -151,4 +154,5 @@ def find_duplicates(
         rejected=len(pairs) - len(accepted),
         without_crop_hashes=sum(1 for c in crops if not c),
         seconds=seconds,
+        cpu_seconds=cpu,
     )
