@@ -274,25 +274,27 @@ def main(argv: list[str] | None = None) -> int:
     from cxr.config import SplitConfig
     from cxr.data.duplicates import grouping
     from cxr.data.duplicates.hashing import candidate_pairs
-    from cxr.data.duplicates.nearcopy import aligned_correlation, decode_thumb
+    from cxr.data.duplicates.nearcopy import decode_thumb
 
     cfg = SplitConfig()
     bits = cfg.near_duplicate_bits if args.near_bits is None else args.near_bits
     thresholds = args.min_corr or [cfg.duplicate_min_corr]
     with tempfile.TemporaryDirectory() as tmp:
         df = build_probes(args, Path(tmp))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     thumbs = [decode_thumb(t) for t in df["thumb"]]
     if hasattr(grouping, "candidates"):  # the split's own candidate step (issue 23 on)
         pairs = grouping.candidates(list(df["phash"]), list(df["phash_crops"]), thumbs, bits)
     else:  # the hash bands of earlier versions, to measure them on the same copies
         pairs = candidate_pairs(list(df["phash"]), list(df["phash_crops"]), bits)
-    mid = time.perf_counter()
+    mid, cpu_mid = time.perf_counter(), time.process_time()
     if hasattr(grouping, "confirm"):  # the split's own confirmation (crop estimate, issue 23)
         scores = grouping.confirm(pairs, thumbs)
-    else:  # the aligned-views confirmation of earlier versions
+    else:  # the aligned-views confirmation of earlier versions (run with main's checkout)
+        from cxr.data.duplicates.nearcopy import aligned_correlation  # type: ignore[attr-defined]
+
         scores = aligned_correlation(pairs, thumbs)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     orig = df["orig"].to_numpy()
     n_orig = int((df["transform"] == "original").sum())
     is_orig = df["transform"] == "original"
@@ -301,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n_orig} originals ({n_real} real, {n_orig - n_real} phantoms) x "
           f"{len(TRANSFORMS)} transforms = {len(df) - n_orig} copies; near_duplicate_bits {bits}; "
           f"{len(pairs)} candidate pairs ({int(neg.sum())} between different originals); "
-          f"candidates + scores took {seconds:.1f} s (candidates {mid - start:.1f} s, "
-          f"confirmation {seconds - (mid - start):.1f} s; load average {_load()})")
+          f"candidates + scores took {seconds:.1f} s wall, {cpu:.1f} s CPU (candidates "
+          f"{mid - start:.1f} s / {cpu_mid - cpu_start:.1f} s CPU, confirmation "
+          f"{seconds - (mid - start):.1f} s / {cpu - (cpu_mid - cpu_start):.1f} s CPU; load "
+          f"average {_load()} at the end)")
     if neg.any():
         q = np.quantile(scores[neg], [0.5, 0.99, 0.999, 1.0])
         print(f"scores of candidate pairs between different originals: median {q[0]:.3f}, "

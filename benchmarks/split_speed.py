@@ -232,10 +232,12 @@ def main(argv: list[str] | None = None) -> int:
           f"({rep.duplicate_images} images), {rep.near_candidates} candidates "
           f"({rep.near_candidates / max(1, len(df)):.1f} per row), "
           f"{rep.near_rejected} rejected; {rep.hashes_computed} images decoded")
-    phases = ", ".join(f"{k} {v:.1f} s wall / {rep.near_cpu_seconds.get(k, 0.0):.1f} s CPU"
-                       for k, v in rep.near_seconds.items())
-    print(f"duplicate search phases: {phases}; the rest of split_file (CSV load and save, "
-          f"split, checks) {t2 - t1 - sum(rep.near_seconds.values()):.1f} s wall")
+    wall = getattr(rep, "near_seconds", {})  # absent before issue 23 (to time main's split)
+    cpu = getattr(rep, "near_cpu_seconds", {})
+    phases = ", ".join(f"{k} {v:.1f} s wall / {cpu.get(k, 0.0):.1f} s CPU" for k, v in wall.items())
+    if phases:
+        print(f"duplicate search phases: {phases}; the rest of split_file (CSV load and save, "
+              f"split, checks) {t2 - t1 - sum(wall.values()):.1f} s wall")
     print(rep.leakage.summary())
     return 0
 
