@@ -29,6 +29,7 @@ aligned thumbnail confirmation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -78,20 +79,28 @@ def _axis_views() -> list[np.ndarray]:
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    x = x - x.mean(axis=-1, keepdims=True)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-6)
+    """Rows to zero mean and unit norm, in place (constant rows stay zero)."""
+    x -= x.mean(axis=-1, keepdims=True)
+    norm = np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
+    x /= np.maximum(norm, 1e-6)
+    return x
+
+
+@lru_cache(maxsize=1)
+def _axes() -> np.ndarray:
+    """Every per-axis view map, stacked: ``(A * _SIDE, THUMB)``."""
+    return np.ascontiguousarray(np.concatenate(_axis_views()), dtype=np.float32)
 
 
 def embed(thumbs: np.ndarray, *, views: bool = False) -> np.ndarray:
     """``(N, _SIDE**2)`` plain embeddings, or ``(N, V, _SIDE**2)`` with every crop view."""
     t = np.asarray(thumbs, dtype=np.float32).reshape(-1, THUMB, THUMB)
-    axes = np.concatenate(_axis_views() if views else _axis_views()[:1]).astype(np.float32)
+    axes = _axes() if views else _axes()[:_SIDE]
     n, a = len(t), len(axes) // _SIDE  # axes: (A * _SIDE, THUMB)
     x = (t.reshape(n * THUMB, THUMB) @ axes.T).reshape(n, THUMB, a * _SIDE)  # x resampled
     y = x.transpose(0, 2, 1).reshape(n * a * _SIDE, THUMB) @ axes.T  # then y
     out = y.reshape(n, a, _SIDE, a, _SIDE).transpose(0, 3, 1, 4, 2)  # (n, ay, ax, sy, sx)
-    out = _unit(out.reshape(len(t), a * a, _SIDE * _SIDE))
+    out = _unit(np.ascontiguousarray(out).reshape(len(t), a * a, _SIDE * _SIDE))
     return out if views else out[:, 0]
 
 
@@ -109,9 +118,11 @@ def _pca(t: np.ndarray, dims: int, rng: np.random.Generator) -> Any:
 def _index(t: np.ndarray, pca: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
     """(index over every crop view, ``(N, dims)`` plain embeddings), views embedded in chunks.
 
-    Exact search up to ``_EXACT_MAX`` vectors; beyond, an inverted file of ``sqrt(N V)``
-    lists with 8-bit scalar-quantised vectors (64 bytes a view: 100k images x 81 views
-    hold about 0.5 GiB).
+    Exact search up to ``_EXACT_MAX`` vectors; beyond, an inverted file with 8-bit
+    scalar-quantised vectors (64 bytes a view: 100k images x 81 views hold about 0.5 GiB)
+    and ``sqrt(nprobe N)`` lists, which balances assigning the ``N V`` views to lists
+    (``N V nlist`` products) against scanning ``nprobe`` lists per query
+    (``N nprobe N V / nlist``); ``sqrt(N V)`` lists cost twice as much at 15k images.
     """
     import faiss
 
@@ -120,7 +131,7 @@ def _index(t: np.ndarray, pca: Any, rng: np.random.Generator) -> tuple[Any, np.n
     if n * v <= _EXACT_MAX:
         index = faiss.IndexFlatIP(dim)
     else:
-        nlist = int(np.sqrt(n * v))
+        nlist = int(min(max(16, np.sqrt(_NPROBE * n)), n * v // 40))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist,
                                               faiss.ScalarQuantizer.QT_8bit,
