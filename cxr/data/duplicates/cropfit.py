@@ -35,6 +35,7 @@ are possible. ``DEFAULT_MIN_CORR`` (0.95) is tuned on ``benchmarks/dedup_recall.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -54,6 +55,7 @@ _BORDER = 1  # the larger image's border pixels left out (frames, edges)
 _SHRINK = 1  # window pixels left out at each end (estimation error, shift bands)
 _HIGHPASS_SIGMA = 3.0
 _CHUNK = 512
+_WORKERS = 2  # threads for the chunks (the machine this was tuned on has 2 cores)
 _MARGIN = 3  # copy's border pixels left out of every comparison (shift bands, letters)
 
 
@@ -274,23 +276,36 @@ def crop_correlation(
     pairs: Sequence[tuple[int, int]], thumbs: Sequence[np.ndarray | None]
 ) -> np.ndarray:
     """Correlation of each pair after the estimated crop, the better of both directions
-    (``nan`` where a thumbnail is missing)."""
+    (``nan`` where a thumbnail is missing). Chunks of pairs run on up to ``_WORKERS``
+    threads (numpy releases the GIL in the array work)."""
     out = np.full(len(pairs), np.nan, dtype=np.float64)
     if not len(pairs):
         return out
+    from concurrent.futures import ThreadPoolExecutor
+
     from threadpoolctl import threadpool_limits
 
     arr = np.asarray(pairs, dtype=np.int64)
     ok = np.array([thumbs[i] is not None and thumbs[j] is not None for i, j in arr])
     idx = np.flatnonzero(ok)
-    used = np.unique(arr[idx]).tolist()
-    stack = [np.asarray(thumbs[k]) for k in used]
-    eq = dict(zip(used, equalise(np.stack(stack)), strict=True)) if used else {}
+    used = np.unique(arr[idx])
+    if not len(used):
+        return out
+    eq = equalise(np.stack([np.asarray(thumbs[k]) for k in used.tolist()]))
+    pos = np.searchsorted(used, arr)
+
+    def chunk(lo: int) -> None:
+        sel = idx[lo : lo + _CHUNK]
+        out[sel] = pair_scores(eq[pos[sel, 0]], eq[pos[sel, 1]]).mean(axis=1)
+
+    starts = range(0, len(idx), _CHUNK)
+    workers = min(_WORKERS, os.cpu_count() or 1, len(starts))
     # small matrix products: BLAS threads only wait on each other (10x slower under load)
     with threadpool_limits(limits=1, user_api="blas"):
-        for lo in range(0, len(idx), _CHUNK):
-            sel = idx[lo : lo + _CHUNK]
-            a = np.stack([eq[i] for i in arr[sel, 0].tolist()])
-            b = np.stack([eq[j] for j in arr[sel, 1].tolist()])
-            out[sel] = pair_scores(a, b).mean(axis=1)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(chunk, starts))
+        else:
+            for lo in starts:
+                chunk(lo)
     return out
