@@ -20,7 +20,12 @@ indexer's own probe (decode + signature) and grouped with the split's
   originals (different radiographs; for the real data these include studies of
   one patient, reported apart), and the number of such wrong original pairs.
 
-    .venv/bin/python benchmarks/dedup_recall.py --phantoms 200 --min-corr 0.94 0.96 0.97
+    .venv/bin/python benchmarks/dedup_recall.py --phantoms 100 --min-corr 0.945 0.95 0.955 \
+        --probes /tmp/cxr-bench/probes.pkl
+
+Candidates and confirmation are the split's own (``grouping.candidates`` and
+``grouping.confirm``); run with ``PYTHONPATH`` at an older checkout (and another
+``--probes`` file: the signatures differ) to measure that version on the same copies.
 
 ``--probes FILE`` caches the signatures of the generated copies, so other
 thresholds can be compared without decoding again.

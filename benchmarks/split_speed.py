@@ -12,7 +12,12 @@ The manifest is written to a temporary CSV and split with ``split_file``
 exactly as the CLI does (load, group, split, leakage and confounding checks,
 save); no image file is read, as for a manifest written by ``cxr data index``.
 
-    .venv/bin/python benchmarks/split_speed.py --n 15000
+    .venv/bin/python benchmarks/split_speed.py --n 15000 --keep /tmp/cxr-bench/real15k.csv
+
+``--keep`` saves the built manifest (and which rows are copies of which) and reuses it,
+so that a second run, or another checkout's split (``PYTHONPATH``), times the same rows.
+Besides the wall time it reports the process's CPU time, the load average and the
+duplicate search's phases (signatures, candidates, confirmation).
 
 **Real signatures** (the default when ``shared/data`` holds them): real
 radiographs look alike far more than generated ones, which is what makes

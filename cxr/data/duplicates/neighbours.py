@@ -139,7 +139,9 @@ def _index(t: np.ndarray, pca: Any, rng: np.random.Generator) -> tuple[Any, np.n
         index.cp.niter = 10
         per = max(1, 40 * nlist // n + 1)  # 40 training points per list (faiss warns below 39)
         pick = rng.choice(len(t), min(len(t), 40 * nlist // per + 1), replace=False)
-        views = embed(t[pick], views=True)[:, rng.permutation(v)[:per]]
+        keep = rng.permutation(v)[:per]  # views of each picked image used for training
+        views = np.concatenate([embed(t[pick[lo : lo + _EMBED_BATCH]], views=True)[:, keep]
+                                for lo in range(0, len(pick), _EMBED_BATCH)])
         index.train(_reduce(pca, np.ascontiguousarray(views.reshape(-1, views.shape[-1]))))
         index.nprobe = _NPROBE
     plain = np.empty((n, dim), dtype=np.float32)
