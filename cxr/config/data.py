@@ -36,7 +36,7 @@ class SplitConfig:
         8, "Perceptual-hash distance making two images duplicate candidates."
     )
     duplicate_min_corr: float = setting(
-        0.96, "Aligned thumbnail correlation that confirms a duplicate candidate."
+        0.95, "Thumbnail correlation at the estimated crop that confirms a duplicate candidate."
     )
     on_conflict: str = setting(
         "exclude", "Duplicates with different labels: exclude, keep-majority or error."

@@ -87,6 +87,8 @@ class SplitReport:
     two_label_patients: int = 0
     conflicts_path: Path | None = None
     without_crop_hashes: int = 0  # rows of an older index: trimmed copies may be missed
+    near_seconds: dict[str, float] = field(default_factory=dict)  # duplicate search, wall
+    near_cpu_seconds: dict[str, float] = field(default_factory=dict)  # and process CPU
 
 
 def check_fractions(val: float, test: float) -> None:
@@ -259,6 +261,8 @@ def split_manifest(
         conflicts=conflicts,
         two_label_patients=len(two_labels),
         without_crop_hashes=dups.without_crop_hashes,
+        near_seconds=dups.seconds,
+        near_cpu_seconds=dups.cpu_seconds,
     )
     return df, report
 

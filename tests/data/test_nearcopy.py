@@ -1,4 +1,4 @@
-"""Cross-collection copies: signatures, crop-hash candidates, aligned thumbnail confirmation,
+"""Cross-collection copies: signatures, crop-hash candidates, crop-estimate confirmation,
 label conflicts, and the split that keeps every copy in one split."""
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from PIL import Image
 
 from cxr.config import PhantomConfig, SplitConfig
 from cxr.data.duplicates.conflicts import conflicts_report_path
+from cxr.data.duplicates.cropfit import DEFAULT_MIN_CORR, crop_correlation
 from cxr.data.duplicates.hashing import candidate_pairs
-from cxr.data.duplicates.nearcopy import (
-    DEFAULT_MIN_CORR,
-    aligned_correlation,
-    decode_thumb,
-    signature,
-)
+from cxr.data.duplicates.nearcopy import decode_thumb, signature
 from cxr.data.images.imageio import decode_bytes
 from cxr.data.images.intensity import float_to_uint8
 from cxr.data.manifest import load_manifest, new_manifest, save_manifest
@@ -64,10 +60,10 @@ def test_copies_found_and_confirmed(radiographs: list[np.ndarray], name: str) ->
     pairs = candidate_pairs([s["phash"] for s in sigs], [s["phash_crops"] for s in sigs], 8)
     assert (0, 4) in pairs
     thumbs = [decode_thumb(s["thumb"]) for s in sigs]
-    scores = dict(zip(pairs, aligned_correlation(pairs, thumbs), strict=True))
+    scores = dict(zip(pairs, crop_correlation(pairs, thumbs), strict=True))
     assert scores[(0, 4)] >= DEFAULT_MIN_CORR
     every = [(i, j) for i in range(5) for j in range(i + 1, 5)]
-    all_scores = dict(zip(every, aligned_correlation(every, thumbs), strict=True))
+    all_scores = dict(zip(every, crop_correlation(every, thumbs), strict=True))
     for (i, j), sc in all_scores.items():  # different patients stay apart
         if 4 not in (i, j) or 0 not in (i, j):
             assert sc < DEFAULT_MIN_CORR or {i, j} == {0, 4}, (i, j, sc)
@@ -79,7 +75,7 @@ def test_signature_columns(radiographs: list[np.ndarray]) -> None:
     thumb = decode_thumb(sig["thumb"])
     assert thumb is not None and thumb.shape == (32, 32) and thumb.dtype == np.uint8
     assert decode_thumb("") is None and decode_thumb("not base64!") is None
-    assert np.isnan(aligned_correlation([(0, 1)], [thumb, None])[0])
+    assert np.isnan(crop_correlation([(0, 1)], [thumb, None])[0])
 
 
 def _manifest(tmp_path: Path, radiographs: list[np.ndarray], labels: tuple[str, str]) -> Path:
