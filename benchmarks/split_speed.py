@@ -36,6 +36,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -65,55 +66,55 @@ def _copy(u8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(255 * (out / 255.0) ** rng.uniform(0.7, 1.4), dtype=np.uint8)
 
 
-def synthetic_manifest(n: int, dup_share: float, seed: int = 0) -> list[dict[str, object]]:
+def _manifest(n: int, dup_share: float, seed: int, size: int,
+              make: Callable[[np.random.Generator], np.ndarray],
+              copy: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+              ) -> list[dict[str, object]]:
+    """``n`` rows: patients of 1-3 images from ``make`` (four labels, three datasets), then
+    ``dup_share`` of them copies (``copy`` of a random earlier image, in a "copies" dataset,
+    ``source_row`` naming it); signatures computed as the indexer does."""
     from cxr.data.duplicates.nearcopy import signature
 
     rng = np.random.default_rng(seed)
     labels = ("covid", "pneumonia", "normal", "other")
     rows: list[dict[str, object]] = []
     n_copies = int(n * dup_share)
-    originals: list[np.ndarray] = []
+    images: list[np.ndarray] = []
     patient = 0
     while len(rows) < n - n_copies:
         patient += 1
         ds = f"ds{patient % 3}"
         label = labels[int(rng.integers(0, 4))]
         for _ in range(int(rng.integers(1, 4))):
-            img = _image(rng)
-            originals.append(img)
+            img = make(rng)
+            images.append(img)
             k = len(rows)
             rows.append({"image_path": f"/data/{ds}/{k}.png", "patient_id": f"{ds}:{patient}",
                          "label": label, "dataset": ds, "origin": "real",
-                         "content_hash": f"{k:064x}", "width": 96, "height": 96,
+                         "content_hash": f"{k:064x}", "width": size, "height": size,
                          **signature(img)})
     for c in range(n_copies):
-        src = int(rng.integers(0, len(originals)))
+        src = int(rng.integers(0, len(images)))
         k = len(rows)
         rows.append({**rows[src], "image_path": f"/data/copies/{k}.png", "dataset": "copies",
                      "patient_id": f"copies:{c}", "content_hash": f"{k:064x}",
-                     **signature(_copy(originals[src], rng))})
+                     "source_row": src, **signature(copy(images[src], rng))})
     return rows
 
 
-def _shared() -> Path:
-    import os
-
-    if os.environ.get("CXR_SHARED_DATA"):
-        return Path(os.environ["CXR_SHARED_DATA"])
-    here = Path(__file__).resolve().parents[1]
-    for up in (here.parent, here.parent.parent):
-        if (up / "shared" / "data").is_dir():
-            return up / "shared" / "data"
-    return here.parent / "shared" / "data"
+def synthetic_manifest(n: int, dup_share: float, seed: int = 0) -> list[dict[str, object]]:
+    return _manifest(n, dup_share, seed, 96, _image, _copy)
 
 
 def real_thumbs(cache: Path) -> np.ndarray | None:
     """Thumbnails of the real Kermany + ieee8023 images (indexed once into ``cache``)."""
+    from dedup_recall import SHARED  # the same shared/data lookup (this folder is on sys.path)
+
     from cxr.data.duplicates.nearcopy import decode_thumb
     from cxr.data.index.indexer import build_index
     from cxr.data.manifest import load_manifest
 
-    roots = [_shared() / "kermany-chest-xray", _shared() / "ieee8023-covid-chestxray"]
+    roots = [SHARED / "kermany-chest-xray", SHARED / "ieee8023-covid-chestxray"]
     if not all(r.is_dir() for r in roots):
         return None
     if not cache.is_file():
@@ -140,38 +141,15 @@ def real_manifest(thumbs: np.ndarray, n: int, dup_share: float,
     """Rows whose signatures are blends of real thumbnails (see the module docstring)."""
     import cv2
 
-    from cxr.data.duplicates.nearcopy import signature
+    def blend(rng: np.random.Generator) -> np.ndarray:
+        a, b = rng.choice(len(thumbs), 2, replace=False)
+        wgt = rng.uniform(0.3, 0.7)
+        mix = wgt * thumbs[a] + (1 - wgt) * thumbs[b] + rng.normal(0, 2, thumbs[a].shape)
+        mix = 255 * (np.clip(mix, 0, 255) / 255.0) ** rng.uniform(0.8, 1.25)
+        img = cv2.resize(mix.astype(np.float32), (128, 128), interpolation=cv2.INTER_CUBIC)
+        return np.clip(img, 0, 255).astype(np.uint8)
 
-    rng = np.random.default_rng(seed)
-    labels = ("covid", "pneumonia", "normal", "other")
-    rows: list[dict[str, object]] = []
-    n_copies = int(n * dup_share)
-    images: list[np.ndarray] = []
-    patient = 0
-    while len(rows) < n - n_copies:
-        patient += 1
-        ds = f"ds{patient % 3}"
-        label = labels[int(rng.integers(0, 4))]
-        for _ in range(int(rng.integers(1, 4))):
-            a, b = rng.choice(len(thumbs), 2, replace=False)
-            wgt = rng.uniform(0.3, 0.7)
-            mix = wgt * thumbs[a] + (1 - wgt) * thumbs[b] + rng.normal(0, 2, thumbs[a].shape)
-            mix = 255 * (np.clip(mix, 0, 255) / 255.0) ** rng.uniform(0.8, 1.25)
-            img = cv2.resize(mix.astype(np.float32), (128, 128), interpolation=cv2.INTER_CUBIC)
-            img = np.clip(img, 0, 255).astype(np.uint8)
-            images.append(img)
-            k = len(rows)
-            rows.append({"image_path": f"/data/{ds}/{k}.png", "patient_id": f"{ds}:{patient}",
-                         "label": label, "dataset": ds, "origin": "real",
-                         "content_hash": f"{k:064x}", "width": 128, "height": 128,
-                         **signature(img)})
-    for c in range(n_copies):
-        src = int(rng.integers(0, len(images)))
-        k = len(rows)
-        rows.append({**rows[src], "image_path": f"/data/copies/{k}.png", "dataset": "copies",
-                     "patient_id": f"copies:{c}", "content_hash": f"{k:064x}",
-                     "source_row": src, **signature(_recrop(images[src], rng))})
-    return rows
+    return _manifest(n, dup_share, seed, 128, blend, _recrop)
 
 
 def main(argv: list[str] | None = None) -> int:
