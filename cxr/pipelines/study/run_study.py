@@ -152,7 +152,7 @@ def run_study(cfg: StudyConfig, *, console: Console | None = None) -> Path:
     severity = led.run("severity", [skey, ref, find_severity()[1], *lung_key[1:],
                                     "held-out scored rows"],
                        lambda: severity_stage(fields, ref["checkpoint"], out / "severity",
-                                              index=data / "index.csv",
+                                              index=data / "index.csv", views=cfg.views,
                                               seed=cfg.seed,
                                               device="cuda" if cfg.accelerator == "gpu"
                                               else "cpu"))

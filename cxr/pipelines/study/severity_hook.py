@@ -59,7 +59,8 @@ def _scored(df: Any) -> Any:
     return df[df[cols].notna().any(axis=1)] if cols else df.iloc[:0]
 
 
-def held_out_scored(split: Path, index: Path | None, out: Path) -> tuple[Path, dict[str, int]]:
+def held_out_scored(split: Path, index: Path | None, out: Path,
+                    views: str = "frontal") -> tuple[Path, dict[str, int]]:
     """The severity stage's rows: the split's test rows, plus the scored frontal images of
     patients the study never used (left out by its patient caps) from ``index``, so that the
     correlation rests on every expert score no classifier saw rather than on the few that
@@ -68,6 +69,7 @@ def held_out_scored(split: Path, index: Path | None, out: Path) -> tuple[Path, d
     import pandas as pd
 
     from cxr.data.manifest import load_manifest, save_manifest
+    from cxr.data.views import select_views
 
     df = load_manifest(split, check_files=False)
     test = df[df["split"].astype(str) == "test"]
@@ -76,15 +78,13 @@ def held_out_scored(split: Path, index: Path | None, out: Path) -> tuple[Path, d
     if index is not None and Path(index).is_file():
         idx = load_manifest(index, check_files=False)
         extra = _scored(idx[~idx["patient_id"].astype(str).isin(set(df["patient_id"].astype(str)))])
-        if "view" in extra.columns:
-            extra = extra[extra["view"].fillna("").astype(str) != "lateral"]
+        extra, _ = select_views(extra, views)  # the views rule every stage applies
         # a left-out patient's radiograph may be a copy of a training image (another id):
         # the split's copy rule (exact or confirmed near copy) drops it, counted
         if len(extra):
             from cxr.data.leakage.crossleak import duplicate_pairs
 
             dev = df[df["split"].astype(str).isin(["train", "val"])].reset_index(drop=True)
-            extra = extra.reset_index(drop=True)
             dup = sorted({j for _, j in duplicate_pairs(dev, extra)})
             counts["left_out_copies_dropped"] = len(dup)
             extra = extra.drop(index=dup)
@@ -98,7 +98,8 @@ def held_out_scored(split: Path, index: Path | None, out: Path) -> tuple[Path, d
 
 
 def severity_stage(split: Path, checkpoint: str, out: Path, *, seed: int = 0,
-                   device: str = "cpu", index: Path | None = None) -> dict[str, Any]:
+                   device: str = "cpu", index: Path | None = None,
+                   views: str = "frontal") -> dict[str, Any]:
     """Run the severity correlation, or return ``{"skipped": reason}``.
 
     With ``index``, the rows are :func:`held_out_scored` (test rows plus the scored images of
@@ -110,7 +111,7 @@ def severity_stage(split: Path, checkpoint: str, out: Path, *, seed: int = 0,
     scored = int(df["severity_extent"].notna().sum()) if "severity_extent" in df else 0
     held: dict[str, int] = {}
     if index is not None:
-        split, held = held_out_scored(split, index, out)
+        split, held = held_out_scored(split, index, out, views)
     fn, where = find_severity()
     if fn is None:
         return {"skipped": where, "scored_images_in_split": scored}

@@ -27,16 +27,15 @@ def audit_config(cfg: StudyConfig) -> AuditConfig:
 def lung_model_key(cfg: StudyConfig) -> list[str]:
     """The ``lungs`` stage's identity: the model file's content hash (a retrained model at the
     same path is a new stage), or ``[]`` without a model."""
-    import hashlib
-
     from cxr.runtime.errors import ConfigError
+    from cxr.runtime.files import sha256_file
 
     if not cfg.lung_model:
         return []
     path = Path(cfg.lung_model)
     if not path.is_file():
         raise ConfigError(f"--lung-model {path}: no such file (a `cxr lungs train` lungs.pt)")
-    return [str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest()]
+    return [str(path.resolve()), sha256_file(path)]
 
 
 def predict_lung_fields(cfg: StudyConfig, split: Path, out: Path) -> dict[str, Any]:
